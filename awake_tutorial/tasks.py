@@ -1,0 +1,205 @@
+"""Tasks of the course: one quadrupole setting of the AWAKE line = one steering problem.
+
+A :class:`Task` carries the two orbit response matrices (BPM position per corrector
+kick, m/rad, shape 10 x 10) that the environment uses. Tasks are made from quad
+knob scale factors through the optics model (:mod:`awake_tutorial.optics`), many at
+once, or straight from given matrices (:meth:`Task.from_response`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from awake_tutorial.paths import data_file
+
+N_BPMS = 10
+N_CORRECTORS = 10
+SCALE_LOW, SCALE_HIGH = 0.75, 1.25  # each knob is scaled by U(0.75, 1.25)
+EVALUATION_TASKS_FILE = "evaluation_tasks.npz"
+EVALUATION_SEED = 2024  # seed of the 4 random evaluation tasks (task 0 is nominal)
+
+
+def _check_matrix(matrix, name: str) -> np.ndarray:
+    array = np.asarray(matrix, dtype=np.float64)
+    if array.shape != (N_BPMS, N_CORRECTORS):
+        raise ValueError(
+            f"{name} must have shape ({N_BPMS}, {N_CORRECTORS}) (BPMs x correctors), "
+            f"got {array.shape}; pass one 10 x 10 response matrix in m/rad."
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or inf; a response matrix must be finite.")
+    array = array.copy()
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True)
+class Task:
+    """One steering task.
+
+    Attributes:
+        id: integer task id (evaluation tasks are 0..4, 0 = nominal optics).
+        quad_scales: knob name -> scale factor of its nominal strength (empty if
+            the task was made from matrices).
+        response_h, response_v: orbit response matrices, m/rad, shape (10, 10),
+            rows = BPMs (first BPM dropped), columns = correctors (last dropped).
+    """
+
+    id: int
+    response_h: np.ndarray
+    response_v: np.ndarray
+    quad_scales: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "id", int(self.id))
+        object.__setattr__(self, "response_h", _check_matrix(self.response_h, "response_h"))
+        object.__setattr__(self, "response_v", _check_matrix(self.response_v, "response_v"))
+        object.__setattr__(self, "quad_scales", dict(self.quad_scales))
+
+    @classmethod
+    def from_response(cls, response_h, response_v=None, task_id: int = 0) -> "Task":
+        """A task from given matrices; ``response_v`` defaults to ``response_h``."""
+        response_v = response_h if response_v is None else response_v
+        return cls(id=task_id, response_h=response_h, response_v=response_v)
+
+    def response(self, plane: str = "horizontal") -> np.ndarray:
+        """The response matrix of one plane ("horizontal" or "vertical"), m/rad."""
+        if plane == "horizontal":
+            return self.response_h
+        if plane == "vertical":
+            return self.response_v
+        raise ValueError(f"unknown plane {plane!r}; use 'horizontal' or 'vertical'.")
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Task):
+            return NotImplemented
+        return (
+            self.id == other.id
+            and self.quad_scales == other.quad_scales
+            and np.array_equal(self.response_h, other.response_h)
+            and np.array_equal(self.response_v, other.response_v)
+        )
+
+    __hash__ = None  # mutable-looking arrays inside: tasks are compared, not hashed
+
+
+def _tasks_from_scale_array(scales: np.ndarray, ids: Sequence[int]) -> list[Task]:
+    from awake_tutorial.optics import KNOBS, response_matrices
+
+    response_h, response_v = response_matrices(scales)
+    return [
+        Task(
+            id=task_id,
+            response_h=response_h[i],
+            response_v=response_v[i],
+            quad_scales={k: float(s) for k, s in zip(KNOBS, scales[i])},
+        )
+        for i, task_id in enumerate(ids)
+    ]
+
+
+def task_from_quad_scales(scales: Mapping[str, float], task_id: int = 0) -> Task:
+    """The task of one quad setting. Knobs not named keep their nominal strength."""
+    from awake_tutorial.optics import KNOBS
+
+    unknown = sorted(set(scales) - set(KNOBS))
+    if unknown:
+        raise KeyError(f"unknown quadrupole knob(s) {unknown}; known knobs are {list(KNOBS)}.")
+    row = np.array([[float(scales.get(k, 1.0)) for k in KNOBS]])
+    if not np.all(np.isfinite(row)):
+        raise ValueError(f"quad scale factors must be finite, got {dict(scales)}.")
+    return _tasks_from_scale_array(row, [task_id])[0]
+
+
+def sample_quad_scales(n: int, seed: int) -> np.ndarray:
+    """``n`` random knob settings, shape (n, 10), each factor U(0.75, 1.25)."""
+    from awake_tutorial.optics import KNOBS
+
+    if int(n) < 0:
+        raise ValueError(f"number of tasks must be >= 0, got {n}.")
+    rng = np.random.default_rng(seed)
+    return rng.uniform(SCALE_LOW, SCALE_HIGH, size=(int(n), len(KNOBS)))
+
+
+def sample_tasks(n: int, seed: int, first_id: int = 0) -> list[Task]:
+    """``n`` tasks from the task distribution, all optics computed in one batched call."""
+    scales = sample_quad_scales(n, seed)
+    if len(scales) == 0:
+        return []
+    return _tasks_from_scale_array(scales, range(first_id, first_id + len(scales)))
+
+
+# --- the fixed evaluation tasks -------------------------------------------------
+
+
+def make_evaluation_tasks() -> list[Task]:
+    """Task 0 = nominal optics, tasks 1..4 = ``sample_quad_scales(4, EVALUATION_SEED)``."""
+    from awake_tutorial.optics import KNOBS
+
+    scales = np.vstack([np.ones((1, len(KNOBS))), sample_quad_scales(4, EVALUATION_SEED)])
+    return _tasks_from_scale_array(scales, range(len(scales)))
+
+
+def save_tasks(tasks: Sequence[Task], path: Path) -> None:
+    """Write tasks to an .npz (arrays only, no pickle), atomically."""
+    from awake_tutorial.optics import KNOBS
+
+    path = Path(path)
+    arrays = {
+        "ids": np.array([t.id for t in tasks], dtype=np.int64),
+        "knobs": np.array(KNOBS),
+        "quad_scales": np.array([[t.quad_scales.get(k, np.nan) for k in KNOBS] for t in tasks]),
+        "response_h": np.stack([t.response_h for t in tasks]),
+        "response_v": np.stack([t.response_v for t in tasks]),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    tmp.replace(path)
+
+
+def load_tasks(path: Path) -> list[Task]:
+    """Read tasks written by :func:`save_tasks`."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"task file {path} not found; regenerate the evaluation tasks with "
+            "`awake-tutorial make-tasks`."
+        )
+    with np.load(path, allow_pickle=False) as z:
+        knobs = [str(k) for k in z["knobs"]]
+        return [
+            Task(
+                id=int(i),
+                response_h=rh,
+                response_v=rv,
+                quad_scales={k: float(s) for k, s in zip(knobs, scales) if np.isfinite(s)},
+            )
+            for i, scales, rh, rv in zip(z["ids"], z["quad_scales"], z["response_h"], z["response_v"])
+        ]
+
+
+def load_evaluation_tasks() -> list[Task]:
+    """The 5 fixed evaluation tasks shipped in ``data/evaluation_tasks.npz``."""
+    return load_tasks(data_file(EVALUATION_TASKS_FILE))
+
+
+def get_evaluation_task(task_id: int) -> Task:
+    """One evaluation task by id, with a clear error for an unknown id."""
+    tasks = load_evaluation_tasks()
+    ids = [t.id for t in tasks]
+    if isinstance(task_id, bool) or not isinstance(task_id, (int, np.integer)) or task_id not in ids:
+        raise KeyError(f"unknown task id {task_id!r}; evaluation task ids are {ids}.")
+    return tasks[ids.index(int(task_id))]
+
+
+def write_json_summary(tasks: Sequence[Task], path: Path) -> None:
+    """A human-readable companion of the .npz (ids and knob scales)."""
+    Path(path).write_text(
+        json.dumps([{"id": t.id, "quad_scales": t.quad_scales} for t in tasks], indent=2) + "\n"
+    )
