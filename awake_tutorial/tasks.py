@@ -198,8 +198,19 @@ def get_evaluation_task(task_id: int) -> Task:
     return tasks[ids.index(int(task_id))]
 
 
-def write_json_summary(tasks: Sequence[Task], path: Path) -> None:
-    """A human-readable companion of the .npz (ids and knob scales)."""
-    Path(path).write_text(
-        json.dumps([{"id": t.id, "quad_scales": t.quad_scales} for t in tasks], indent=2) + "\n"
-    )
+def write_evaluation_tasks(directory: Path | None = None) -> Path:
+    """Regenerate ``evaluation_tasks.npz`` (+ a readable .json of the knob scales).
+
+    Deterministic: the same seed and optics give bit-identical arrays. This is what
+    ``awake-tutorial make-tasks`` runs.
+    """
+    from awake_tutorial.paths import DATA_DIR
+
+    directory = Path(directory) if directory is not None else DATA_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    evaluation = make_evaluation_tasks()
+    path = directory / EVALUATION_TASKS_FILE
+    save_tasks(evaluation, path)
+    summary = [{"id": t.id, "quad_scales": t.quad_scales} for t in evaluation]
+    path.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+    return path
