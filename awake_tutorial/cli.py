@@ -1,0 +1,322 @@
+"""``awake-tutorial``: the course's command line (train, adapt, evaluate, plot).
+
+A subcommand is one function decorated with ``@subcommand(name, help, *options)``;
+it receives the parsed arguments. Long commands show a tqdm bar and end with a short
+table; figures are saved as PNG files, never shown. A user mistake (unknown task,
+missing file, bad config key, unwritable folder) prints one line on stderr and exits
+with status 2; set AWAKE_TUTORIAL_DEBUG=1 to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+USER_ERRORS = (ValueError, KeyError, OSError)  # what bad input raises in the package
+SUBCOMMANDS: dict[str, tuple] = {}  # name -> (help, options, function)
+
+
+class CLIError(Exception):
+    """A mistake in the command line, reported as one line."""
+
+
+def option(*names, **kwargs) -> tuple:
+    """One ``parser.add_argument(*names, **kwargs)``, for :func:`subcommand`."""
+    return names, kwargs
+
+
+def one_of(*options, required=True) -> tuple:
+    """Mutually exclusive options (e.g. --train / --test), for :func:`subcommand`."""
+    return ("exclusive", options, required)
+
+
+def subcommand(name: str, help: str, *options):
+    """Register the decorated ``function(args)`` as ``awake-tutorial <name>``."""
+    def register(function):
+        SUBCOMMANDS[name] = (help, options, function)
+        return function
+    return register
+
+
+CONFIG = (option("--config", type=Path, help="YAML settings (default: the package's configs/awake.yaml)"),
+          option("--set", action="append", metavar="KEY=VALUE",
+                 help="override a config key, e.g. --set fast_lr=0.05 (repeatable)"))
+TASKS = option("--tasks", type=int, nargs="+", metavar="ID", help="evaluation task ids (default: all)")
+EPISODES = option("--episodes", type=int, default=50, help="episodes per task (default 50)")
+SEED = option("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+# --- shared helpers ------------------------------------------------------------------
+
+
+def load_settings(args, **overrides):
+    """Validated Config from --config with the --set / --num-batches / ``overrides``."""
+    import yaml
+
+    from awake_tutorial.config import load_config
+
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CLIError(f"--set expects KEY=VALUE, got {item!r} (e.g. --set fast_lr=0.05).")
+        overrides[key.strip()] = yaml.safe_load(value)
+    if getattr(args, "num_batches", None) is not None:
+        overrides["num_batches"] = args.num_batches
+    return load_config(args.config, **overrides)
+
+
+def evaluation_tasks(task_ids):
+    """The evaluation tasks with these ids (all of them if None); KeyError if unknown."""
+    from awake_tutorial.tasks import get_evaluation_task, load_evaluation_tasks
+
+    return load_evaluation_tasks() if task_ids is None else [get_evaluation_task(t) for t in task_ids]
+
+
+def progress_bar(total: int, unit: str, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit=unit, desc=desc, dynamic_ncols=True)
+
+
+def print_table(rows: list[dict], title: str) -> None:
+    """Rows with equal keys as an aligned text table (floats with 3 significant digits)."""
+    print(title)
+    cells = [[f"{v:.3g}" if isinstance(v, float) else str(v) for v in row.values()] for row in rows]
+    header = list(rows[0]) if rows else []
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    for line in [header, ["-" * w for w in widths], *cells] if rows else []:
+        print("  ".join(c.rjust(w) for c, w in zip(line, widths)))
+
+
+def save_standard_figures(records, out_dir) -> None:
+    """Save the standard figures of a progress log as PNG in ``out_dir``; print where."""
+    from awake_tutorial import plotting
+
+    for name, fig in plotting.standard_figures(records).items():
+        print(f"figure: {plotting.save_figure(fig, Path(out_dir) / f'{name}.png')}")
+
+
+def load_meta_policy(spec: str, config):
+    """A GaussianMLPPolicy from a .pt file, or None for "random" (a fresh random one)."""
+    from awake_tutorial.policies import load_policy
+
+    return None if spec == "random" else load_policy(spec, config=config)
+
+
+def load_any_policy(spec: str, config, seed: int = 0):
+    """``--policy`` as :func:`awake_tutorial.benchmark.evaluate` takes it: a file (.zip:
+    PPO, else a meta-policy .pt), "random" (a random network, seeded), "inverse" or
+    "fewest-steps" (the benchmarks that know the task). Actions are deterministic."""
+    from awake_tutorial import benchmark
+
+    if spec in ("inverse", "fewest-steps"):
+        factory = benchmark.InverseResponsePolicy if spec == "inverse" else benchmark.FewestStepsPolicy
+        return benchmark.per_task(factory)
+    if spec.endswith(".zip"):
+        from awake_tutorial.ppo import load_ppo, ppo_policy
+
+        return ppo_policy(load_ppo(spec))
+    if spec == "random":
+        from awake_tutorial.training import new_policy
+
+        return new_policy(config, seed).as_numpy_policy()
+    return load_meta_policy(spec, config).as_numpy_policy()
+
+
+def evaluate_and_print(policy, args, config, title: str) -> list[dict]:
+    from awake_tutorial.benchmark import evaluate
+
+    results = evaluate(policy, evaluation_tasks(args.tasks), episodes=args.episodes, seed=args.seed,
+                       max_steps=config.max_steps, plane=config.plane, wall_penalty=config.wall_penalty)
+    rows = [{"task": r["task_id"], "length": r["mean_length"], "length std": r["std_length"],
+             "return": r["mean_return"], "success": r["success_rate"]} for r in results]
+    print_table(rows, f"{title}: {args.episodes} episodes per task")
+    return results
+
+
+# --- subcommands ------------------------------------------------------------------------
+
+
+@subcommand("meta-train", "meta-train a policy with MAML-TRPO", *CONFIG,
+            option("--num-batches", type=int, help="meta-batches (default: config)"),
+            option("--seed", type=int, help="random seed (default: config)"),
+            option("--run-dir", type=Path, help="run folder (default: runs/meta_train_<time>)"),
+            option("--resume", action="store_true", help="continue the run in --run-dir"),
+            option("--overwrite", action="store_true", help="start over in an existing --run-dir"))
+def meta_train_command(args) -> None:
+    from awake_tutorial.training import meta_train
+
+    if args.resume and args.run_dir is None:
+        raise CLIError("--resume needs --run-dir: the folder of the run to continue.")
+    config = load_settings(args, seed=args.seed)
+    run_dir = args.run_dir or Path("runs") / f"meta_train_{time.strftime('%Y%m%d-%H%M%S')}"
+    bar = progress_bar(config.num_batches, "batch", "meta-train")
+
+    def show(record):
+        bar.set_postfix(ret=f"{record['return_after']:.1f}", succ=f"{record['success_after']:.0%}",
+                        refresh=False)
+        bar.update(record["batch"] + 1 - bar.n)
+
+    try:
+        records = meta_train(config, run_dir=run_dir, callback=show, resume=args.resume,
+                             overwrite=args.overwrite).records
+    finally:
+        bar.close()
+    if not records:
+        raise CLIError(f"no meta-batch ran: {run_dir} already holds all {config.num_batches} batches.")
+    rows = [{"batch": r["batch"] + 1, "return before": r["return_before"], "return after": r["return_after"],
+             "length after": r["length_after"], "success after": r["success_after"],
+             "outer step": "accepted" if r["step_accepted"] else "rejected"} for r in records[-5:]]
+    print_table(rows, f"meta-training: {len(records)} of {config.num_batches} batches "
+                      f"in {records[-1]['wall_time']:.0f} s (last 5 shown)")
+    save_standard_figures(records, run_dir)
+    print(f"run folder: {run_dir} (policy: {Path(run_dir) / 'policy.pt'})")
+
+
+@subcommand("adapt", "adapt a policy to evaluation tasks (the inner loop alone)",
+            option("--policy", required=True, help="policy file (.pt) or 'random'"), TASKS,
+            option("--num-batches", type=int, default=5, help="adaptation batches (default 5)"), SEED,
+            option("--run-dir", type=Path, help="run folder (default: runs/adapt_<time>)"),
+            option("--overwrite", action="store_true", help="start over in an existing --run-dir"),
+            *CONFIG)
+def adapt_command(args) -> None:
+    from awake_tutorial.training import adapt
+
+    config = load_settings(args)
+    tasks = evaluation_tasks(args.tasks)
+    policy = load_meta_policy(args.policy, config)
+    run_dir = args.run_dir or Path("runs") / f"adapt_{time.strftime('%Y%m%d-%H%M%S')}"
+    bar = progress_bar(config.num_batches, "batch", "adapt")
+    try:
+        records = adapt(policy, tasks, config.num_batches, config, seed=args.seed,
+                        callback=lambda batch: bar.update(1), run_dir=run_dir,
+                        overwrite=args.overwrite).records
+    finally:
+        bar.close()
+    first = {r["task_id"]: r for r in records if r["batch"] == 0}
+    last = {r["task_id"]: r for r in records}  # later batches overwrite: the last one stays
+    rows = [{"task": t, "length first": first[t]["mean_length"], "length last": last[t]["mean_length"],
+             "success first": first[t]["success_rate"], "success last": last[t]["success_rate"]}
+            for t in first]
+    print_table(rows, f"adaptation of {args.policy} over {config.num_batches} batches")
+    save_standard_figures(records, run_dir)
+    print(f"run folder: {run_dir}")
+
+
+@subcommand("evaluate", "evaluate a policy on the evaluation tasks",
+            option("--policy", required=True,
+                   help="policy file (.pt meta-policy or .zip PPO), random, inverse or fewest-steps"),
+            TASKS, EPISODES, option("--seed", type=int, default=0, help="seed of the episode starts"),
+            option("--out", type=Path, help="also write the results as JSON"), *CONFIG)
+def evaluate_command(args) -> None:
+    config = load_settings(args)
+    results = evaluate_and_print(load_any_policy(args.policy, config, args.seed), args, config,
+                                 args.policy)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"policy": args.policy, "results": results}, indent=2) + "\n")
+        print(f"results: {args.out}")
+
+
+@subcommand("ppo", "single-task PPO baseline (stable-baselines3): train on one task, test on all",
+            one_of(option("--train", action="store_true", help="train on --task-id, then test"),
+                   option("--test", action="store_true", help="test the model saved at --out")),
+            option("--task-id", type=int, required=True, help="evaluation task to train on"),
+            option("--timesteps", type=int, help="environment steps (default: config ppo)"),
+            option("--out", type=Path, help="model file (default: runs/ppo_task<K>.zip)"),
+            TASKS, EPISODES, option("--seed", type=int, default=0, help="seed of the test episodes"),
+            *CONFIG)
+def ppo_command(args) -> None:
+    from awake_tutorial import plotting
+    from awake_tutorial.ppo import load_ppo, ppo_policy, save_ppo, train_ppo
+
+    config = load_settings(args)
+    task = evaluation_tasks([args.task_id])[0]
+    out = args.out or Path("runs") / f"ppo_task{args.task_id}.zip"
+    if args.train:
+        if args.timesteps is not None and args.timesteps < 1:
+            raise CLIError(f"--timesteps must be >= 1, got {args.timesteps}.")
+        records = []
+        model = train_ppo(task, config, callback=records.append, progress=True,
+                          total_timesteps=args.timesteps)
+        out = save_ppo(model, out, {"task_id": args.task_id, "ppo": vars(config.ppo)})
+        curve = plotting.plot_ppo_learning_curve(records)
+        print(f"model: {out}\nfigure: {plotting.save_figure(curve, out.with_name(out.stem + '_learning_curve.png'))}")
+    else:
+        model = load_ppo(out)
+    evaluate_and_print(ppo_policy(model), args, config, f"PPO trained on task {args.task_id}")
+
+
+@subcommand("plot", "save the standard figures of a run folder as PNG",
+            option("run_dir", type=Path, help="a meta-train or adapt run folder"),
+            option("--out", type=Path, help="folder for the PNGs (default: the run folder)"))
+def plot_command(args) -> None:
+    from awake_tutorial.progress_log import read_progress
+
+    records = read_progress(args.run_dir)
+    if not records:
+        raise CLIError(f"{args.run_dir / 'progress.jsonl'} holds no complete record yet; "
+                       "wait for the first batch to finish.")
+    save_standard_figures(records, args.out or args.run_dir)
+
+
+@subcommand("make-tasks", "regenerate the evaluation tasks (data/evaluation_tasks.npz)",
+            option("--out", type=Path, help="folder (default: the course's data/)"))
+def make_tasks_command(args) -> None:
+    from awake_tutorial.tasks import write_evaluation_tasks
+
+    print(f"evaluation tasks: {write_evaluation_tasks(args.out)}")
+
+
+# --- parser and entry point ----------------------------------------------------------------
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line and status 2, without argparse's usage block
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="awake-tutorial", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                       parser_class=Parser)
+    for name, (help_text, options, function) in SUBCOMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        for entry in options:
+            if entry[0] == "exclusive":
+                group = sub.add_mutually_exclusive_group(required=entry[2])
+                for names, kwargs in entry[1]:
+                    group.add_argument(*names, **kwargs)
+            else:
+                sub.add_argument(*entry[0], **entry[1])
+        sub.set_defaults(run=function)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``awake-tutorial`` console script; returns the exit status."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # figures go to files; never open a window
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except KeyboardInterrupt:
+        print("awake-tutorial: interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, *USER_ERRORS) as error:
+        if os.environ.get("AWAKE_TUTORIAL_DEBUG"):
+            raise
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"awake-tutorial {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

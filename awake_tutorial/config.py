@@ -1,0 +1,263 @@
+"""Settings of meta-training (and of the PPO comparison) as validated dataclasses.
+
+``load_config(path=None, **overrides)`` reads ``awake_tutorial/configs/awake.yaml`` (or
+``path``), applies the overrides and checks every value: an unknown key, a wrong type or
+a value out of range raises ValueError naming the key, the value and what is allowed.
+Keys are the field names below (snake_case). The dataclasses are frozen; change a
+setting with ``dataclasses.replace(config, fast_lr=0.05)`` (validated again).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from awake_tutorial.paths import PACKAGE_DIR
+
+DEFAULT_CONFIG_FILE = PACKAGE_DIR / "configs" / "awake.yaml"
+
+
+# --- rules: each checks one value and returns it normalised, or raises ValueError --------
+
+
+def _number(key, value, kind):
+    """``value`` as int/float; accepts numeric strings (YAML reads 1e-3 as a string)."""
+    if isinstance(value, bool):
+        raise ValueError(f"config key '{key}': got {value!r} (bool), expected {kind}.")
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(f"config key '{key}': got {value!r} (str), expected {kind}.") from None
+    if not isinstance(value, (int, float)):
+        raise ValueError(f"config key '{key}': got {value!r} ({type(value).__name__}), expected {kind}.")
+    return value
+
+
+@dataclass(frozen=True)
+class Real:
+    """A float in [low, high] (open ends if low_open / high_open)."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def describe(self) -> str:
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+        return "a number " + " and ".join(parts) if parts else "a number"
+
+    def check(self, key, value):
+        value = float(_number(key, value, self.describe()))
+        ok = math.isfinite(value)
+        if self.low is not None:
+            ok &= value > self.low if self.low_open else value >= self.low
+        if self.high is not None:
+            ok &= value < self.high if self.high_open else value <= self.high
+        if not ok:
+            raise ValueError(f"config key '{key}': got {value!r}, allowed: {self.describe()}.")
+        return value
+
+
+@dataclass(frozen=True)
+class Int:
+    """An integer >= low."""
+
+    low: int = 0
+
+    def describe(self) -> str:
+        return f"an integer >= {self.low}"
+
+    def check(self, key, value):
+        number = _number(key, value, self.describe())
+        if isinstance(number, float) and not number.is_integer():
+            raise ValueError(f"config key '{key}': got {value!r}, allowed: {self.describe()}.")
+        if int(number) < self.low:
+            raise ValueError(f"config key '{key}': got {value!r}, allowed: {self.describe()}.")
+        return int(number)
+
+
+@dataclass(frozen=True)
+class Choice:
+    options: tuple
+
+    def describe(self) -> str:
+        return f"one of {list(self.options)}"
+
+    def check(self, key, value):
+        if value not in self.options or isinstance(value, bool) != isinstance(self.options[0], bool):
+            raise ValueError(f"config key '{key}': got {value!r}, allowed: {self.describe()}.")
+        return value
+
+
+class IntList:
+    """A non-empty list of integers >= 1 (layer widths); stored as a tuple."""
+
+    def describe(self) -> str:
+        return "a non-empty list of integers >= 1, e.g. [64, 64]"
+
+    def check(self, key, value):
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ValueError(f"config key '{key}': got {value!r}, allowed: {self.describe()}.")
+        return tuple(Int(1).check(f"{key}[{i}]", v) for i, v in enumerate(value))
+
+
+BOOL = Choice((True, False))
+POSITIVE = Real(0, low_open=True)
+FRACTION = Real(0, 1)
+
+
+def _validate(instance, rules: Mapping[str, Any]) -> None:
+    for f in dataclasses.fields(instance):
+        if f.name in rules:
+            object.__setattr__(instance, f.name, rules[f.name].check(f.name, getattr(instance, f.name)))
+
+
+def _from_mapping(cls, data: Mapping[str, Any], section: str = ""):
+    """Build ``cls`` from a mapping, rejecting unknown keys with a suggestion."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"config section '{section or 'top level'}' must be a mapping, got {data!r}.")
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            guess = difflib.get_close_matches(str(key).replace("-", "_"), names, n=1)
+            hint = f"; did you mean '{guess[0]}'?" if guess else ""
+            raise ValueError(f"unknown config key '{section}{key}'{hint} Known keys: {names}.")
+    return cls(**data)
+
+
+# --- the configs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """stable-baselines3 PPO settings for the single-task comparison (SB3 defaults)."""
+
+    total_timesteps: int = 50_000
+    learning_rate: float = 3e-4
+    n_steps: int = 2048
+    batch_size: int = 64
+    n_epochs: int = 10
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_range: float = 0.2
+    ent_coef: float = 0.0
+    seed: int = 0
+
+    RULES = {"total_timesteps": Int(1), "learning_rate": POSITIVE, "n_steps": Int(1), "batch_size": Int(1),
+             "n_epochs": Int(1), "gamma": FRACTION, "gae_lambda": FRACTION,
+             "clip_range": POSITIVE, "ent_coef": Real(0), "seed": Int(0)}
+
+    def __post_init__(self):
+        _validate(self, self.RULES)
+
+
+@dataclass(frozen=True)
+class Config:
+    """MAML-TRPO meta-training settings (defaults = the reference course's awake.yaml).
+
+    Units: ``max_steps`` in env steps, ``fast_lr`` per inner step, ``max_kl`` in nats.
+    """
+
+    # returns and advantages
+    gamma: float = 1.0
+    gae_lambda: float = 0.99
+    # policy network
+    hidden_sizes: tuple = (64, 64)
+    nonlinearity: str = "tanh"
+    init_std: float = 0.5
+    # inner loop (adaptation)
+    first_order: bool = True
+    fast_batch_size: int = 16  # episodes per task and inner step
+    num_steps: int = 4  # inner steps
+    fast_lr: float = 0.01
+    # outer loop (TRPO)
+    num_batches: int = 500
+    meta_batch_size: int = 8  # tasks per meta-batch
+    max_kl: float = 1e-3
+    cg_iters: int = 80
+    cg_damping: float = 1e-5
+    cg_residual_tol: float = 1e-10
+    fisher_product: str = "auto"  # "auto" | "analytic" | "double_backward", see metalearners.maml_trpo
+    ls_max_steps: int = 100
+    ls_backtrack_ratio: float = 0.6
+    # environment
+    max_steps: int = 100
+    plane: str = "horizontal"
+    wall_penalty: str = "strict"
+    # run
+    seed: int = 0
+    device: str = "cpu"
+    num_threads: int = 1  # torch threads; small tensors run fastest on one (0 = leave as is)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+
+    RULES = {
+        "gamma": FRACTION, "gae_lambda": FRACTION, "hidden_sizes": IntList(),
+        "nonlinearity": Choice(("tanh", "relu")), "init_std": POSITIVE, "first_order": BOOL,
+        "fast_batch_size": Int(1), "num_steps": Int(1), "fast_lr": POSITIVE, "num_batches": Int(1),
+        "meta_batch_size": Int(1), "max_kl": POSITIVE, "cg_iters": Int(1), "cg_damping": Real(0),
+        "cg_residual_tol": Real(0), "fisher_product": Choice(("auto", "analytic", "double_backward")),
+        "ls_max_steps": Int(1), "ls_backtrack_ratio": Real(0, 1, low_open=True, high_open=True),
+        "max_steps": Int(1), "plane": Choice(("horizontal", "vertical")),
+        "wall_penalty": Choice(("strict", "reference")), "seed": Int(0), "device": Choice(("cpu",)),
+        "num_threads": Int(0),
+    }
+
+    def __post_init__(self):
+        _validate(self, self.RULES)
+        ppo = self.ppo
+        if isinstance(ppo, Mapping):
+            ppo = _from_mapping(PPOConfig, ppo, section="ppo.")
+        if not isinstance(ppo, PPOConfig):
+            raise ValueError(f"config key 'ppo': got {ppo!r}, allowed: a mapping of PPO settings.")
+        object.__setattr__(self, "ppo", ppo)
+        if self.fisher_product == "analytic" and not self.first_order:
+            raise ValueError("config keys 'fisher_product'='analytic' and 'first_order'=False do not go "
+                             "together: the analytic Fisher is first-order only; use 'auto'.")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Config":
+        """Validated Config from a plain mapping (as read from YAML)."""
+        return _from_mapping(cls, data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (lists, no tuples) for YAML/JSON."""
+        data = dataclasses.asdict(self)
+        data["hidden_sizes"] = list(self.hidden_sizes)
+        return data
+
+
+def load_config(path=None, **overrides) -> Config:
+    """Read a YAML config (default ``configs/awake.yaml``), apply ``overrides``, validate.
+
+    ``ppo`` may be overridden with a partial mapping: ``load_config(ppo={"seed": 1})``.
+    """
+    path = DEFAULT_CONFIG_FILE if path is None else Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"config file {path} not found; pass None for the default "
+                                f"({DEFAULT_CONFIG_FILE}).")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, Mapping):
+        raise ValueError(f"config file {path} must hold a mapping of key: value, got {type(data).__name__}.")
+    data = dict(data)
+    if isinstance(overrides.get("ppo"), Mapping):
+        overrides["ppo"] = {**dict(data.get("ppo") or {}), **overrides["ppo"]}
+    data.update(overrides)
+    return Config.from_dict(data)
+
+
+def save_config(config: Config, path) -> Path:
+    """Write ``config`` as YAML (readable back with :func:`load_config`)."""
+    path = Path(path)
+    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return path

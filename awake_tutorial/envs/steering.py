@@ -1,0 +1,164 @@
+"""AwakeSteeringEnv: steer the AWAKE electron beam onto the BPM centres (gymnasium.Env).
+
+Observation: 10 BPM readings, 1.0 = 10 mm, float32 in [-1, 1]. Action: changes of the
+10 corrector kicks in units of 1e-4 rad, float32 in [-1, 1] (larger vectors are scaled
+down to max|a| = 1, direction kept). Reward: -10 * RMS of the readings. The episode ends
+on success (RMS < 1 mm), on the wall (a reading >= 10 mm) or after ``max_steps`` steps.
+The physics lives in :mod:`awake_tutorial.envs.dynamics`; this class keeps the state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from awake_tutorial.envs import dynamics
+from awake_tutorial.tasks import Task, get_evaluation_task
+
+PLANES = ("horizontal", "vertical")
+WALL_PENALTIES = ("strict", "reference")
+
+
+def resolve_task(task) -> Task:
+    """A :class:`Task` from a Task, an evaluation task id (int) or None (= task 0, nominal)."""
+    if isinstance(task, Task):
+        return task
+    if task is None:
+        return get_evaluation_task(0)
+    if isinstance(task, (int, np.integer)) and not isinstance(task, (bool, np.bool_)):
+        return get_evaluation_task(int(task))  # KeyError naming the valid ids
+    raise TypeError(
+        f"task must be a Task, an evaluation task id (int) or None, got "
+        f"{type(task).__name__} {task!r}; make tasks with awake_tutorial.tasks.sample_tasks."
+    )
+
+
+def check_settings(max_steps, plane, wall_penalty) -> tuple[int, str, str]:
+    """Validate the env options shared by the single and the vector env."""
+    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
+        raise ValueError(f"max_steps must be an int >= 1, got {max_steps!r}.")
+    if plane not in PLANES:
+        raise ValueError(f"unknown plane {plane!r}; use one of {PLANES}.")
+    if wall_penalty not in WALL_PENALTIES:
+        raise ValueError(f"unknown wall_penalty {wall_penalty!r}; use one of {WALL_PENALTIES}.")
+    return int(max_steps), plane, wall_penalty
+
+
+def make_spaces() -> tuple[spaces.Box, spaces.Box]:
+    """(observation space, action space) of one env: Box(-1, 1, (10,), float32) each."""
+    observation_space = spaces.Box(-1.0, 1.0, (dynamics.N_BPMS,), np.float32)
+    action_space = spaces.Box(-1.0, 1.0, (dynamics.N_CORRECTORS,), np.float32)
+    return observation_space, action_space
+
+
+class AwakeSteeringEnv(gym.Env):
+    """One AWAKE steering task.
+
+    Args:
+        task: a :class:`~awake_tutorial.tasks.Task`, an evaluation task id (0..4) or None
+            (= evaluation task 0, the nominal optics).
+        max_steps: time limit; reaching it gives ``truncated=True``.
+        plane: "horizontal" or "vertical" (which response matrix is steered).
+        wall_penalty: "strict" (default): hitting the wall also costs -10 for every step
+            left, so ending an episode at the wall never pays; "reference": no extra
+            penalty, as in the reference course.
+
+    ``reset(options={"kicks": k})`` starts from given kicks (10,) rad instead of random ones.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, task=None, max_steps: int = 100, plane: str = "horizontal",
+                 wall_penalty: str = "strict"):
+        self.max_steps, self.plane, self.wall_penalty = check_settings(
+            max_steps, plane, wall_penalty
+        )
+        self.observation_space, self.action_space = make_spaces()
+        self._kicks = np.zeros((1, dynamics.N_CORRECTORS))  # a batch of one, rad
+        self._steps = np.zeros(1, dtype=np.int64)
+        self._needs_reset = True
+        self._starts = dynamics.StartSampler(1)  # candidate starts drawn from np_random
+        self._starts_rng = None  # the generator they came from
+        self.set_task(task)
+
+    # --- task (meta-RL swaps it between episodes) ----------------------------------
+
+    @property
+    def task(self) -> Task:
+        """The current task."""
+        return self._task
+
+    def set_task(self, task) -> None:
+        """Switch to another task; the next call must be :meth:`reset`."""
+        task = resolve_task(task)  # raises before anything changes
+        self._task = task
+        self._R = task.response(self.plane)[None]  # (1, 10, 10) m/rad
+        self._starts.forget(0)
+        self._needs_reset = True
+
+    @property
+    def kicks(self) -> np.ndarray:
+        """Current corrector kicks, rad, shape (10,), a float64 copy."""
+        return self._kicks[0].copy()
+
+    # --- gymnasium API ---------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start an episode from random (or given) kicks. Returns (obs (10,), info)."""
+        kicks = self._kicks_from_options(options)
+        super().reset(seed=seed)
+        if kicks is None:
+            if self._starts_rng is not self.np_random:  # new seed: old candidates are void
+                self._starts.forget(0)
+                self._starts_rng = self.np_random
+            kicks = self._starts.sample([0], [self.np_random], self._R)
+        self._kicks = kicks
+        self._steps = np.zeros(1, dtype=np.int64)
+        self._needs_reset = False
+        obs, rms = dynamics.first_observation(self._R, self._kicks)
+        return obs[0], self._info(rms[0], success=False, wall=False)
+
+    def step(self, action):
+        """Apply one action (10,). Returns (obs, reward, terminated, truncated, info)."""
+        if self._needs_reset:
+            raise RuntimeError(
+                "call reset() before step(): the episode has ended, the task was changed "
+                "or the env was never reset."
+            )
+        actions = dynamics.check_actions(action, ())[None]  # raises before any change
+        t = dynamics.step(self._R, self._kicks, actions, self._steps, self.max_steps,
+                          self.wall_penalty == "strict")
+        self._kicks, self._steps = t.kicks, t.steps
+        terminated, truncated = bool(t.terminated[0]), bool(t.truncated[0])
+        self._needs_reset = terminated or truncated
+        info = self._info(t.rms[0], success=bool(t.success[0]), wall=bool(t.wall[0]))
+        return t.obs[0], float(t.reward[0]), terminated, truncated, info
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _info(self, rms, success: bool, wall: bool) -> dict[str, Any]:
+        # plain Python types, so gymnasium's vector envs stack them into typed arrays
+        return {"task_id": self._task.id, "step": int(self._steps[0]), "rms": float(rms),
+                "success": success, "wall": wall}
+
+    def _kicks_from_options(self, options) -> np.ndarray | None:
+        """Validated ``options["kicks"]`` as (1, 10) rad, or None for a random start."""
+        options = {} if options is None else dict(options)
+        unknown = sorted(set(options) - {"kicks"})
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {unknown}; the only option is 'kicks'.")
+        if "kicks" not in options:
+            return None
+        kicks = np.asarray(options["kicks"], dtype=np.float64)
+        if kicks.shape != (dynamics.N_CORRECTORS,) or not np.all(np.isfinite(kicks)):
+            raise ValueError(f"options['kicks'] must be 10 finite kicks in rad, got {kicks!r}.")
+        kicks = kicks[None].copy()
+        if np.any(np.abs(dynamics.observe(self._R, kicks)) >= dynamics.WALL):
+            raise ValueError(
+                "options['kicks'] puts the beam on the wall (a reading >= 10 mm); "
+                "start from smaller kicks."
+            )
+        return kicks

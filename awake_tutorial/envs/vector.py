@@ -1,0 +1,221 @@
+"""AwakeSteeringVectorEnv: many AWAKE steering envs stepped with one batched matrix product.
+
+It follows the gymnasium 1.4 :class:`~gymnasium.vector.VectorEnv` API and behaves exactly
+like ``gymnasium.vector.SyncVectorEnv`` over single :class:`AwakeSteeringEnv` s with the same
+tasks and seeds (same observations, rewards, flags and infos, step by step), only much faster.
+Each sub-env has its own task and its own random generator.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from awake_tutorial.envs import dynamics
+from awake_tutorial.envs.steering import check_settings, make_spaces, resolve_task
+from awake_tutorial.tasks import Task
+
+
+class AwakeSteeringVectorEnv(VectorEnv):
+    """``len(tasks)`` steering envs in one batch.
+
+    Args:
+        tasks: one entry per sub-env: a Task or an evaluation task id (int).
+        max_steps, plane, wall_penalty: as for :class:`AwakeSteeringEnv`.
+        autoreset_mode: ``AutoresetMode.NEXT_STEP`` (default; an env that ended is reset by
+            the next ``step``, whose action it ignores), ``SAME_STEP`` (reset within the
+            step that ended it; the last observation is in ``info["final_obs"]``) or
+            ``DISABLED`` (reset ended envs yourself: ``reset(options={"reset_mask": m})``).
+
+    Shapes: observations (n, 10) float32, actions (n, 10), rewards (n,) float64,
+    terminations/truncations (n,) bool; ``info[key]`` is an (n,) array with mask ``info["_key"]``.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, tasks: Sequence[Task | int], max_steps: int = 100,
+                 plane: str = "horizontal", wall_penalty: str = "strict",
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP):
+        self.max_steps, self.plane, self.wall_penalty = check_settings(
+            max_steps, plane, wall_penalty
+        )
+        self.autoreset_mode = AutoresetMode(autoreset_mode)
+        self.metadata = {"render_modes": [], "autoreset_mode": self.autoreset_mode}
+        tasks = self._resolve_tasks(tasks)
+        self.num_envs = len(tasks)
+        self.single_observation_space, self.single_action_space = make_spaces()
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        n = self.num_envs
+        self._rngs: list[np.random.Generator | None] = [None] * n
+        self._seeds: list[int | None] = [None] * n
+        self._kicks = np.zeros((n, dynamics.N_CORRECTORS))  # rad
+        self._steps = np.zeros(n, dtype=np.int64)
+        self._obs = np.zeros((n, dynamics.N_BPMS), dtype=np.float32)  # last returned
+        self._done = np.zeros(n, dtype=bool)  # ended at the last step
+        self._starts = dynamics.StartSampler(n)
+        self._set_tasks(tasks)
+
+    # --- tasks --------------------------------------------------------------------
+
+    @property
+    def tasks(self) -> list[Task]:
+        """The sub-envs' tasks."""
+        return list(self._tasks)
+
+    def set_tasks(self, tasks: Sequence[Task | int]) -> None:
+        """Give each sub-env a new task (same count); the next call must be :meth:`reset`."""
+        tasks = self._resolve_tasks(tasks)  # raises before anything changes
+        if len(tasks) != self.num_envs:
+            raise ValueError(
+                f"set_tasks needs {self.num_envs} tasks (one per sub-env), got {len(tasks)}; "
+                "make a new AwakeSteeringVectorEnv to change the number of envs."
+            )
+        self._set_tasks(tasks)
+
+    def _set_tasks(self, tasks: list[Task]) -> None:
+        self._tasks = tasks
+        self._R = np.stack([t.response(self.plane) for t in tasks])  # (n, 10, 10) m/rad
+        self._task_ids = np.array([t.id for t in tasks], dtype=np.int64)
+        self._starts.forget(slice(None))
+        self._needs_reset = True
+
+    @staticmethod
+    def _resolve_tasks(tasks) -> list[Task]:
+        if isinstance(tasks, (Task, int, np.integer)) or tasks is None:
+            raise TypeError("tasks must be a sequence with one task per sub-env, e.g. [task] * 8.")
+        tasks = [resolve_task(t) for t in tasks]
+        if not tasks:
+            raise ValueError("tasks is empty; give at least one task.")
+        return tasks
+
+    @property
+    def kicks(self) -> np.ndarray:
+        """Current kicks of every sub-env, rad, shape (n, 10), a float64 copy."""
+        return self._kicks.copy()
+
+    @property
+    def np_random(self) -> tuple[np.random.Generator | None, ...]:
+        """The sub-envs' generators (None before the first reset), as ``SyncVectorEnv.np_random``."""
+        return tuple(self._rngs)
+
+    @property
+    def np_random_seed(self) -> tuple[int | None, ...]:
+        """The seeds the sub-envs were last seeded with (None if never seeded)."""
+        return tuple(self._seeds)
+
+    # --- gymnasium API ---------------------------------------------------------------
+
+    def reset(self, *, seed: int | Sequence[int | None] | None = None,
+              options: dict[str, Any] | None = None):
+        """Reset all sub-envs, or those in ``options["reset_mask"]`` ((n,) bool array).
+
+        ``seed``: None (keep the generators), an int s (sub-env i gets s + i) or a list.
+        """
+        seeds = self._seed_list(seed)
+        mask = self._reset_mask(options)
+        if mask is not None and self._needs_reset:
+            raise RuntimeError("reset all sub-envs (no reset_mask) after creation or set_tasks.")
+        for i in np.flatnonzero(mask if mask is not None else np.ones(self.num_envs, bool)):
+            if seeds[i] is not None or self._rngs[i] is None:  # None: random, as gymnasium.Env
+                self._rngs[i], self._seeds[i] = seeding.np_random(seeds[i])
+                self._starts.forget(i)  # candidates from the old generator are void
+        if mask is None:
+            self._needs_reset = False
+            mask = np.ones(self.num_envs, dtype=bool)
+        rms = np.zeros(self.num_envs)
+        rms[mask] = self._reset_envs(np.flatnonzero(mask))
+        no = np.zeros(self.num_envs, dtype=bool)
+        return self._obs.copy(), self._info(rms, no, no, mask)
+
+    def step(self, actions):
+        """Step every sub-env. Returns (obs, rewards, terminations, truncations, info)."""
+        if self._needs_reset:
+            raise RuntimeError("call reset() before step() (after creation or set_tasks).")
+        actions = dynamics.check_actions(actions, (self.num_envs,))  # raises before any change
+        ended = self._done
+        if self.autoreset_mode is AutoresetMode.DISABLED and ended.any():
+            raise RuntimeError(
+                f"sub-envs {np.flatnonzero(ended).tolist()} have ended and autoreset is disabled; "
+                "reset them first with reset(options={'reset_mask': mask})."
+            )
+        t = dynamics.step(self._R, self._kicks, actions, self._steps, self.max_steps,
+                          self.wall_penalty == "strict")
+        self._kicks, self._steps, self._obs = t.kicks, t.steps, t.obs
+        reward, terminated, truncated = t.reward, t.terminated, t.truncated
+        info = self._info(t.rms, t.success, t.wall, np.ones(self.num_envs, dtype=bool))
+        if self.autoreset_mode is AutoresetMode.NEXT_STEP and ended.any():
+            # these envs ignore their action: this step starts their new episode
+            idx = np.flatnonzero(ended)
+            reward[idx], terminated[idx], truncated[idx] = 0.0, False, False
+            self._mark_reset(info, idx, self._reset_envs(idx))
+        self._done = terminated | truncated
+        if self.autoreset_mode is AutoresetMode.SAME_STEP and self._done.any():
+            done = self._done
+            idx = np.flatnonzero(done)
+            final_obs = np.full(self.num_envs, None, dtype=object)
+            for i in idx:
+                final_obs[i] = self._obs[i].copy()
+            final_info = self._info(t.rms, t.success, t.wall, done)
+            self._mark_reset(info, idx, self._reset_envs(idx))
+            info.update(final_obs=final_obs, _final_obs=done.copy(),
+                        final_info=final_info, _final_info=done.copy())
+            self._done = np.zeros(self.num_envs, dtype=bool)
+        return self._obs.copy(), reward, terminated, truncated, info
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _reset_envs(self, idx: np.ndarray) -> np.ndarray:
+        """Draw new starts for the sub-envs ``idx``; returns their RMS (for the info)."""
+        self._kicks[idx] = self._starts.sample(idx, self._rngs, self._R)
+        self._steps[idx] = 0
+        self._done[idx] = False
+        self._obs[idx], rms = dynamics.first_observation(self._R[idx], self._kicks[idx])
+        return rms
+
+    @staticmethod
+    def _mark_reset(info: dict[str, Any], idx: np.ndarray, rms: np.ndarray) -> None:
+        """Overwrite rows ``idx`` of a step info with the info of a fresh start."""
+        info["step"][idx], info["rms"][idx] = 0, rms
+        info["success"][idx], info["wall"][idx] = False, False
+
+    def _info(self, rms, success, wall, mask) -> dict[str, Any]:
+        """Info dict in gymnasium's vector layout; rows outside ``mask`` are zero."""
+        values = {"task_id": self._task_ids, "step": self._steps, "rms": rms,
+                  "success": success, "wall": wall}
+        info = {}
+        everyone = mask.all()
+        for key, value in values.items():
+            info[key] = value.copy() if everyone else np.where(mask, value, 0).astype(value.dtype)
+            info["_" + key] = mask.copy()
+        return info
+
+    def _seed_list(self, seed) -> list[int | None]:
+        if seed is None:
+            return [None] * self.num_envs
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            return [int(seed) + i for i in range(self.num_envs)]
+        seeds = list(seed)
+        if len(seeds) != self.num_envs:
+            raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} sub-envs; give one each.")
+        return seeds
+
+    def _reset_mask(self, options) -> np.ndarray | None:
+        options = {} if options is None else dict(options)
+        unknown = sorted(set(options) - {"reset_mask"})
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {unknown}; the only option is 'reset_mask'.")
+        if "reset_mask" not in options:
+            return None
+        mask = options["reset_mask"]
+        if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (
+            self.num_envs,
+        ):
+            raise ValueError(f"options['reset_mask'] must be a bool array of shape ({self.num_envs},).")
+        if not mask.any():
+            raise ValueError("options['reset_mask'] selects no sub-env; set at least one True.")
+        return mask.copy()

@@ -1,0 +1,183 @@
+"""MAML-TRPO: the outer loop (Finn et al. 2017, as in pytorch-maml-rl).
+
+For every task k of a meta-batch: adapt theta with the inner loop on the task's
+training episodes (theta -> theta'_k), then measure the adapted policy on fresh
+validation episodes. The meta-objective is the mean over tasks of the surrogate loss
+
+    L(theta) = - mean_k E_valid[ pi_theta'_k(a|s) / pi_old'_k(a|s) * A ],
+
+and TRPO updates theta under mean_k KL(pi_theta'_k || pi_old'_k) <= max_kl.
+
+Fisher-vector products (``fisher_product``):
+  * "double_backward": exact Hessian of the KL by double backward, through the
+    adaptation itself (required for second-order MAML).
+  * "analytic": first-order MAML makes theta'_k = theta + (constant), so the KL Hessian is
+    the Gaussian Fisher at the adapted policies: J^T diag(w / sigma^2) J for the mean
+    network (J = d mean / d theta) and 2 * I for the log-std. Same matrix, computed by
+    one jvp + one vjp instead of a double backward.
+  * "auto": analytic for first-order, double_backward for second-order.
+Nothing here knows about a particular environment.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import torch
+from torch.distributions import Normal
+
+from awake_tutorial.episodes import BatchEpisodes, PackedSteps
+from awake_tutorial.metalearners.reinforce import adapt
+from awake_tutorial.metalearners.trpo import (
+    conjugate_gradient,
+    flatten,
+    gauss_newton_vector_product,
+    hessian_vector_product,
+    kl_divergence,
+    line_search,
+    unflatten,
+)
+from awake_tutorial.policies import stack_params
+
+FISHER_PRODUCTS = ("auto", "analytic", "double_backward")
+
+
+def detach_distribution(pi: Normal) -> Normal:
+    """A copy of ``pi`` that carries no gradient (the "old" policy)."""
+    return Normal(pi.loc.detach(), pi.scale.detach())
+
+
+class MAMLTRPO:
+    """Meta-learner: inner loop = REINFORCE (:mod:`.reinforce`), outer loop = TRPO (:mod:`.trpo`).
+
+    Episodes are batched over tasks: every BatchEpisodes has shapes (K, T, B, ...) and
+    carries advantages. ``train_episodes`` is a list with one batch per inner step.
+    """
+
+    def __init__(self, policy, fast_lr: float = 0.01, first_order: bool = True, max_kl: float = 1e-3,
+                 cg_iters: int = 80, cg_damping: float = 1e-5, cg_residual_tol: float = 1e-10,
+                 ls_max_steps: int = 100, ls_backtrack_ratio: float = 0.6, fisher_product: str = "auto"):
+        if fisher_product not in FISHER_PRODUCTS:
+            raise ValueError(f"fisher_product must be one of {FISHER_PRODUCTS}, got {fisher_product!r}.")
+        if fisher_product == "analytic" and not first_order:
+            raise ValueError("fisher_product='analytic' needs first_order=True (the analytic Fisher "
+                             "ignores second derivatives of the adaptation); use 'double_backward' or 'auto'.")
+        if fisher_product == "auto":
+            fisher_product = "analytic" if first_order else "double_backward"
+        self.policy = policy
+        self.fast_lr, self.first_order, self.max_kl = fast_lr, first_order, max_kl
+        self.cg_iters, self.cg_damping, self.cg_residual_tol = cg_iters, cg_damping, cg_residual_tol
+        self.ls_max_steps, self.ls_backtrack_ratio = ls_max_steps, ls_backtrack_ratio
+        self.fisher_product = fisher_product
+
+    def adapt(self, train_episodes: Sequence[BatchEpisodes], params: Mapping[str, torch.Tensor] | None = None,
+              first_order: bool | None = None) -> dict[str, torch.Tensor]:
+        """Per-task adapted parameters theta'_k (K, ...) from theta (default: the policy's)."""
+        params = self.policy.params() if params is None else params
+        num_tasks = train_episodes[0].rewards.shape[0]
+        first_order = self.first_order if first_order is None else first_order
+        return adapt(self.policy, train_episodes, stack_params(params, num_tasks), self.fast_lr, first_order)
+
+    def surrogate_loss(self, train_episodes, valid_episodes: BatchEpisodes, params=None, old_pi=None,
+                       first_order: bool | None = None, adapted=None):
+        """(loss, kl, old_pi, adapted params): means over tasks of the surrogate loss and KL.
+
+        With ``old_pi`` None the current adapted policy is the old one (ratio 1, KL 0).
+        ``adapted``: first-order only, the adapted params theta'_k already computed at
+        ``params`` (e.g. while sampling); they are reused as theta + (theta'_k - theta), which
+        has the same value and first-order gradient as adapting again.
+        """
+        if adapted is None:
+            adapted = self.adapt(train_episodes, params, first_order)
+        else:
+            if not (self.first_order if first_order is None else first_order):
+                raise ValueError("precomputed adapted params are first-order only; pass adapted=None.")
+            theta = stack_params(self.policy.params() if params is None else params, len(next(iter(adapted.values()))))
+            adapted = {n: theta[n] + (adapted[n] - theta[n]).detach() for n in theta}
+        steps = valid_episodes.packed()
+        pi = self.policy.distribution(steps.observations, adapted)
+        if old_pi is None:
+            old_pi = detach_distribution(pi)
+        loss, kl = surrogate_and_kl(pi, old_pi, steps)
+        return loss, kl, old_pi, adapted
+
+    def _analytic_fisher(self, theta, adapted, valid_episodes: BatchEpisodes):
+        """v -> (F + damping I) v with the Gaussian Fisher at the adapted policies (first order)."""
+        num_tasks = valid_episodes.rewards.shape[0]
+        offsets = {n: (adapted[n] - theta[n]).detach() for n in theta}  # theta'_k - theta, constant
+        mean_names = [n for n in theta if n != "log_std"]
+        log_std = adapted["log_std"].detach()
+
+        steps = valid_episodes.packed()
+
+        def means(mean_params):
+            params = {n: mean_params[n] + offsets[n] for n in mean_names}
+            return self.policy.mean(steps.observations, {**params, "log_std": log_std})
+
+        variance = log_std.exp() ** 2  # (K, A)
+        metric = steps.weights.unsqueeze(-1) / num_tasks / variance.unsqueeze(1)  # (K, N, A)
+        log_std_curvature = 2.0 * steps.weights.sum() / num_tasks  # d2 KL / d log_std2
+        mean_product = gauss_newton_vector_product(means, {n: theta[n] for n in mean_names}, metric)
+
+        def product(vector):
+            v = unflatten(vector, theta)
+            out = mean_product({n: v[n] for n in mean_names})
+            out["log_std"] = log_std_curvature * v["log_std"]
+            return flatten([out[n] for n in theta]) + self.cg_damping * vector
+
+        return product
+
+    def step(self, train_episodes: Sequence[BatchEpisodes], valid_episodes: BatchEpisodes,
+             adapted: Mapping[str, torch.Tensor] | None = None) -> dict:
+        """One TRPO meta-update of the policy's parameters (in place). Returns a log dict.
+
+        ``adapted``: optional per-task adapted params at the current theta (first-order only,
+        see :meth:`surrogate_loss`); saves recomputing the inner loop.
+        """
+        theta = self.policy.params()
+        if not self.first_order:
+            adapted = None
+        loss, kl, old_pi, adapted = self.surrogate_loss(train_episodes, valid_episodes, theta, adapted=adapted)
+        grad = flatten(torch.autograd.grad(loss, list(theta.values()), retain_graph=True))
+        if self.fisher_product == "double_backward":
+            fvp = hessian_vector_product(kl, theta, self.cg_damping)
+        else:
+            fvp = self._analytic_fisher(theta, adapted, valid_episodes)
+        step_dir, cg_used, cg_residual = conjugate_gradient(fvp, grad, self.cg_iters, self.cg_residual_tol)
+        shs = 0.5 * torch.dot(step_dir, fvp(step_dir)).item()  # KL of the unscaled step, quadratic model
+        log = {"loss_before": loss.item(), "cg_iters_used": cg_used, "cg_residual": cg_residual}
+        old_params = flatten(theta).detach()
+        if not (math.isfinite(shs) and shs > 0):
+            return {**log, "loss_after": loss.item(), "kl": 0.0, "step_accepted": False, "ls_steps": 0,
+                    "reject_reason": "bad curvature", "ls_rejections": {}}
+        full_step = step_dir * math.sqrt(self.max_kl / shs)
+
+        def evaluate(flat_params):
+            with torch.no_grad():
+                new_loss, new_kl = self._evaluate(train_episodes, valid_episodes,
+                                                        unflatten(flat_params, theta), old_pi)
+            return new_loss.item(), new_kl.item()
+
+        result = line_search(evaluate, old_params, full_step, loss.item(), self.max_kl,
+                             self.ls_max_steps, self.ls_backtrack_ratio)
+        torch.nn.utils.vector_to_parameters(result.params, self.policy.parameters())
+        return {**log, "loss_after": result.loss, "kl": result.kl, "step_accepted": result.accepted,
+                "ls_steps": result.steps, "reject_reason": result.reject_reason,
+                "ls_rejections": result.rejections}
+
+    def _evaluate(self, train_episodes, valid_episodes, params, old_pi):
+        """Surrogate loss and KL at trial parameters (first-order adaptation, no outer graph)."""
+        with torch.enable_grad():  # the inner loop needs gradients even inside no_grad
+            adapted = self.adapt(train_episodes, params, first_order=True)
+        steps = valid_episodes.packed()
+        pi = self.policy.distribution(steps.observations, {n: p.detach() for n, p in adapted.items()})
+        return surrogate_and_kl(pi, old_pi, steps)
+
+
+def surrogate_and_kl(pi: Normal, old_pi: Normal, steps: PackedSteps) -> tuple[torch.Tensor, torch.Tensor]:
+    """Means over tasks of -E[pi/pi_old * A] and of KL(pi || pi_old); pi's batch shape (K, N, A)."""
+    log_ratio = pi.log_prob(steps.actions).sum(-1) - old_pi.log_prob(steps.actions).sum(-1)
+    losses = -steps.mean(torch.exp(log_ratio) * steps.advantages)  # (K,)
+    kls = steps.mean(kl_divergence(pi, old_pi))  # (K,)
+    return losses.mean(), kls.mean()

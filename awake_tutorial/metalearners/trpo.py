@@ -1,0 +1,157 @@
+"""TRPO building blocks: natural-gradient direction under a KL trust region.
+
+    maximise  -L(theta)   subject to   KL(pi_old || pi_theta) <= max_kl
+
+1. g = grad L; F = Hessian of the KL at theta_old (= Fisher information matrix).
+2. Solve F x = g with :func:`conjugate_gradient` (only products F v are needed).
+3. Scale the step so that the quadratic KL model 0.5 x^T F x equals max_kl.
+4. :func:`line_search`: shrink the step until the loss improves *and* the true KL is
+   within max_kl; if no shrink works, keep theta_old and say why.
+
+Two ways to compute F v:
+  * :func:`hessian_vector_product`: exact, by double backward through the KL
+    (any model; needed for second-order MAML).
+  * :func:`gauss_newton_vector_product`: J^T M J v for outputs with a fixed metric M, via
+    one forward-mode (jvp) and one reverse-mode (vjp) product. For a Gaussian with
+    state-independent std, the Fisher of the mean parameters is exactly this, with
+    M = diag(1/sigma^2) (the log-std block is diagonal, see ``maml_trpo``).
+All vectors are flat (concatenated parameters, see :func:`flatten`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import torch
+from torch.distributions import Normal
+
+Params = dict[str, torch.Tensor]
+
+
+def flatten(tensors) -> torch.Tensor:
+    """Concatenate tensors (a dict's values or a sequence) into one flat vector."""
+    values = tensors.values() if isinstance(tensors, Mapping) else tensors
+    return torch.cat([t.reshape(-1) for t in values])
+
+
+def unflatten(vector: torch.Tensor, like: Mapping[str, torch.Tensor]) -> Params:
+    """Split a flat vector into tensors shaped like ``like`` (inverse of :func:`flatten`)."""
+    out, start = {}, 0
+    for name, t in like.items():
+        out[name] = vector[start:start + t.numel()].view_as(t)
+        start += t.numel()
+    return out
+
+
+def kl_divergence(pi: Normal, old_pi: Normal) -> torch.Tensor:
+    """KL(pi || old_pi) of diagonal Gaussians, summed over the action dims: (..., A) -> (...)."""
+    return torch.distributions.kl_divergence(pi, old_pi).sum(dim=-1)
+
+
+def conjugate_gradient(matrix_vector_product: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor,
+                       iters: int = 10, residual_tol: float = 1e-10) -> tuple[torch.Tensor, int, float]:
+    """Solve A x = b for symmetric positive definite A known only through x -> A x.
+
+    Stops after ``iters`` iterations or when |r|^2 < residual_tol.
+    Returns (x, iterations used, final |r|^2).
+    """
+    x = torch.zeros_like(b)
+    r = b.clone()  # residual b - A x for x = 0
+    p = b.clone()
+    rdotr = torch.dot(r, r)
+    for i in range(iters):
+        if rdotr.item() < residual_tol:
+            return x, i, rdotr.item()
+        Ap = matrix_vector_product(p)
+        alpha = rdotr / torch.dot(p, Ap)
+        x += alpha * p
+        r -= alpha * Ap
+        new_rdotr = torch.dot(r, r)
+        p = r + (new_rdotr / rdotr) * p
+        rdotr = new_rdotr
+    return x, iters, rdotr.item()
+
+
+def hessian_vector_product(scalar: torch.Tensor, params: Mapping[str, torch.Tensor],
+                           damping: float = 0.0) -> Callable[[torch.Tensor], torch.Tensor]:
+    """v -> (H + damping I) v with H the Hessian of ``scalar`` w.r.t. ``params`` (double backward).
+
+    ``scalar`` must have been computed from ``params`` with autograd recording.
+    """
+    tensors = list(params.values())
+    grad = flatten(torch.autograd.grad(scalar, tensors, create_graph=True))
+
+    def product(vector: torch.Tensor) -> torch.Tensor:
+        grad_dot_v = torch.dot(grad, vector)
+        hv = torch.autograd.grad(grad_dot_v, tensors, retain_graph=True)
+        return flatten(hv) + damping * vector
+
+    return product
+
+
+def gauss_newton_vector_product(fn: Callable[[Params], torch.Tensor], params: Mapping[str, torch.Tensor],
+                                metric: torch.Tensor) -> Callable[[Params], Params]:
+    """v -> J^T (metric * (J v)) with J the Jacobian of ``fn`` at ``params`` (v, result: dicts).
+
+    Args:
+        fn: params dict -> outputs (any shape).
+        params: where J is taken (detached internally).
+        metric: broadcastable to the outputs; the diagonal weight M of each output.
+    """
+    params = {name: p.detach() for name, p in params.items()}
+    _, vjp_fn = torch.func.vjp(fn, params)  # reverse-mode product J^T u, reused every call
+
+    def product(vector: Params) -> Params:
+        _, jv = torch.func.jvp(fn, (params,), (vector,))
+        (jtmjv,) = vjp_fn(metric * jv)
+        return jtmjv
+
+    return product
+
+
+@dataclass
+class LineSearchResult:
+    """Outcome of :func:`line_search`.
+
+    accepted: a step was taken; steps: evaluations made; reject_reason: None if a step
+    was accepted, else why the last (smallest) step was rejected: "nan", "no improvement"
+    or "kl too large"; loss, kl: at the returned parameters (old loss and 0 if nothing
+    was accepted); rejections: how many tries failed for each reason.
+    """
+
+    params: torch.Tensor
+    accepted: bool
+    steps: int
+    reject_reason: str | None
+    loss: float
+    kl: float
+    rejections: dict
+
+
+def line_search(evaluate: Callable[[torch.Tensor], tuple[float, float]], old_params: torch.Tensor,
+                full_step: torch.Tensor, old_loss: float, max_kl: float, max_steps: int = 10,
+                backtrack_ratio: float = 0.5) -> LineSearchResult:
+    """Backtracking line search along ``old_params - ratio^i * full_step``.
+
+    A step is accepted only if its loss is finite and lower than ``old_loss`` and its
+    KL is finite and <= ``max_kl``. ``evaluate(flat params) -> (loss, kl)``.
+    """
+    rejections = {"nan": 0, "no improvement": 0, "kl too large": 0}
+    reason = None
+    step_size = 1.0
+    for i in range(max_steps):
+        params = old_params - step_size * full_step
+        loss, kl = evaluate(params)
+        if not (math.isfinite(loss) and math.isfinite(kl)):
+            reason = "nan"
+        elif loss >= old_loss:
+            reason = "no improvement"
+        elif kl > max_kl:
+            reason = "kl too large"
+        else:
+            return LineSearchResult(params, True, i + 1, None, loss, kl, rejections)
+        rejections[reason] += 1
+        step_size *= backtrack_ratio
+    return LineSearchResult(old_params, False, max_steps, reason, old_loss, 0.0, rejections)

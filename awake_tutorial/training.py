@@ -1,0 +1,244 @@
+"""Meta-training (MAML-TRPO) and adaptation loops, with callbacks and run folders.
+
+``meta_train(config)`` learns a meta-policy; ``adapt(policy, tasks, num_batches, config)``
+runs the inner loop alone (e.g. from the meta-policy, or from a random one) on given tasks.
+
+Seeding: every random number follows from ``config.seed`` (or ``adapt``'s ``seed``);
+the global torch and numpy generators are never used. With
+
+    seed_for(seed, purpose, *indices) = an integer drawn by numpy's SeedSequence([seed, purpose, *indices])
+
+  * the initial policy:  GaussianMLPPolicy(seed=seed_for(seed, INIT))
+  * the tasks: meta-batches come in chunks of TASK_CHUNK; chunk c is
+    task_source(TASK_CHUNK * meta_batch_size, seed_for(seed, TASKS, c)), sliced in order
+    (one batched optics call per chunk instead of one per meta-batch)
+  * the episodes of meta-batch b, sampling round r (0 .. num_steps - 1: training batches
+    of the inner steps, num_steps: validation batch), task k: seed_for(seed, ROLLOUT, b, r, k)
+    (fixes the env starts and the action noise, see ``samplers``)
+  * adapt(): batch b of the task with id i: seed_for(seed, ADAPT, b, i)
+
+So everything random in meta-batch b is a function of (seed, b): resuming at batch b
+needs only the policy weights and b (both in the run folder), and a resumed run
+continues exactly as an uninterrupted one. Same seed -> same records and weights (on
+the same machine and thread count; floating-point sums may differ elsewhere).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from awake_tutorial import runs
+from awake_tutorial.baseline import LinearFeatureBaseline
+from awake_tutorial.config import Config
+from awake_tutorial.episodes import BatchEpisodes
+from awake_tutorial.metalearners import MAMLTRPO, inner_step
+from awake_tutorial.policies import GaussianMLPPolicy, load_policy, save_policy, stack_params
+from awake_tutorial.samplers import MultiTaskSampler
+from awake_tutorial.tasks import Task, sample_tasks
+
+INIT, TASKS, ROLLOUT, ADAPT = 0, 1, 2, 3  # purposes of random numbers
+TASK_CHUNK = 64  # meta-batches whose tasks are drawn in one call
+
+TaskSource = Callable[[int, int], Sequence[Task]]  # (number of tasks, seed) -> tasks
+
+
+def seed_for(seed: int, purpose: int, *indices: int) -> int:
+    """A 63-bit seed for one purpose and position, independent of all others."""
+    state = np.random.SeedSequence([int(seed), int(purpose), *map(int, indices)]).generate_state(1, np.uint64)
+    return int(state[0] >> np.uint64(1))
+
+
+@dataclass
+class MetaTrainResult:
+    policy: GaussianMLPPolicy
+    run_dir: object
+    records: list
+
+
+@dataclass
+class AdaptResult:
+    records: list  # every record of every batch
+    policies: list  # one adapted GaussianMLPPolicy per task
+
+
+@contextlib.contextmanager
+def torch_threads(num_threads: int):
+    """Use ``num_threads`` torch threads inside the block (0: leave as is)."""
+    old = torch.get_num_threads()
+    if num_threads:
+        torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def new_policy(config: Config, seed: int) -> GaussianMLPPolicy:
+    """A randomly initialised policy of the configured architecture."""
+    return GaussianMLPPolicy(hidden_sizes=config.hidden_sizes, nonlinearity=config.nonlinearity,
+                             init_std=config.init_std, seed=seed_for(seed, INIT))
+
+
+def add_advantages(episodes: BatchEpisodes, config: Config) -> BatchEpisodes:
+    """Fit a fresh linear baseline on ``episodes`` (per task) and attach normalized GAE advantages."""
+    baseline = LinearFeatureBaseline(episodes.observations.shape[-1]).fit(episodes, config.gamma)
+    episodes.compute_advantages(baseline.predict(episodes), config.gamma, config.gae_lambda)
+    return episodes
+
+
+class TaskStream:
+    """The tasks of meta-batch b, drawn chunk by chunk (see the seeding notes above)."""
+
+    def __init__(self, task_source: TaskSource, meta_batch_size: int, seed: int):
+        self.task_source, self.meta_batch_size, self.seed = task_source, meta_batch_size, seed
+        self._chunk_index, self._chunk = None, None
+
+    def tasks(self, batch: int) -> list[Task]:
+        chunk, position = divmod(batch, TASK_CHUNK)
+        if chunk != self._chunk_index:
+            self._chunk = list(self.task_source(TASK_CHUNK * self.meta_batch_size, seed_for(self.seed, TASKS, chunk)))
+            self._chunk_index = chunk
+        return self._chunk[position * self.meta_batch_size:(position + 1) * self.meta_batch_size]
+
+
+def _summary(episodes: BatchEpisodes) -> dict[str, list[float]]:
+    return {key: value.tolist() for key, value in episodes.summary().items()}
+
+
+def meta_batch(learner: MAMLTRPO, sampler: MultiTaskSampler, tasks: Sequence[Task], config: Config,
+               batch: int) -> dict:
+    """One meta-batch: sample and adapt on every task, then one TRPO meta-update. Returns a record."""
+    policy, timings = learner.policy, {"sampling": 0.0, "inner": 0.0, "outer": 0.0}
+    params = {n: p.detach() for n, p in stack_params(policy.params(), len(tasks)).items()}
+    train_episodes = []
+    for r in range(config.num_steps + 1):
+        start = time.perf_counter()
+        seeds = [seed_for(config.seed, ROLLOUT, batch, r, k) for k in range(len(tasks))]
+        episodes = sampler.sample(policy, tasks, seeds, params)
+        timings["sampling"] += time.perf_counter() - start
+        start = time.perf_counter()
+        add_advantages(episodes, config)
+        if r < config.num_steps:
+            train_episodes.append(episodes)
+            params = {n: p.detach() for n, p in inner_step(policy, episodes, params, config.fast_lr).items()}
+        timings["inner"] += time.perf_counter() - start
+    valid_episodes = episodes
+    start = time.perf_counter()
+    log = learner.step(train_episodes, valid_episodes, adapted=params)  # reused if first-order
+    timings["outer"] = time.perf_counter() - start
+
+    before, after = _summary(train_episodes[0]), _summary(valid_episodes)
+    per_task = [{f"{key}_{when}": values[k] for when, summary in (("before", before), ("after", after))
+                 for key, values in summary.items()} for k in range(len(tasks))]
+    record = {"batch": batch, "num_batches": config.num_batches}
+    for when, summary in (("before", before), ("after", after)):
+        for key, values in summary.items():
+            record[f"{key}_{when}"] = float(np.mean(values))
+    record.update(per_task=per_task, kl=log["kl"], step_accepted=log["step_accepted"], ls_steps=log["ls_steps"],
+                  reject_reason=log["reject_reason"], ls_rejections=log["ls_rejections"],
+                  loss_before=log["loss_before"], loss_after=log["loss_after"],
+                  cg_iters_used=log["cg_iters_used"], cg_residual=log["cg_residual"], timings=timings)
+    return record
+
+
+def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | None] | None = None,
+               resume: bool = False, overwrite: bool = False,
+               task_source: TaskSource | None = None) -> MetaTrainResult:
+    """Meta-train a policy with MAML-TRPO for ``config.num_batches`` meta-batches.
+
+    Args:
+        config: validated settings (``awake_tutorial.config.load_config``).
+        run_dir: folder for config, progress log and checkpoints (None: nothing is written).
+        callback: called with each meta-batch's record; returning True stops cleanly.
+        resume: continue the run in ``run_dir``; overwrite: start over in ``run_dir``.
+        task_source: (n, seed) -> n tasks; default ``awake_tutorial.tasks.sample_tasks``.
+    Returns:
+        MetaTrainResult(policy, run_dir, records) with every record of the run.
+    """
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be an awake_tutorial.config.Config, got {type(config).__name__}; "
+                        "use load_config().")
+    state = runs.RunState() if run_dir is None else runs.prepare_run_dir(run_dir, config, "meta_train",
+                                                                         resume, overwrite)
+    policy = new_policy(config, config.seed)
+    if state.policy_file is not None and state.start_batch > 0:
+        policy.load_state_dict(load_policy(state.policy_file, config=config).state_dict())
+    learner = MAMLTRPO(policy, config.fast_lr, config.first_order, config.max_kl, config.cg_iters,
+                       config.cg_damping, config.cg_residual_tol, config.ls_max_steps,
+                       config.ls_backtrack_ratio, config.fisher_product)
+    sampler = MultiTaskSampler(config.fast_batch_size, config.max_steps, config.plane, config.wall_penalty)
+    stream = TaskStream(task_source or sample_tasks, config.meta_batch_size, config.seed)
+    records = list(state.records)
+    elapsed_before = records[-1]["wall_time"] if records else 0.0
+    with torch_threads(config.num_threads):
+        start = time.perf_counter()
+        for batch in range(state.start_batch, config.num_batches):
+            task_start = time.perf_counter()
+            tasks = stream.tasks(batch)
+            task_time = time.perf_counter() - task_start
+            record = meta_batch(learner, sampler, tasks, config, batch)
+            record["timings"]["tasks"] = task_time
+            record["wall_time"] = elapsed_before + time.perf_counter() - start
+            records.append(record)
+            stop = bool(callback(record)) if callback is not None else False
+            if run_dir is not None:
+                status = "finished" if batch + 1 == config.num_batches else "stopped" if stop else "running"
+                runs.append_records(run_dir, [record])
+                save_policy(policy, Path(run_dir) / runs.POLICY_FILE)
+                runs.write_meta(run_dir, "meta_train", batch + 1, config.num_batches, status)
+            if stop:
+                break
+    return MetaTrainResult(policy, run_dir, records)
+
+
+def adapt(policy: GaussianMLPPolicy | None, tasks: Sequence[Task], num_batches: int, config: Config,
+          seed: int = 0, callback: Callable[[list], bool | None] | None = None, run_dir=None,
+          overwrite: bool = False) -> AdaptResult:
+    """Adapt ``policy`` (None: a random one) to each task: per batch, sample
+    ``config.fast_batch_size`` episodes per task and take one REINFORCE step.
+
+    Records (one per task and batch) describe the episodes sampled *before* that batch's
+    step: batch 0 shows the unadapted policy. ``callback`` gets each batch's records;
+    returning True stops. With ``run_dir`` the records, the config and the adapted
+    policies (``policy_task{id}.pt``) are written there.
+    """
+    if int(num_batches) < 0:
+        raise ValueError(f"num_batches must be >= 0, got {num_batches}.")
+    tasks = list(tasks)
+    if not tasks:
+        raise ValueError("tasks is empty; pass at least one Task.")
+    policy = new_policy(config, seed) if policy is None else policy
+    if run_dir is not None:
+        runs.prepare_run_dir(run_dir, config, "adapt", overwrite=overwrite)
+    sampler = MultiTaskSampler(config.fast_batch_size, config.max_steps, config.plane, config.wall_penalty)
+    params = {n: p.detach() for n, p in stack_params(policy.params(), len(tasks)).items()}
+    records = []
+    with torch_threads(config.num_threads):
+        start = time.perf_counter()
+        for batch in range(int(num_batches)):
+            seeds = [seed_for(seed, ADAPT, batch, task.id) for task in tasks]
+            episodes = add_advantages(sampler.sample(policy, tasks, seeds, params), config)
+            params = {n: p.detach() for n, p in inner_step(policy, episodes, params, config.fast_lr).items()}
+            summary = _summary(episodes)
+            batch_records = [{"kind": "adapt", "batch": batch, "num_batches": int(num_batches), "task_id": task.id,
+                              "mean_return": summary["return"][k], "mean_length": summary["length"][k],
+                              "success_rate": summary["success"][k], "wall_time": time.perf_counter() - start}
+                             for k, task in enumerate(tasks)]
+            records.extend(batch_records)
+            if run_dir is not None:
+                runs.append_records(run_dir, batch_records)
+            if callback is not None and callback(batch_records):
+                break
+    policies = [policy.with_params({n: p[k] for n, p in params.items()}) for k in range(len(tasks))]
+    if run_dir is not None:
+        for task, adapted in zip(tasks, policies):
+            save_policy(adapted, Path(run_dir) / f"policy_task{task.id}.pt")
+        runs.write_meta(run_dir, "adapt", len(records) // len(tasks), int(num_batches), "finished")
+    return AdaptResult(records, policies)

@@ -1,0 +1,241 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 1. The AWAKE steering problem
+#
+# [AWAKE](https://awake.web.cern.ch) at CERN accelerates electrons in the wakefield of a
+# proton bunch travelling through a plasma. Before the plasma, a 15 m long transfer line
+# (TT43) brings a **19 MeV electron beam** to the plasma merge point. The beam has to
+# pass through the centre of the line: an offset of a few millimetres spoils the
+# injection into the wakefield, and at 10 mm the beam scrapes the vacuum chamber.
+#
+# **Steering** = setting 10 small dipole magnets (*correctors*) so that the 10 *beam
+# position monitors* (BPMs) read zero. In this notebook you meet:
+#
+# 1. the line: where the magnets are and how the quadrupoles focus the beam;
+# 2. the **orbit response matrix** that links corrector kicks to BPM readings;
+# 3. the reinforcement-learning environment built on it;
+# 4. **tasks**: every quadrupole setting gives a different response matrix;
+# 5. two policies that *know* the response matrix: the textbook inverse-response
+#    controller and the fewest-steps planner, the physical limit of the course.
+#
+# Runs in under a minute.
+
+# %%
+import numpy as np
+
+from awake_tutorial import optics, plotting
+from awake_tutorial.benchmark import FewestStepsPolicy, InverseResponsePolicy, evaluate
+from awake_tutorial.envs import AwakeSteeringEnv
+from awake_tutorial.quick import budget, mode_banner
+from awake_tutorial.tasks import load_evaluation_tasks, sample_tasks
+
+print(mode_banner())
+
+# %% [markdown]
+# ## 1. The beamline
+#
+# Elements sit at a position $s$ along the design orbit (m). The quadrupoles focus the
+# beam; the **beta function** $\beta(s)$ (m) measures how large the beam is and, more
+# important for us, how strongly an orbit offset at $s$ is amplified:
+# a kick $\theta_j$ at corrector $j$ moves the beam at a downstream point $i$ by
+#
+# $$ \Delta x_i = \sqrt{\beta_i \beta_j}\, \sin\!\big(2\pi(\mu_i - \mu_j)\big)\, \theta_j , $$
+#
+# with $\mu$ the *phase advance* (in turns of $2\pi$). The figure shows the layout
+# (BPMs, correctors, quadrupoles, bends) and $\beta_x$, $\beta_y$ of the nominal optics,
+# computed with [Cheetah](https://github.com/desy-ml/cheetah) in
+# `awake_tutorial.optics.twiss`.
+#
+# **Look at:** the large $\beta_x$ in the second half (the final focus): a small kick
+# upstream becomes a large offset there.
+
+# %%
+fig = plotting.plot_beamline(optics.twiss(optics.nominal_scales()))
+fig
+
+# %% [markdown]
+# ## 2. The orbit response matrix
+#
+# For the 10 BPMs and 10 correctors used in the course, the linear optics gives a
+# $10 \times 10$ matrix $R$ (m/rad, one per plane):
+#
+# $$ x_{\text{BPM}} = R\, \theta_{\text{correctors}}, \qquad
+#    R_{ij} = \tfrac12\sqrt{\beta_i\beta_j}\,\sin\!\big(2\pi(\mu_i-\mu_j)\big)
+#    \ \text{if BPM } i \text{ is downstream of corrector } j, \text{ else } 0 . $$
+#
+# (The factor $\tfrac12$ is the calibration of the reference course.) A corrector cannot
+# move the beam upstream of itself, so $R$ is (almost) lower triangular.
+#
+# **Look at:** the zeros above the diagonal; the large entries (tens of m/rad: a kick
+# of 0.1 mrad moves the beam by several mm) in the rows of the downstream BPMs.
+
+# %%
+tasks = load_evaluation_tasks()  # 5 fixed tasks; task 0 = nominal optics
+nominal = tasks[0]
+R = nominal.response("horizontal")
+print(f"largest entry {np.abs(R).max():.1f} m/rad; "
+      f"a 0.1 mrad kick moves the beam by up to {np.abs(R).max() * 1e-4 * 1e3:.1f} mm")
+assert np.all(np.triu(R, k=1) == 0), "no BPM sees a corrector downstream of it"
+plotting.plot_response_matrix(nominal)
+
+# %% [markdown]
+# ## 3. The environment
+#
+# `AwakeSteeringEnv` (a [gymnasium](https://gymnasium.farama.org) environment) turns
+# this into a reinforcement-learning problem, in normalised units:
+#
+# | | definition | units |
+# |---|---|---|
+# | observation $s$ | the 10 BPM readings, clipped to $[-1, 1]$ | 1.0 = 10 mm |
+# | action $a$ | change of the 10 corrector kicks, $\Delta\theta = 10^{-4}\,\text{rad}\cdot a$ | 1.0 = 0.1 mrad |
+# | reward | $r = -10 \cdot \mathrm{RMS}(s)$, RMS over the 10 BPMs | 0 is perfect |
+# | success | $\mathrm{RMS}(s) < 0.1$ (1 mm): the episode ends | |
+# | wall | any $|s_i| \ge 1$ (10 mm): the episode ends, with a penalty | |
+# | time limit | 100 steps | |
+#
+# An action with $\max_i |a_i| > 1$ is scaled down to $\max_i|a_i| = 1$ (direction kept):
+# each corrector changes by at most 0.1 mrad per step. Kicks accumulate. Every episode
+# starts from random kicks (up to 0.5 mrad) with an RMS between 0.2 and 0.95 (2 to 9.5 mm).
+#
+# With the *strict* wall penalty (default) hitting the wall costs $-10$ for every step
+# left, so crashing never pays more than steering.
+
+# %%
+env = AwakeSteeringEnv(task=nominal)
+obs, info = env.reset(seed=0)
+print("observation space:", env.observation_space)
+print("action space:     ", env.action_space)
+print("first readings (1 = 10 mm):", np.round(obs, 2))
+print("info:", info)
+
+# %% [markdown]
+# ## 4. Tasks: one quadrupole setting = one steering problem
+#
+# The response matrix depends on the quadrupoles. A **task** of this course is a
+# setting of the 10 quadrupole knobs, each scaled by a random factor in
+# $[0.75, 1.25]$ of its nominal strength. This is what meta-learning is about: a
+# *distribution of tasks* that share a structure (same line, same kind of matrix) but
+# differ in the details.
+#
+# The course uses 5 fixed **evaluation tasks** (task 0 = nominal optics) and samples
+# fresh tasks for training with `sample_tasks(n, seed)`.
+#
+# **Look at:** which entries keep their sign from task to task and which flip; how much
+# the strongest rows change.
+
+# %%
+plotting.plot_tasks(tasks)
+
+# %%
+sampled = sample_tasks(200, seed=1)
+change = [np.linalg.norm(t.response_h - R) / np.linalg.norm(R) for t in sampled]
+flips = [np.mean(np.sign(t.response_h[R != 0]) != np.sign(R[R != 0])) for t in sampled]
+print(f"200 sampled tasks: |R_task - R_nominal| / |R_nominal| = {np.mean(change):.0%} on average "
+      f"(up to {np.max(change):.0%}); {np.mean(flips):.0%} of the entries flip sign")
+
+# %% [markdown]
+# ## 5. Policies that know the physics
+#
+# ### The inverse-response policy (the benchmark)
+# If $R$ is known, the kick change that cancels the readings $s$ (in m: $s/100$) is
+# $\Delta\theta = -R^{-1} s/100$. In action units $a = \Delta\theta / 10^{-4}$, scaled
+# down to $\max_i |a_i| \le 1$ if needed: a large correction takes a few steps.
+# This is `awake_tutorial.benchmark.InverseResponsePolicy`.
+#
+# One episode on the nominal optics:
+#
+# **Look at:** top: the readings (coloured) and their RMS (black) fall below the success
+# line (dashed); middle: the actions saturate at $\pm 1$ while the correction is large;
+# bottom: the reward rises towards 0.
+
+# %%
+def run_episode(policy, task, seed):
+    """Play one episode; returns the observations (T+1, 10), actions (T, 10), rewards (T,)."""
+    env = AwakeSteeringEnv(task=task)
+    obs, _ = env.reset(seed=seed)
+    observations, actions, rewards = [obs], [], []
+    done = False
+    while not done:
+        action = policy.act(obs)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        observations.append(obs), actions.append(action), rewards.append(reward)
+        done = terminated or truncated
+    return np.array(observations), np.array(actions), np.array(rewards)
+
+
+observations, actions, rewards = run_episode(InverseResponsePolicy(nominal), nominal, seed=0)
+print(f"{len(rewards)} steps, return {rewards.sum():.2f}")
+plotting.plot_episode(observations, actions, rewards, title="inverse-response policy, task 0")
+
+# %% [markdown]
+# ### How good is it on every task?
+# `evaluate` plays many episodes per task (all at once, in a vector environment) and
+# reports the mean episode length, its spread, the return and the success rate.
+
+# %%
+episodes = budget(100, 20)
+inverse = evaluate(InverseResponsePolicy, tasks, episodes=episodes, seed=0)
+for row in inverse:
+    print(f"task {row['task_id']}: {row['mean_length']:.2f} +- {row['std_length']:.2f} steps, "
+          f"success {row['success_rate']:.0%}")
+assert all(row["success_rate"] == 1.0 for row in inverse), "the benchmark solves every task"
+
+# %% [markdown]
+# ### The physical limit: the fewest steps
+# The inverse-response policy is not optimal: it goes straight for zero and lets the
+# $\pm 1$ limit stretch the path. Because each corrector changes by at most 0.1 mrad per
+# step, some starts *need* several steps whatever one does. `FewestStepsPolicy` plans
+# with the known $R$: it finds the smallest $n$ such that some kick change with
+# $\|\Delta\theta\|_\infty \le n \cdot 10^{-4}$ rad brings the RMS below 1 mm (a bounded
+# least-squares problem), and walks there in $n$ equal steps.
+#
+# This is **what is possible when the physics is known**: no learned policy can need
+# fewer steps on average. Later notebooks measure every method against it.
+
+# %%
+fewest = evaluate(FewestStepsPolicy, tasks, episodes=episodes, seed=0)
+results = {"inverse response": inverse, "fewest steps": fewest}
+for row_inv, row_few in zip(inverse, fewest):
+    print(f"task {row_inv['task_id']}: inverse {row_inv['mean_length']:.2f} steps, "
+          f"fewest {row_few['mean_length']:.2f} steps")
+assert all(f["mean_length"] <= i["mean_length"] + 1e-9 for f, i in zip(fewest, inverse))
+assert all(row["success_rate"] == 1.0 for row in fewest)
+plotting.plot_comparison(results, title="policies that know R (same episodes for both)")
+
+# %% [markdown]
+# ### Knowing the wrong physics
+# What if the controller uses the *nominal* matrix while the machine runs another
+# optics? This is the everyday situation in a control room: the model is never exact.
+#
+# **Look at:** the success rate and episode length on tasks 1-4. A fixed controller,
+# however good on its own task, can fail on another one. A learned policy trained on a
+# single task will have the same problem (notebook 2); meta-learning (notebooks 3-5)
+# learns a policy that *adapts* to the task at hand from a few episodes.
+
+# %%
+wrong_model = evaluate(lambda task: InverseResponsePolicy(nominal), tasks, episodes=episodes, seed=0)
+for row in wrong_model:
+    print(f"task {row['task_id']}: {row['mean_length']:.2f} steps, success {row['success_rate']:.0%}")
+plotting.plot_comparison({"inverse, own R": inverse, "inverse, nominal R": wrong_model},
+                         title="the right and the wrong model")
+
+# %% [markdown]
+# ## Summary
+#
+# * Steering = choosing 10 kicks so that 10 BPMs read zero; the linear map between them
+#   is the response matrix $R$ (m/rad), set by the quadrupoles.
+# * Each quadrupole setting is a **task** with its own $R$.
+# * Knowing $R$, the inverse-response policy solves every task in a few steps, and the
+#   fewest-steps planner shows the limit; with the wrong $R$ performance drops.
+#
+# **Next:** notebook 2 trains a neural-network policy with PPO on one task, without
+# knowing $R$.

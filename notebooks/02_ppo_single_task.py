@@ -1,0 +1,150 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 2. PPO on a single task
+#
+# Notebook 1 solved the steering problem with policies that *know* the response matrix
+# $R$. Reinforcement learning does without: the agent only sees BPM readings and rewards
+# and learns a policy $\pi_\theta(a \mid s)$ (a neural network) by trial and error.
+#
+# Here we train **PPO** (Proximal Policy Optimization, the workhorse of deep RL, from
+# [stable-baselines3](https://stable-baselines3.readthedocs.io)) on **task 0**, the nominal
+# optics, and ask two questions:
+#
+# 1. How close does it get to the benchmark that knows $R$?
+# 2. What happens when the optics change (tasks 1-4)?
+
+# %%
+from awake_tutorial import plotting
+from awake_tutorial.benchmark import InverseResponsePolicy, evaluate
+from awake_tutorial.config import load_config
+from awake_tutorial.dashboard import PPODashboard
+from awake_tutorial.paths import data_file
+from awake_tutorial.ppo import load_ppo, ppo_policy, train_ppo
+from awake_tutorial.quick import budget, mode_banner
+from awake_tutorial.tasks import load_evaluation_tasks
+
+print(mode_banner())
+
+# %% [markdown]
+# ## PPO in one paragraph
+#
+# PPO collects `n_steps` environment steps with the current policy, estimates for every
+# step the advantage $\hat A_t$ (how much better the action was than the policy's
+# average, from a learned value function $V_\phi(s)$ with GAE), and then improves the
+# policy for a few epochs on that data with the *clipped* surrogate objective
+#
+# $$ L^{\text{CLIP}}(\theta) = \mathbb{E}_t\Big[\min\big(\rho_t(\theta)\hat A_t,\;
+#    \operatorname{clip}(\rho_t(\theta), 1-\epsilon, 1+\epsilon)\,\hat A_t\big)\Big],
+#    \qquad \rho_t(\theta) = \frac{\pi_\theta(a_t\mid s_t)}{\pi_{\theta_\text{old}}(a_t\mid s_t)} . $$
+#
+# The clip keeps the new policy close to the one that collected the data, which is
+# what makes PPO stable. TRPO (notebook 4) reaches the same goal with an explicit bound
+# on the KL divergence.
+#
+# The settings come from the course configuration (`awake_tutorial/configs/awake.yaml`,
+# section `ppo`):
+
+# %%
+config = load_config()
+print(config.ppo)
+tasks = load_evaluation_tasks()
+
+# %% [markdown]
+# ## Train PPO on task 0, live
+#
+# The dashboard is updated after every rollout of `n_steps` = 2048 environment steps:
+# mean return, episode length and success rate of the episodes finished in that rollout.
+# Press **Stop** to end training early (the model trained so far is kept).
+#
+# **Look at:** the episode length. Early episodes are short for a bad reason (the beam
+# hits the wall); then they get long (the policy no longer crashes but does not find
+# the centre within 100 steps); finally short for the good reason (success).
+
+# %%
+total_timesteps = budget(100_000, 8_192)
+dashboard = PPODashboard(total_timesteps).display()
+model = train_ppo(0, config, callback=dashboard, total_timesteps=total_timesteps)
+dashboard.close()
+assert dashboard.records, "PPO reported at least one rollout"
+print(f"trained for {model.num_timesteps} steps")
+plotting.plot_ppo_learning_curve(dashboard.records)
+
+# %% [markdown]
+# In quick mode PPO only sees a few thousand steps and is still poor. The course ships a
+# PPO model trained on task 0 with the full budget (`data/ppo_task0.zip`, made by
+# `awake-tutorial ppo --train --task-id 0`); we use it from here on so that everybody
+# sees a well-trained PPO.
+
+# %%
+shipped = load_ppo(data_file("ppo_task0.zip"))
+print(f"shipped PPO model: trained for {shipped.num_timesteps} steps")
+
+# %% [markdown]
+# ## PPO versus the benchmark on task 0
+#
+# Both policies play the same episodes (same seeds, same starting kicks). PPO acts
+# deterministically here (the mean of its Gaussian policy).
+
+# %%
+episodes = budget(100, 20)
+task0 = [tasks[0]]
+results_task0 = {
+    "inverse response": evaluate(InverseResponsePolicy, task0, episodes=episodes, seed=1),
+    "PPO (this notebook)": evaluate(ppo_policy(model), task0, episodes=episodes, seed=1),
+    "PPO (shipped)": evaluate(ppo_policy(shipped), task0, episodes=episodes, seed=1),
+}
+for method, (row,) in results_task0.items():
+    print(f"{method:20s} {row['mean_length']:5.1f} +- {row['std_length']:4.1f} steps, "
+          f"success {row['success_rate']:.0%}")
+assert results_task0["inverse response"][0]["success_rate"] == 1.0
+assert results_task0["PPO (shipped)"][0]["success_rate"] >= 0.9, "the shipped PPO solves task 0"
+
+# %% [markdown]
+# ## The same PPO policy on other optics
+#
+# Now the optics change: the shipped PPO, trained only on task 0, is tested on tasks 1-4
+# *without any further training*.
+#
+# **Look at:** the tasks where the success rate drops or the episodes get much longer.
+# PPO learned *one* mapping from readings to kicks, implicitly an inverse of task 0's
+# $R$; on another task this is the wrong inverse, just like the inverse-response
+# controller with the nominal matrix in notebook 1.
+
+# %%
+results = {
+    "inverse response": evaluate(InverseResponsePolicy, tasks, episodes=episodes, seed=1),
+    "PPO trained on task 0": evaluate(ppo_policy(shipped), tasks, episodes=episodes, seed=1),
+}
+for row_inv, row_ppo in zip(*results.values()):
+    print(f"task {row_ppo['task_id']}: PPO {row_ppo['mean_length']:5.1f} steps, success "
+          f"{row_ppo['success_rate']:4.0%}   (inverse response {row_inv['mean_length']:.1f} steps)")
+plotting.plot_comparison(results, title="PPO trained on task 0, tested on every task")
+
+# %% [markdown]
+# ## Why this motivates meta-learning
+#
+# Training PPO from scratch for every new optics setting costs tens of thousands of
+# steps on the machine, far too many for a control room where the optics change often.
+# We would like a policy that
+#
+# * is good on *average* over the optics it may meet, and
+# * **adapts** to the optics at hand from a few episodes.
+#
+# This is the goal of **meta-reinforcement learning**. Notebook 3 introduces the
+# adaptation step (the *inner loop*), notebook 4 learns the starting point that makes
+# this step effective (the *outer loop*, MAML).
+#
+# ### Questions
+# 1. Which evaluation task is hardest for the PPO policy? Compare its quadrupole settings
+#    (`tasks[k].quad_scales`) with the nominal ones.
+# 2. Would training PPO on *all* tasks (a random task per episode) solve the problem?
+#    What would such a policy have to infer from the readings alone?

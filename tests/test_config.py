@@ -1,0 +1,92 @@
+"""Config: defaults, YAML round trip and clear errors for bad values."""
+
+import dataclasses
+
+import pytest
+import yaml
+
+from awake_tutorial.config import DEFAULT_CONFIG_FILE, Config, PPOConfig, load_config, save_config
+
+
+def test_default_file_equals_dataclass_defaults():
+    assert load_config() == Config()
+
+
+def test_reference_defaults():
+    c = load_config()
+    assert (c.gamma, c.gae_lambda, c.first_order, c.hidden_sizes, c.nonlinearity) == (1.0, 0.99, True, (64, 64), "tanh")
+    assert (c.fast_batch_size, c.num_steps, c.fast_lr, c.num_batches, c.meta_batch_size) == (16, 4, 0.01, 500, 8)
+    assert (c.max_kl, c.cg_iters, c.cg_damping, c.ls_max_steps, c.ls_backtrack_ratio) == (1e-3, 80, 1e-5, 100, 0.6)
+    assert (c.max_steps, c.seed, c.device, c.init_std) == (100, 0, "cpu", 0.5)
+    assert isinstance(c.ppo, PPOConfig)
+
+
+def test_overrides_and_round_trip(tmp_path):
+    c = load_config(None, num_batches=3, fast_lr="1e-2", hidden_sizes=[32, 16], ppo={"seed": 7})
+    assert c.num_batches == 3 and c.fast_lr == 0.01 and c.hidden_sizes == (32, 16)
+    assert c.ppo.seed == 7 and c.ppo.n_steps == PPOConfig().n_steps  # partial ppo override keeps the rest
+    path = save_config(c, tmp_path / "c.yaml")
+    assert load_config(path) == c
+
+
+@pytest.mark.parametrize("key, value, needle", [
+    ("fast_lr", -0.1, "> 0"),
+    ("fast_lr", 0, "> 0"),
+    ("max_kl", 0.0, "> 0"),
+    ("max_kl", -1e-3, "> 0"),
+    ("fast_batch_size", 0, ">= 1"),
+    ("meta_batch_size", 2.5, "integer"),
+    ("num_batches", True, "bool"),
+    ("gamma", 1.5, "<= 1"),
+    ("gae_lambda", "abc", "number"),
+    ("ls_backtrack_ratio", 1.0, "< 1"),
+    ("cg_damping", float("nan"), ">= 0"),
+    ("first_order", "yes", "[True, False]"),
+    ("nonlinearity", "sigmoid", "tanh"),
+    ("hidden_sizes", [], "non-empty"),
+    ("hidden_sizes", [64, 0], "hidden_sizes[1]"),
+    ("plane", "diagonal", "horizontal"),
+    ("device", "cuda", "cpu"),
+    ("seed", -1, ">= 0"),
+])
+def test_bad_values_name_key_value_and_range(key, value, needle):
+    with pytest.raises(ValueError) as info:
+        load_config(**{key: value})
+    message = str(info.value)
+    assert key.split("[")[0] in message and needle in message
+    if not isinstance(value, (list, float)):
+        assert repr(value) in message or str(value) in message
+
+
+def test_unknown_key_suggests_the_right_one():
+    with pytest.raises(ValueError, match="unknown config key 'fast_lrr'.*did you mean 'fast_lr'"):
+        load_config(fast_lrr=0.1)
+    with pytest.raises(ValueError, match="did you mean 'fast_batch_size'"):
+        Config.from_dict({"fast-batch-size": 16})  # the reference course's spelling
+    with pytest.raises(ValueError, match="ppo.n_step"):
+        load_config(ppo={"n_step": 10})
+
+
+def test_bad_ppo_values_and_yaml_files(tmp_path):
+    with pytest.raises(ValueError, match="learning_rate"):
+        load_config(ppo={"learning_rate": -1})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(ValueError, match="mapping"):
+        load_config(bad)
+    with pytest.raises(FileNotFoundError):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_replace_is_validated_and_second_order_analytic_is_refused():
+    with pytest.raises(ValueError, match="max_kl"):
+        dataclasses.replace(Config(), max_kl=0)
+    with pytest.raises(ValueError, match="fisher_product"):
+        Config(first_order=False, fisher_product="analytic")
+    assert Config(first_order=False).fisher_product == "auto"
+
+
+def test_default_yaml_has_every_key():
+    data = yaml.safe_load(DEFAULT_CONFIG_FILE.read_text())
+    assert set(data) == {f.name for f in dataclasses.fields(Config)}
+    assert set(data["ppo"]) == {f.name for f in dataclasses.fields(PPOConfig)}

@@ -1,0 +1,214 @@
+"""Live dashboards and the progress-log reader, headless (no front-end needed)."""
+
+import json
+import threading
+import time
+
+import pytest
+
+from awake_tutorial import dashboard as dash
+from awake_tutorial.progress_log import (check_run_dir, read_new_records, read_progress,
+                                         run_finished)
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def meta_record(b, n=5):
+    return {"batch": b, "num_batches": n, "return_before": -30.0, "return_after": -20.0 + b,
+            "length_before": 50.0, "length_after": 40.0 - b, "success_before": 0.1,
+            "success_after": 0.2, "kl": 1e-3, "step_accepted": True, "wall_time": 1.0 * b}
+
+
+def adapt_batch(b, task_ids=(0, 1), n=3):
+    return [{"kind": "adapt", "batch": b, "num_batches": n, "task_id": t, "mean_return": -5.0,
+             "mean_length": 10.0 - b, "success_rate": 0.5, "wall_time": 0.1} for t in task_ids]
+
+
+# --- dashboards ---------------------------------------------------------------------
+
+
+def test_headless_dashboard_tracks_progress_silently(capsys):
+    board = dash.MetaTrainingDashboard(5).display()  # not in a kernel: shows nothing
+    assert not board.live
+    for b in range(5):
+        assert board(meta_record(b)) is False
+    assert board.progress.value == 5 and len(board.records) == 5
+    assert "batch 5/5" in board.label.value and "-30.0 -> -16.0" in board.label.value
+    assert board.renders == 0 and bytes(board.image.value) == b""  # no figure drawn for nobody
+    assert capsys.readouterr().out == ""
+
+
+def test_live_redraws_are_throttled_and_the_last_one_is_final():
+    board = dash.MetaTrainingDashboard(40, min_interval=60.0)
+    board.live = True
+    for b in range(40):
+        board(meta_record(b, n=40))
+    # first record draws, the next 38 are throttled, reaching the total forces a last draw
+    assert board.renders == 2
+    assert bytes(board.image.value).startswith(PNG)
+    board.close()  # nothing new since the last draw: no extra draw
+    assert board.renders == 2 and board.stop_button.disabled
+
+
+def test_redraws_follow_the_interval(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(dash.time, "monotonic", lambda: clock[0])
+    board = dash.PPODashboard(10_000, min_interval=0.5)
+    board.live = True
+    for i in range(10):
+        clock[0] += 0.2  # a rollout every 0.2 s -> a redraw at most every 0.5 s
+        board({"kind": "ppo", "task_id": 0, "timesteps": 100 * (i + 1), "mean_return": -1.0,
+               "mean_length": 2.0, "success_rate": 1.0})
+    assert board.renders == 4  # t = 0.2, 0.8, 1.4, 2.0
+    assert board.progress.value == 1000 and "1000/10000 steps" in board.label.value
+
+
+def test_stop_button_stops_training_cleanly():
+    board = dash.MetaTrainingDashboard(100, min_interval=60.0)
+    board.live = True
+    assert board(meta_record(0, 100)) is False
+    board.stop_button.click()  # what a click in JupyterLab triggers
+    assert board.stop_button.description == "Stopping ..."
+    assert board(meta_record(1, 100)) is True
+    assert board.renders == 2  # the stop forces a final figure
+
+
+def test_adaptation_dashboard_takes_a_batch_of_records():
+    board = dash.AdaptationDashboard([0, 1], num_batches=3)
+    for b in range(3):
+        assert board(adapt_batch(b)) is False
+    assert board.progress.value == 3 and len(board.records) == 6
+    assert "task 1: 8.0 steps, 50%" in board.label.value
+    fig = board.figure()
+    assert len(fig.axes[0].get_lines()) == 2
+
+
+def test_text_fallback_is_one_short_line():
+    board = dash.MetaTrainingDashboard(3)
+    bundle = board._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"].startswith("MetaTrainingDashboard:") and "\n" not in bundle["text/plain"]
+
+
+def test_bad_total_is_a_clear_error():
+    with pytest.raises(ValueError, match="total must be >= 1"):
+        dash.MetaTrainingDashboard(0)
+
+
+# --- progress log ---------------------------------------------------------------------
+
+
+def test_incomplete_last_line_is_left_for_the_next_read(tmp_path):
+    path = tmp_path / "progress.jsonl"
+    path.write_text(json.dumps({"batch": 0}) + "\n" + '{"batch": 1, "ret')
+    records, offset = read_new_records(path)
+    assert records == [{"batch": 0}]
+    assert read_new_records(path, offset) == ([], offset)
+    with open(path, "a") as f:
+        f.write('urn": 2}\n')
+    records, offset = read_new_records(path, offset)
+    assert records == [{"batch": 1, "return": 2}] and offset == path.stat().st_size
+    assert read_new_records(tmp_path / "missing.jsonl", 5) == ([], 5)
+
+
+def test_corrupt_line_is_skipped_with_a_warning(tmp_path):
+    (tmp_path / "progress.jsonl").write_text('{"batch": 0}\nnot json\n{"batch": 1}\n')
+    with pytest.warns(UserWarning, match="corrupt line at byte 13"):
+        assert read_progress(tmp_path) == [{"batch": 0}, {"batch": 1}]
+
+
+def test_not_a_run_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        check_run_dir(tmp_path / "nope")
+    with pytest.raises(ValueError, match="not a run folder: it has no progress.jsonl"):
+        check_run_dir(tmp_path)
+
+
+def test_run_finished_from_meta_or_from_the_last_batch(tmp_path):
+    records = [meta_record(b, n=3) for b in range(3)]
+    assert not run_finished(tmp_path, records[:2])
+    assert run_finished(tmp_path, records)
+    adapt = adapt_batch(0) + adapt_batch(1) + adapt_batch(2, task_ids=(0,))
+    assert not run_finished(tmp_path, adapt)  # task 1 has not finished its last batch
+    assert run_finished(tmp_path, adapt + adapt_batch(2, task_ids=(1,)))
+    (tmp_path / "meta.json").write_text(json.dumps({"status": "running"}))
+    assert not run_finished(tmp_path, records[:1])
+    (tmp_path / "meta.json").write_text(json.dumps({"status": "stopped"}))
+    assert run_finished(tmp_path, records[:1])
+
+
+# --- watch ------------------------------------------------------------------------------
+
+
+def write_run(run_dir, records, pause):
+    """What a training process does: append complete lines, sometimes in two writes."""
+    with open(run_dir / "progress.jsonl", "a") as f:
+        for record in records:
+            text = json.dumps(record) + "\n"
+            f.write(text[:10])
+            f.flush()
+            time.sleep(pause)
+            f.write(text[10:])
+            f.flush()
+    (run_dir / "meta.json").write_text(json.dumps({"kind": "meta_train", "status": "finished"}))
+
+
+def test_watch_follows_a_growing_run_folder_until_it_finishes(tmp_path):
+    (tmp_path / "meta.json").write_text(json.dumps({"kind": "meta_train", "status": "running"}))
+    records = [meta_record(b, n=6) for b in range(6)]
+    writer = threading.Thread(target=write_run, args=(tmp_path, records, 0.02))
+    writer.start()
+    board = dash.watch(tmp_path, poll_interval=0.01, timeout=30)
+    writer.join()
+    assert isinstance(board, dash.MetaTrainingDashboard)
+    assert board.records == records and board.progress.value == 6
+
+
+def test_watch_gives_up_after_the_timeout(tmp_path):
+    start = time.monotonic()
+    assert dash.watch(tmp_path / "not_yet", poll_interval=0.01, timeout=0.1) is None
+    assert time.monotonic() - start < 5
+
+
+@pytest.mark.slow
+def test_stop_click_over_a_subshell_reaches_a_busy_kernel():
+    """Emulate JupyterLab >= 4.4: the click arrives on a kernel subshell while the cell runs."""
+    jupyter_client = pytest.importorskip("jupyter_client")
+    km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
+    try:
+        code = (
+            "import time\n"
+            "from awake_tutorial.dashboard import MetaTrainingDashboard\n"
+            "d = MetaTrainingDashboard(400, min_interval=60).display()\n"
+            "rec = lambda b: dict(batch=b, num_batches=400, return_before=-3., return_after=-2.,\n"
+            "    length_before=5., length_after=4., success_before=.1, success_after=.2, kl=.01)\n"
+            "for b in range(400):\n"
+            "    time.sleep(0.05)\n"
+            "    if d(rec(b)):\n"
+            "        print('stopped at batch', b); break\n"
+        )
+        msg_id = kc.execute(code)
+        button, clicked, outputs = None, False, []
+        while True:
+            msg = kc.get_iopub_msg(timeout=60)
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "comm_open" and content["data"]["state"].get("_model_name") == "ButtonModel":
+                button = content["comm_id"]
+            if msg["parent_header"].get("msg_id") == msg_id:
+                if kind in ("stream", "error"):
+                    outputs.append(content.get("text") or content.get("evalue"))
+                if kind == "status" and content["execution_state"] == "idle":
+                    break
+            if button and not clicked:
+                kc.control_channel.send(kc.session.msg("create_subshell_request", {}))
+                subshell = kc.control_channel.get_msg(timeout=10)["content"]["subshell_id"]
+                click = kc.session.msg("comm_msg", {"comm_id": button, "data": {
+                    "method": "custom", "content": {"event": "click"}}})
+                click["header"]["subshell_id"] = subshell
+                kc.shell_channel.send(click)
+                clicked = True
+        assert outputs and outputs[0].startswith("stopped at batch"), outputs
+        assert int(outputs[0].split()[-1]) < 200  # long before the 400 batches (20 s) end
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

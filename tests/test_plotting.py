@@ -1,0 +1,130 @@
+"""Figures of awake_tutorial.plotting: they show the data they are given, and nothing leaks."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from awake_tutorial import plotting
+from awake_tutorial.tasks import Task, load_evaluation_tasks
+
+
+def meta_records(n=6):
+    rng = np.random.default_rng(0)
+    records = []
+    for b in range(n):
+        per_task = [{f"{m}_{w}": float(rng.uniform(-5, 5)) for m in ("return", "length", "success")
+                     for w in ("before", "after")} for _ in range(3)]
+        record = {"batch": b, "num_batches": n, "kl": 1e-3 * (b + 1), "step_accepted": b % 2 == 0,
+                  "per_task": per_task}
+        for key in per_task[0]:
+            record[key] = float(np.mean([t[key] for t in per_task]))
+        records.append(record)
+    return records
+
+
+def adapt_records(task_ids=(0, 3), n=4):
+    return [{"kind": "adapt", "batch": b, "num_batches": n, "task_id": t, "mean_return": -10.0 + b + t,
+             "mean_length": 20.0 - b, "success_rate": b / n, "wall_time": float(b)}
+            for b in range(n) for t in task_ids]
+
+
+def ppo_records(n=5):
+    return [{"kind": "ppo", "task_id": 0, "timesteps": 2048 * (i + 1), "total_timesteps": 2048 * n,
+             "mean_return": -20.0 + i, "mean_length": 10.0 - i, "success_rate": i / n} for i in range(n)]
+
+
+def line_data(ax, label):
+    (line,) = [line for line in ax.get_lines() if line.get_label() == label]
+    return line.get_xdata(), line.get_ydata()
+
+
+def test_no_pyplot_figures_stay_open_and_png_is_written(tmp_path):
+    before = plt.get_fignums()
+    fig = plotting.plot_adaptation(adapt_records())
+    assert plt.get_fignums() == before  # closed at once: the inline backend won't show it twice
+    path = plotting.save_figure(fig, tmp_path / "new" / "folder" / "adaptation.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_meta_training_curves_show_the_records():
+    records = meta_records()
+    fig = plotting.plot_meta_training(records)
+    ax_return, ax_length, ax_success, ax_kl = fig.axes[:4]
+    x, y = line_data(ax_return, "after adaptation")
+    np.testing.assert_array_equal(x, np.arange(1, 7))
+    np.testing.assert_allclose(y, [r["return_after"] for r in records])
+    _, y = line_data(ax_length, "before adaptation")
+    np.testing.assert_allclose(y, [r["length_before"] for r in records])
+    _, accepted = line_data(ax_kl, "step accepted")
+    _, rejected = line_data(ax_kl, "step rejected")
+    np.testing.assert_allclose(accepted, [1e-3, 3e-3, 5e-3])
+    np.testing.assert_allclose(rejected, [2e-3, 4e-3, 6e-3])
+    assert "3/6 outer steps accepted" in fig._suptitle.get_text()
+    # the shaded band spans the per-task range of every batch
+    band = ax_return.collections[-1].get_paths()[0].vertices[:, 1]
+    lows = [min(t["return_after"] for t in r["per_task"]) for r in records]
+    highs = [max(t["return_after"] for t in r["per_task"]) for r in records]
+    assert np.isclose(band.min(), min(lows)) and np.isclose(band.max(), max(highs))
+
+
+def test_adaptation_and_ppo_curves_have_one_line_per_task():
+    fig = plotting.plot_adaptation(adapt_records(task_ids=(0, 3)))
+    ax_return, ax_length, ax_success = fig.axes
+    x, y = line_data(ax_return, "task 3")
+    np.testing.assert_array_equal(x, [0, 1, 2, 3])
+    np.testing.assert_allclose(y, [-7, -6, -5, -4])
+    assert len(ax_success.get_lines()) == 2 and ax_success.get_ylim()[1] > 1
+    fig = plotting.plot_ppo_learning_curve(ppo_records())
+    x, y = line_data(fig.axes[1], "task 0")
+    np.testing.assert_array_equal(x, 2048 * np.arange(1, 6))
+    np.testing.assert_allclose(y, 10.0 - np.arange(5))
+
+
+def test_task_heatmaps_share_one_colour_scale():
+    tasks = load_evaluation_tasks()[:3]
+    fig = plotting.plot_tasks(tasks)
+    limit = max(np.abs(t.response_h).max() for t in tasks)
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == 3
+    for image, task in zip(images, tasks):
+        assert image.get_clim() == pytest.approx((-limit, limit))
+        np.testing.assert_array_equal(image.get_array(), task.response_h)
+    fig = plotting.plot_response_matrix(Task.from_response(np.eye(10), -2 * np.eye(10), task_id=7))
+    (h, v) = [ax.images[0] for ax in fig.axes if ax.images]
+    assert v.get_array().min() == -2 and "task 7: vertical" in fig.axes[1].get_title()
+    with pytest.raises(ValueError, match="at least one task"):
+        plotting.plot_tasks([])
+
+
+def test_episode_trace_shows_readings_rms_actions_and_rewards():
+    obs = np.array([[0.5] * 10, [0.2] * 10, [0.05] * 10])
+    actions = np.full((2, 10), -0.3)
+    fig = plotting.plot_episode(obs, actions, [-2.0, -0.5], title="inverse policy")
+    ax_obs, ax_act, ax_rew = fig.axes
+    np.testing.assert_allclose(line_data(ax_obs, "RMS")[1], [0.5, 0.2, 0.05])
+    assert len(ax_act.get_lines()) == 10
+    np.testing.assert_allclose([p.get_height() for p in ax_rew.patches], [-2.0, -0.5])
+
+
+def test_comparison_bars_are_the_evaluation_numbers():
+    results = {m: [{"task_id": t, "mean_length": 3.0 + t + i, "std_length": 0.5,
+                    "success_rate": 1.0 - 0.25 * i} for t in range(3)]
+               for i, m in enumerate(["inverse", "maml"])}
+    fig = plotting.plot_comparison(results)
+    ax_len, ax_succ = fig.axes
+    heights = [p.get_height() for p in ax_len.patches]
+    assert heights == [3, 4, 5, 4, 5, 6]
+    assert [p.get_height() for p in ax_succ.patches] == [1, 1, 1, 0.75, 0.75, 0.75]
+    assert [t.get_text() for t in ax_len.get_legend().get_texts()] == ["inverse", "maml"]
+    with pytest.raises(ValueError, match="at least one method"):
+        plotting.plot_comparison({})
+
+
+def test_standard_figures_pick_the_kind_of_log():
+    assert set(plotting.standard_figures(meta_records())) == {"meta_training"}
+    assert set(plotting.standard_figures(adapt_records())) == {"adaptation"}
+    assert set(plotting.standard_figures(ppo_records())) == {"ppo_learning_curve"}
+    with pytest.raises(ValueError, match="empty"):
+        plotting.record_kind([])
+    with pytest.raises(ValueError, match="unrecognized"):
+        plotting.record_kind([{"foo": 1}])

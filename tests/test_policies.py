@@ -1,0 +1,118 @@
+"""GaussianMLPPolicy: shapes, explicit parameters, per-task parameters, files."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.func import functional_call
+
+from awake_tutorial.policies import GaussianMLPPolicy, load_policy, save_policy, stack_params
+
+
+@pytest.fixture
+def policy():
+    return GaussianMLPPolicy(seed=0)
+
+
+def test_architecture_and_initial_std(policy):
+    shapes = {k: tuple(v.shape) for k, v in policy.state_dict().items()}
+    assert shapes["layers.0.weight"] == (64, 10) and shapes["layers.2.weight"] == (10, 64)
+    assert shapes["log_std"] == (10,)
+    assert torch.allclose(policy.std(), torch.full((10,), 0.5))
+    obs = torch.rand(7, 10) * 2 - 1
+    pi = policy.distribution(obs)
+    assert pi.mean.shape == (7, 10) and torch.allclose(pi.stddev, torch.full((7, 10), 0.5))
+
+
+def test_seeded_init_is_reproducible_and_leaves_global_rng_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    a, b = GaussianMLPPolicy(seed=5), GaussianMLPPolicy(seed=5)
+    assert torch.equal(torch.rand(3), expected)
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+    assert not torch.equal(GaussianMLPPolicy(seed=6).layers[0].weight, a.layers[0].weight)
+
+
+def test_explicit_params_match_functional_call_and_are_differentiable(policy):
+    obs = torch.randn(5, 10)
+    params = {k: v.detach() + 0.01 for k, v in policy.params().items()}
+    assert torch.allclose(policy.mean(obs, params), functional_call(policy, params, (obs,)))
+    assert not torch.allclose(policy.mean(obs, params), policy.mean(obs))
+    # gradients flow through an update theta' = theta - lr * g to theta
+    theta = policy.params()
+    layers = [k for k in theta if k != "log_std"]
+    g = torch.autograd.grad(policy.mean(obs).square().sum(), [theta[k] for k in layers], create_graph=True)
+    adapted = {**theta, **{k: theta[k] - 0.1 * gk for k, gk in zip(layers, g)}}
+    (second,) = torch.autograd.grad(policy.mean(obs, adapted).square().sum(), [theta["layers.0.weight"]])
+    (first,) = torch.autograd.grad(policy.mean(obs, {k: v.detach() for k, v in adapted.items()} | {
+        "layers.0.weight": theta["layers.0.weight"] - 0.1 * g[0].detach()}).square().sum(), [theta["layers.0.weight"]])
+    assert torch.isfinite(second).all() and not torch.allclose(first, second)  # second-order terms count
+
+
+def test_per_task_params_equal_separate_evaluation(policy):
+    K = 3
+    params = {k: v.detach().clone() for k, v in stack_params(policy.params(), K).items()}
+    for k in range(K):  # make the tasks differ
+        for p in params.values():
+            p[k] += 0.05 * k
+    obs = torch.randn(K, 4, 6, 10)  # (K, T, B, obs)
+    pi = policy.distribution(obs, params)
+    assert pi.mean.shape == (K, 4, 6, 10)
+    for k in range(K):
+        single = {n: p[k] for n, p in params.items()}
+        assert torch.allclose(pi.mean[k], policy.mean(obs[k], single), atol=1e-6)
+        assert torch.allclose(pi.stddev[k], policy.std(single).expand(4, 6, 10))
+
+
+def test_as_numpy_policy(policy):
+    obs = np.random.default_rng(0).uniform(-1, 1, (6, 10)).astype(np.float32)
+    act = policy.as_numpy_policy()(obs)
+    assert act.shape == (6, 10) and act.dtype == np.float32
+    np.testing.assert_allclose(act, policy.mean(torch.from_numpy(obs)).detach().numpy())
+    noisy = policy.as_numpy_policy(deterministic=False, seed=1)
+    assert not np.allclose(noisy(obs), act)
+    np.testing.assert_array_equal(policy.as_numpy_policy(deterministic=False, seed=1)(obs),
+                                  policy.as_numpy_policy(deterministic=False, seed=1)(obs))
+
+
+def test_with_params_copies(policy):
+    params = {k: v.detach() * 2 for k, v in policy.params().items()}
+    other = policy.with_params(params)
+    assert torch.equal(other.log_std, params["log_std"]) and other is not policy
+    assert math.isclose(policy.std()[0].item(), 0.5, rel_tol=1e-6)
+
+
+def test_save_load_round_trip(policy, tmp_path):
+    path = save_policy(policy, tmp_path / "p.pt")
+    assert not (tmp_path / "p.pt.tmp").exists()
+    loaded = load_policy(path)
+    for k, v in policy.state_dict().items():
+        assert torch.equal(v, loaded.state_dict()[k])
+    assert isinstance(torch.load(path, weights_only=True), dict)
+
+
+def test_load_errors(policy, tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_policy(tmp_path / "missing.pt")
+    path = save_policy(GaussianMLPPolicy(hidden_sizes=(32, 32), seed=0), tmp_path / "small.pt")
+    with pytest.raises(ValueError, match=r"looks like hidden_sizes \[32, 32\]"):
+        load_policy(path)
+    assert load_policy(path, hidden_sizes=(32, 32)).hidden_sizes == (32, 32)
+    torch.save(torch.zeros(3), tmp_path / "tensor.pt")
+    with pytest.raises(ValueError, match="not a policy state_dict"):
+        load_policy(tmp_path / "tensor.pt")
+    torch.save(policy, tmp_path / "module.pt")  # a pickled module: refused by weights_only
+    with pytest.raises(ValueError, match="weights_only"):
+        load_policy(tmp_path / "module.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ValueError):
+        load_policy(tmp_path / "junk.pt")
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="nonlinearity"):
+        GaussianMLPPolicy(nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match="init_std"):
+        GaussianMLPPolicy(init_std=0)
