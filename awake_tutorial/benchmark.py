@@ -24,7 +24,7 @@ from gymnasium.vector import AutoresetMode
 from scipy.optimize import lsq_linear
 
 from awake_tutorial.envs.dynamics import KICK_PER_ACTION, OBS_PER_METRE, SUCCESS_RMS, rescale
-from awake_tutorial.envs.steering import check_settings, resolve_task
+from awake_tutorial.envs.steering import check_plane, check_settings, resolve_task
 from awake_tutorial.envs.vector import AwakeSteeringVectorEnv
 from awake_tutorial.tasks import Task
 
@@ -46,9 +46,8 @@ class InverseResponsePolicy:
     """
 
     def __init__(self, task: Task | int | None, plane: str = "horizontal"):
-        check_settings(1, plane, "strict")
+        self.plane = check_plane(plane)
         self.task = resolve_task(task)
-        self.plane = plane
         # action per unit of observation; pinv also copes with a singular matrix
         self._gain = -np.linalg.pinv(self.task.response(plane)) / (OBS_PER_METRE * KICK_PER_ACTION)
 
@@ -80,9 +79,8 @@ class FewestStepsPolicy:
     MARGIN = 1e-6
 
     def __init__(self, task: Task | int | None, plane: str = "horizontal", max_plan: int = 1000):
-        check_settings(1, plane, "strict")
+        self.plane = check_plane(plane)
         self.task = resolve_task(task)
-        self.plane = plane
         self.max_plan = max_plan  # no plan longer than this (steps)
         self._A = OBS_PER_METRE * self.task.response(plane)  # readings per rad, (10, 10)
         self._target = SUCCESS_RMS * (1.0 - self.MARGIN) * math.sqrt(10)  # as an L2 norm
@@ -117,10 +115,20 @@ class FewestStepsPolicy:
 
 
 @dataclass(frozen=True)
-class per_task:  # noqa: N801  (used like a function: evaluate(per_task(factory), ...))
-    """Marks ``factory(task, plane) -> policy`` for :func:`evaluate`: one policy per task."""
+class PerTask:
+    """A policy factory for :func:`evaluate`: ``factory(task, plane)`` is called once per task."""
 
     factory: Callable[[Task, str], Any]
+
+
+def per_task(factory: Callable[[Task, str], Any]) -> PerTask:
+    """Mark ``factory(task, plane) -> policy`` for :func:`evaluate`: one policy per task.
+
+    Example: ``evaluate(per_task(InverseResponsePolicy), tasks)``.
+    """
+    if not callable(factory):
+        raise TypeError(f"per_task needs a callable factory(task, plane), got {factory!r}.")
+    return PerTask(factory)
 
 
 def _act_function(policy) -> Callable[[np.ndarray], Any]:
@@ -148,10 +156,12 @@ def evaluate(policy, tasks: Sequence[Task | int], *, episodes: int = 100, seed: 
     if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
         raise ValueError(f"episodes must be an int >= 1, got {episodes!r}.")
     check_settings(max_steps, plane, wall_penalty)
+    if isinstance(tasks, (Task, int, np.integer)):
+        raise TypeError("tasks must be a list of tasks (or evaluation task ids), e.g. [task].")
     results = []
     for task in tasks:
         task = resolve_task(task)
-        task_policy = policy.factory(task, plane) if isinstance(policy, per_task) else policy
+        task_policy = policy.factory(task, plane) if isinstance(policy, PerTask) else policy
         act = _act_function(task_policy)
         if callable(getattr(task_policy, "reset", None)):
             task_policy.reset()

@@ -16,6 +16,15 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+from tqdm.auto import tqdm
+
+# light modules only at the top: torch and stable-baselines3 load when a command needs them
+from awake_tutorial import plotting
+from awake_tutorial.config import load_config
+from awake_tutorial.progress_log import read_progress
+from awake_tutorial.tasks import get_evaluation_task, load_evaluation_tasks, write_evaluation_tasks
+
 USER_ERRORS = (ValueError, KeyError, OSError)  # what bad input raises in the package
 SUBCOMMANDS: dict[str, tuple] = {}  # name -> (help, options, function)
 
@@ -27,11 +36,6 @@ class CLIError(Exception):
 def option(*names, **kwargs) -> tuple:
     """One ``parser.add_argument(*names, **kwargs)``, for :func:`subcommand`."""
     return names, kwargs
-
-
-def one_of(*options, required=True) -> tuple:
-    """Mutually exclusive options (e.g. --train / --test), for :func:`subcommand`."""
-    return ("exclusive", options, required)
 
 
 def subcommand(name: str, help: str, *options):
@@ -47,7 +51,7 @@ CONFIG = (option("--config", type=Path, help="YAML settings (default: the packag
                  help="override a config key, e.g. --set fast_lr=0.05 (repeatable)"))
 TASKS = option("--tasks", type=int, nargs="+", metavar="ID", help="evaluation task ids (default: all)")
 EPISODES = option("--episodes", type=int, default=50, help="episodes per task (default 50)")
-SEED = option("--seed", type=int, default=0, help="random seed (default 0)")
+SEED = option("--seed", type=int, default=0, help="seed of the episodes (default 0)")
 
 
 # --- shared helpers ------------------------------------------------------------------
@@ -55,10 +59,6 @@ SEED = option("--seed", type=int, default=0, help="random seed (default 0)")
 
 def load_settings(args, **overrides):
     """Validated Config from --config with the --set / --num-batches / ``overrides``."""
-    import yaml
-
-    from awake_tutorial.config import load_config
-
     overrides = {key: value for key, value in overrides.items() if value is not None}
     for item in args.set or []:
         key, sep, value = item.partition("=")
@@ -70,16 +70,28 @@ def load_settings(args, **overrides):
     return load_config(args.config, **overrides)
 
 
+def run_folder(args, kind: str) -> Path:
+    """--run-dir (default runs/<kind>_<time>), checked to be writable and free to use."""
+    run_dir = args.run_dir or Path("runs") / f"{kind}_{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CLIError(f"cannot create the run folder {run_dir} ({error.strerror}); "
+                       "choose another --run-dir.") from None
+    taken = (run_dir / "meta.json").exists() or (run_dir / "progress.jsonl").exists()
+    if taken and not (args.overwrite or getattr(args, "resume", False)):
+        more = "--resume to continue it, " if kind == "meta_train" else ""
+        raise CLIError(f"{run_dir} already holds a run; pass {more}--overwrite to start over, "
+                       "or choose another --run-dir.")
+    return run_dir
+
+
 def evaluation_tasks(task_ids):
     """The evaluation tasks with these ids (all of them if None); KeyError if unknown."""
-    from awake_tutorial.tasks import get_evaluation_task, load_evaluation_tasks
-
     return load_evaluation_tasks() if task_ids is None else [get_evaluation_task(t) for t in task_ids]
 
 
 def progress_bar(total: int, unit: str, desc: str):
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, unit=unit, desc=desc, dynamic_ncols=True)
 
 
@@ -95,17 +107,16 @@ def print_table(rows: list[dict], title: str) -> None:
 
 def save_standard_figures(records, out_dir) -> None:
     """Save the standard figures of a progress log as PNG in ``out_dir``; print where."""
-    from awake_tutorial import plotting
-
     for name, fig in plotting.standard_figures(records).items():
         print(f"figure: {plotting.save_figure(fig, Path(out_dir) / f'{name}.png')}")
 
 
-def load_meta_policy(spec: str, config):
-    """A GaussianMLPPolicy from a .pt file, or None for "random" (a fresh random one)."""
+def load_meta_policy(spec: str, config, seed: int):
+    """A GaussianMLPPolicy from a .pt file, or a seeded random one for "random"."""
     from awake_tutorial.policies import load_policy
+    from awake_tutorial.training import new_policy
 
-    return None if spec == "random" else load_policy(spec, config=config)
+    return new_policy(config, seed) if spec == "random" else load_policy(spec, config=config)
 
 
 def load_any_policy(spec: str, config, seed: int = 0):
@@ -121,11 +132,7 @@ def load_any_policy(spec: str, config, seed: int = 0):
         from awake_tutorial.ppo import load_ppo, ppo_policy
 
         return ppo_policy(load_ppo(spec))
-    if spec == "random":
-        from awake_tutorial.training import new_policy
-
-        return new_policy(config, seed).as_numpy_policy()
-    return load_meta_policy(spec, config).as_numpy_policy()
+    return load_meta_policy(spec, config, seed).as_numpy_policy()
 
 
 def evaluate_and_print(policy, args, config, title: str) -> list[dict]:
@@ -154,7 +161,7 @@ def meta_train_command(args) -> None:
     if args.resume and args.run_dir is None:
         raise CLIError("--resume needs --run-dir: the folder of the run to continue.")
     config = load_settings(args, seed=args.seed)
-    run_dir = args.run_dir or Path("runs") / f"meta_train_{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = run_folder(args, "meta_train")
     bar = progress_bar(config.num_batches, "batch", "meta-train")
 
     def show(record):
@@ -189,8 +196,8 @@ def adapt_command(args) -> None:
 
     config = load_settings(args)
     tasks = evaluation_tasks(args.tasks)
-    policy = load_meta_policy(args.policy, config)
-    run_dir = args.run_dir or Path("runs") / f"adapt_{time.strftime('%Y%m%d-%H%M%S')}"
+    policy = load_meta_policy(args.policy, config, args.seed)
+    run_dir = run_folder(args, "adapt")
     bar = progress_bar(config.num_batches, "batch", "adapt")
     try:
         records = adapt(policy, tasks, config.num_batches, config, seed=args.seed,
@@ -211,8 +218,8 @@ def adapt_command(args) -> None:
 @subcommand("evaluate", "evaluate a policy on the evaluation tasks",
             option("--policy", required=True,
                    help="policy file (.pt meta-policy or .zip PPO), random, inverse or fewest-steps"),
-            TASKS, EPISODES, option("--seed", type=int, default=0, help="seed of the episode starts"),
-            option("--out", type=Path, help="also write the results as JSON"), *CONFIG)
+            TASKS, EPISODES, SEED, option("--out", type=Path, help="also write the results as JSON"),
+            *CONFIG)
 def evaluate_command(args) -> None:
     config = load_settings(args)
     results = evaluate_and_print(load_any_policy(args.policy, config, args.seed), args, config,
@@ -224,17 +231,17 @@ def evaluate_command(args) -> None:
 
 
 @subcommand("ppo", "single-task PPO baseline (stable-baselines3): train on one task, test on all",
-            one_of(option("--train", action="store_true", help="train on --task-id, then test"),
-                   option("--test", action="store_true", help="test the model saved at --out")),
+            option("--train", action="store_true", help="train on --task-id, then test"),
+            option("--test", action="store_true", help="test the model saved at --out"),
             option("--task-id", type=int, required=True, help="evaluation task to train on"),
             option("--timesteps", type=int, help="environment steps (default: config ppo)"),
             option("--out", type=Path, help="model file (default: runs/ppo_task<K>.zip)"),
-            TASKS, EPISODES, option("--seed", type=int, default=0, help="seed of the test episodes"),
-            *CONFIG)
+            TASKS, EPISODES, SEED, *CONFIG)
 def ppo_command(args) -> None:
-    from awake_tutorial import plotting
     from awake_tutorial.ppo import load_ppo, ppo_policy, save_ppo, train_ppo
 
+    if args.train == args.test:
+        raise CLIError("pass one of --train (train on --task-id, then test) or --test.")
     config = load_settings(args)
     task = evaluation_tasks([args.task_id])[0]
     out = args.out or Path("runs") / f"ppo_task{args.task_id}.zip"
@@ -245,8 +252,9 @@ def ppo_command(args) -> None:
         model = train_ppo(task, config, callback=records.append, progress=True,
                           total_timesteps=args.timesteps)
         out = save_ppo(model, out, {"task_id": args.task_id, "ppo": vars(config.ppo)})
-        curve = plotting.plot_ppo_learning_curve(records)
-        print(f"model: {out}\nfigure: {plotting.save_figure(curve, out.with_name(out.stem + '_learning_curve.png'))}")
+        curve = plotting.save_figure(plotting.plot_ppo_learning_curve(records),
+                                     out.with_name(out.stem + "_learning_curve.png"))
+        print(f"model: {out}\nfigure: {curve}")
     else:
         model = load_ppo(out)
     evaluate_and_print(ppo_policy(model), args, config, f"PPO trained on task {args.task_id}")
@@ -256,8 +264,6 @@ def ppo_command(args) -> None:
             option("run_dir", type=Path, help="a meta-train or adapt run folder"),
             option("--out", type=Path, help="folder for the PNGs (default: the run folder)"))
 def plot_command(args) -> None:
-    from awake_tutorial.progress_log import read_progress
-
     records = read_progress(args.run_dir)
     if not records:
         raise CLIError(f"{args.run_dir / 'progress.jsonl'} holds no complete record yet; "
@@ -268,8 +274,6 @@ def plot_command(args) -> None:
 @subcommand("make-tasks", "regenerate the evaluation tasks (data/evaluation_tasks.npz)",
             option("--out", type=Path, help="folder (default: the course's data/)"))
 def make_tasks_command(args) -> None:
-    from awake_tutorial.tasks import write_evaluation_tasks
-
     print(f"evaluation tasks: {write_evaluation_tasks(args.out)}")
 
 
@@ -287,13 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        parser_class=Parser)
     for name, (help_text, options, function) in SUBCOMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
-        for entry in options:
-            if entry[0] == "exclusive":
-                group = sub.add_mutually_exclusive_group(required=entry[2])
-                for names, kwargs in entry[1]:
-                    group.add_argument(*names, **kwargs)
-            else:
-                sub.add_argument(*entry[0], **entry[1])
+        for names, kwargs in options:
+            sub.add_argument(*names, **kwargs)
         sub.set_defaults(run=function)
     return parser
 

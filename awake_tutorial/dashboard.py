@@ -97,7 +97,8 @@ class Dashboard:
                                           tooltip="end training after the current batch")
         self.stop_button.on_click(self._on_stop)
         keep_frontend_subshell(self.stop_button)
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        # hidden until the first figure: an empty Image shows as a broken-image icon
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", display="none"))
         self.widget = widgets.VBox([widgets.HBox([self.progress, self.stop_button]), self.label,
                                     self.image])
 
@@ -123,6 +124,7 @@ class Dashboard:
         self._maybe_render(force=finished)
         if finished:
             self.stop_button.disabled = True
+            self.stop_button.description = "Stopped" if self.stop_requested else "Done"
         return self.stop_requested
 
     def _on_stop(self, _button=None) -> None:
@@ -147,6 +149,7 @@ class Dashboard:
         """Redraw the figure now."""
         start = time.monotonic()
         self.image.value = figure_png(self.figure())
+        self.image.layout.display = None
         self._render_seconds = time.monotonic() - start
         self._last_render = time.monotonic()
         self.renders += 1
@@ -169,8 +172,10 @@ class Dashboard:
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.widget._repr_mimebundle_(**kwargs)
-        # A short text for front-ends without widgets (instead of the widget tree).
-        bundle["text/plain"] = f"{type(self).__name__}: {self.label.value}"
+        # Front-ends without widgets (and saved notebooks) show this constant line
+        # instead of the widget tree.
+        bundle["text/plain"] = (f"{type(self).__name__}: live progress, Stop button and figure "
+                                "(shown in JupyterLab)")
         return bundle
 
 

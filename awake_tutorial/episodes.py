@@ -85,6 +85,28 @@ class PackedSteps:
         """Weighted mean of per-step values x (..., N) -> (...), as :func:`weighted_mean`."""
         return (x * self.weights).sum(dim=-1)
 
+    def subsample(self, max_steps: int) -> "PackedSteps":
+        """At most ``max_steps`` steps per task, evenly spaced over the steps that ran.
+
+        Weights are rescaled so that each task's total is unchanged. Deterministic (no RNG).
+        """
+        n = self.weights.shape[-1]
+        if max_steps <= 0 or n <= max_steps:
+            return self
+        count = (self.weights > 0).sum(dim=-1, keepdim=True)  # steps that ran, per task
+        stride = (count.float() / max_steps).clamp(min=1.0)
+        index = (torch.arange(max_steps).float() * stride).long().clamp(max=n - 1)  # (..., max_steps)
+        weights = self.weights.gather(-1, index)
+        weights = weights * (self.weights.sum(-1, keepdim=True) / weights.sum(-1, keepdim=True).clamp(min=1e-30))
+
+        def pick(x):
+            if x is None:
+                return None
+            return x.gather(-2, index.unsqueeze(-1).expand(*index.shape, x.shape[-1]))
+
+        advantages = None if self.advantages is None else self.advantages.gather(-1, index)
+        return PackedSteps(pick(self.observations), pick(self.actions), advantages, weights)
+
 
 @dataclass
 class BatchEpisodes:

@@ -12,9 +12,11 @@ from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from awake_tutorial.tasks import Task
 
+DENSE = 60  # curves with more points than this get no markers
 SUCCESS_RMS = 0.1  # success threshold on the RMS of the readings, normalized units (1 mm)
 BEFORE_AFTER = (("before", "before adaptation", "tab:gray"), ("after", "after adaptation", "tab:blue"))
 
@@ -116,9 +118,15 @@ def _values(records: Sequence[Mapping], key: str) -> np.ndarray:
     return np.array([np.nan if r.get(key) is None else float(r[key]) for r in records])
 
 
+def _count_axis(ax):
+    """Whole-number ticks on the x axis: batches and steps are counts."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+
+
 def _panel(ax, x, records, key, label, colour, band_key=None):
     """One curve ``records[key]`` against ``x``; shaded min..max over tasks if known."""
-    ax.plot(x, _values(records, key), ".-", color=colour, label=label)
+    _count_axis(ax)
+    ax.plot(x, _values(records, key), ".-" if len(x) <= DENSE else "-", color=colour, label=label)
     if band_key and all(r.get("per_task") for r in records):
         per_task = np.array([[t[band_key] for t in r["per_task"]] for r in records], dtype=float)
         ax.fill_between(x, per_task.min(axis=1), per_task.max(axis=1), color=colour, alpha=0.15)
@@ -145,10 +153,13 @@ def plot_meta_training(records: Sequence[Mapping]):
     ax_kl = axes[1, 1]
     kl = _values(records, "kl")
     accepted = np.array([bool(r.get("step_accepted")) for r in records], dtype=bool)
-    ax_kl.plot(x, kl, "-", color="tab:purple", lw=0.8)
-    ax_kl.plot(x[accepted], kl[accepted], "o", color="tab:purple", label="step accepted")
-    ax_kl.plot(x[~accepted], kl[~accepted], "x", color="tab:red", label="step rejected")
+    size = 6 if len(x) <= DENSE else 2
+    if len(x) <= DENSE:
+        ax_kl.plot(x, kl, "-", color="tab:purple", lw=0.8)
+    ax_kl.plot(x[accepted], kl[accepted], "o", ms=size, color="tab:purple", label="step accepted")
+    ax_kl.plot(x[~accepted], kl[~accepted], "x", ms=size + 2, color="tab:red", label="step rejected")
     ax_kl.set(xlabel="meta-batch", ylabel="KL(old || new)")
+    _count_axis(ax_kl)
     ax_kl.legend(fontsize=8)
     fig.suptitle(f"meta-training: {int(accepted.sum())}/{len(records)} outer steps accepted")
     return fig

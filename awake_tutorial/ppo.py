@@ -75,7 +75,8 @@ class PPOProgressCallback(BaseCallback):
                   "wall_time": time.perf_counter() - self._start}
         self.records.append(record)
         if self.bar is not None:
-            self.bar.update(record["timesteps"] - self.bar.n)
+            # SB3 rounds the budget up to whole rollouts: keep the bar within its total
+            self.bar.update(min(record["timesteps"], self.total_timesteps) - self.bar.n)
             self.bar.set_postfix(length=f"{record['mean_length']:.1f}",
                                  success=f"{record['success_rate']:.0%}")
         if self.user_callback is not None and self.user_callback(record):

@@ -24,7 +24,7 @@ from awake_tutorial.policies import GaussianMLPPolicy, stack_params
 from awake_tutorial.tasks import Task
 
 MAX_SEED = 2**31 - 1
-NOISE_BLOCK = 16  # steps of action noise drawn per generator call (same numbers as step by step)
+NOISE_BLOCK = 4  # steps of action noise drawn per generator call (same numbers as step by step)
 
 
 class MultiTaskSampler:

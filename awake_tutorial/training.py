@@ -93,6 +93,13 @@ def add_advantages(episodes: BatchEpisodes, config: Config) -> BatchEpisodes:
     return episodes
 
 
+def make_learner(policy: GaussianMLPPolicy, config: Config) -> MAMLTRPO:
+    """The MAML-TRPO meta-learner with the configured settings."""
+    return MAMLTRPO(policy, config.fast_lr, config.first_order, config.max_kl, config.cg_iters,
+                    config.cg_damping, config.cg_residual_tol, config.ls_max_steps,
+                    config.ls_backtrack_ratio, config.fisher_product, config.fisher_max_samples)
+
+
 class TaskStream:
     """The tasks of meta-batch b, drawn chunk by chunk (see the seeding notes above)."""
 
@@ -170,9 +177,7 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
     policy = new_policy(config, config.seed)
     if state.policy_file is not None and state.start_batch > 0:
         policy.load_state_dict(load_policy(state.policy_file, config=config).state_dict())
-    learner = MAMLTRPO(policy, config.fast_lr, config.first_order, config.max_kl, config.cg_iters,
-                       config.cg_damping, config.cg_residual_tol, config.ls_max_steps,
-                       config.ls_backtrack_ratio, config.fisher_product)
+    learner = make_learner(policy, config)
     sampler = MultiTaskSampler(config.fast_batch_size, config.max_steps, config.plane, config.wall_penalty)
     stream = TaskStream(task_source or sample_tasks, config.meta_batch_size, config.seed)
     records = list(state.records)

@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -33,7 +38,7 @@
 import numpy as np
 
 from awake_tutorial import optics, plotting
-from awake_tutorial.benchmark import FewestStepsPolicy, InverseResponsePolicy, evaluate
+from awake_tutorial.benchmark import FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task
 from awake_tutorial.envs import AwakeSteeringEnv
 from awake_tutorial.quick import budget, mode_banner
 from awake_tutorial.tasks import load_evaluation_tasks, sample_tasks
@@ -55,11 +60,30 @@ print(mode_banner())
 # computed with [Cheetah](https://github.com/desy-ml/cheetah) in
 # `awake_tutorial.optics.twiss`.
 #
-# **Look at:** the large $\beta_x$ in the second half (the final focus): a small kick
-# upstream becomes a large offset there.
+# **Look at:** the large $\beta_x$ around $s \approx 10$ m: a small kick becomes a large
+# offset there. (The beam starts with $\beta_x = \beta_y = 5$ m.)
 
 # %%
-fig = plotting.plot_beamline(optics.twiss(optics.nominal_scales()))
+optics_nominal = optics.twiss(optics.nominal_scales())
+elements = optics.LATTICE.elements
+s_exit = np.cumsum([e.length for e in elements])  # m, where twiss() gives beta
+s_centre = s_exit - np.array([e.length for e in elements]) / 2
+fig, axes = plotting.new_figure(2, 1, width=9, height=1.8, sharex=True,
+                                gridspec_kw={"height_ratios": [1, 2.5]})
+ax_layout, ax_beta = axes[:, 0]
+for kind, marker, colour in (("bpm", "|", "tab:green"), ("corrector", "s", "tab:orange"),
+                             ("quadrupole", "D", "tab:blue"), ("bend_h", "^", "tab:red"),
+                             ("bend_v", "v", "tab:red")):
+    s_kind = [s for s, e in zip(s_centre, elements) if e.type == kind]
+    ax_layout.plot(s_kind, np.zeros(len(s_kind)), marker, color=colour, ms=9, mew=2, label=kind)
+ax_layout.set(yticks=[], ylim=(-1, 1), title="TT43: element layout and beta functions (nominal optics)")
+ax_layout.legend(ncol=5, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.05), frameon=False)
+for plane in ("x", "y"):
+    beta_start = optics.LATTICE.initial_twiss[f"beta_{plane}"]
+    ax_beta.plot(np.r_[0, s_exit], np.r_[beta_start, optics_nominal[f"beta_{plane}"][0]],
+                 label=rf"$\beta_{plane}$")
+ax_beta.set(xlabel="s (m)", ylabel="beta (m)")
+ax_beta.legend()
 fig
 
 # %% [markdown]
@@ -73,17 +97,19 @@ fig
 #    \ \text{if BPM } i \text{ is downstream of corrector } j, \text{ else } 0 . $$
 #
 # (The factor $\tfrac12$ is the calibration of the reference course.) A corrector cannot
-# move the beam upstream of itself, so $R$ is (almost) lower triangular.
+# move the beam upstream of itself, so $R$ is lower triangular.
 #
-# **Look at:** the zeros above the diagonal; the large entries (tens of m/rad: a kick
-# of 0.1 mrad moves the beam by several mm) in the rows of the downstream BPMs.
+# **Look at:** the zeros above the diagonal; the strong columns of the first correctors
+# (they act on the whole line) and the strong rows of the BPMs near the large $\beta_x$;
+# the vertical plane responds much less than the horizontal one. The course steers
+# the horizontal plane.
 
 # %%
 tasks = load_evaluation_tasks()  # 5 fixed tasks; task 0 = nominal optics
 nominal = tasks[0]
 R = nominal.response("horizontal")
-print(f"largest entry {np.abs(R).max():.1f} m/rad; "
-      f"a 0.1 mrad kick moves the beam by up to {np.abs(R).max() * 1e-4 * 1e3:.1f} mm")
+print(f"largest entry {np.abs(R).max():.1f} m/rad: a 0.1 mrad kick moves the beam "
+      f"by up to {np.abs(R).max() * 1e-4 * 1e3:.1f} mm at one BPM")
 assert np.all(np.triu(R, k=1) == 0), "no BPM sees a corrector downstream of it"
 plotting.plot_response_matrix(nominal)
 
@@ -154,8 +180,9 @@ print(f"200 sampled tasks: |R_task - R_nominal| / |R_nominal| = {np.mean(change)
 # One episode on the nominal optics:
 #
 # **Look at:** top: the readings (coloured) and their RMS (black) fall below the success
-# line (dashed); middle: the actions saturate at $\pm 1$ while the correction is large;
-# bottom: the reward rises towards 0.
+# line (dashed); middle: the actions point the same way at every step, scaled so that
+# the largest is $\pm 1$ (0.1 mrad): the full correction takes several steps; bottom:
+# the reward rises towards 0.
 
 # %%
 def run_episode(policy, task, seed):
@@ -179,11 +206,13 @@ plotting.plot_episode(observations, actions, rewards, title="inverse-response po
 # %% [markdown]
 # ### How good is it on every task?
 # `evaluate` plays many episodes per task (all at once, in a vector environment) and
-# reports the mean episode length, its spread, the return and the success rate.
+# reports the mean episode length, its spread, the return and the success rate. A policy
+# that needs to know the task is passed as `per_task(factory)`: `factory(task, plane)`
+# makes the policy for each task.
 
 # %%
 episodes = budget(100, 20)
-inverse = evaluate(InverseResponsePolicy, tasks, episodes=episodes, seed=0)
+inverse = evaluate(per_task(InverseResponsePolicy), tasks, episodes=episodes, seed=0)
 for row in inverse:
     print(f"task {row['task_id']}: {row['mean_length']:.2f} +- {row['std_length']:.2f} steps, "
           f"success {row['success_rate']:.0%}")
@@ -202,7 +231,7 @@ assert all(row["success_rate"] == 1.0 for row in inverse), "the benchmark solves
 # fewer steps on average. Later notebooks measure every method against it.
 
 # %%
-fewest = evaluate(FewestStepsPolicy, tasks, episodes=episodes, seed=0)
+fewest = evaluate(per_task(FewestStepsPolicy), tasks, episodes=episodes, seed=0)
 results = {"inverse response": inverse, "fewest steps": fewest}
 for row_inv, row_few in zip(inverse, fewest):
     print(f"task {row_inv['task_id']}: inverse {row_inv['mean_length']:.2f} steps, "
@@ -216,15 +245,18 @@ plotting.plot_comparison(results, title="policies that know R (same episodes for
 # What if the controller uses the *nominal* matrix while the machine runs another
 # optics? This is the everyday situation in a control room: the model is never exact.
 #
-# **Look at:** the success rate and episode length on tasks 1-4. A fixed controller,
-# however good on its own task, can fail on another one. A learned policy trained on a
-# single task will have the same problem (notebook 2); meta-learning (notebooks 3-5)
-# learns a policy that *adapts* to the task at hand from a few episodes.
+# **Look at:** the episode length on tasks 1-4. With the wrong matrix every step goes in
+# a wrong direction, the controller over- or undershoots and needs extra steps
+# (here it still gets there: the max-abs scaling makes it cautious). A learned policy
+# trained on a single task has the same problem, only worse (notebook 2). Meta-learning
+# (notebooks 3-5) learns a policy that *adapts* to the task at hand from a few episodes.
 
 # %%
-wrong_model = evaluate(lambda task: InverseResponsePolicy(nominal), tasks, episodes=episodes, seed=0)
-for row in wrong_model:
-    print(f"task {row['task_id']}: {row['mean_length']:.2f} steps, success {row['success_rate']:.0%}")
+wrong_model = evaluate(InverseResponsePolicy(nominal), tasks, episodes=episodes, seed=0)
+for row_own, row_wrong in zip(inverse, wrong_model):
+    print(f"task {row_own['task_id']}: own R {row_own['mean_length']:.2f} steps, nominal R "
+          f"{row_wrong['mean_length']:.2f} steps (success {row_wrong['success_rate']:.0%})")
+assert sum(w["mean_length"] for w in wrong_model) > sum(i["mean_length"] for i in inverse)
 plotting.plot_comparison({"inverse, own R": inverse, "inverse, nominal R": wrong_model},
                          title="the right and the wrong model")
 

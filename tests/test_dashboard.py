@@ -212,3 +212,23 @@ def test_stop_click_over_a_subshell_reaches_a_busy_kernel():
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+@pytest.mark.slow
+def test_watch_follows_the_cli_in_another_process(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("awake-tutorial")
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [script, "meta-train", "--num-batches", "4", "--run-dir", run_dir, "--set", "meta_batch_size=2",
+         "--set", "fast_batch_size=2", "--set", "num_steps=1", "--set", "max_steps=20"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        board = dash.watch(run_dir, poll_interval=0.05, timeout=120)
+    finally:
+        assert process.wait(timeout=120) == 0
+    assert [r["batch"] for r in board.records] == [0, 1, 2, 3]
+    assert board.progress.value == 4 and board.stop_button.description == "Done"

@@ -116,3 +116,36 @@ def test_bad_arguments():
         GaussianMLPPolicy(nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="init_std"):
         GaussianMLPPolicy(init_std=0)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_mean_jacobian_matches_autograd(nonlinearity):
+    policy = GaussianMLPPolicy(hidden_sizes=(8, 6), nonlinearity=nonlinearity, seed=0).double()
+    K = 3
+    g = torch.Generator().manual_seed(0)
+    params = {k: v.detach() + 0.1 * torch.randn(K, *v.shape, generator=g, dtype=torch.float64)
+              for k, v in policy.params().items()}
+    obs = torch.randn(K, 5, 10, generator=g, dtype=torch.float64)
+    names = [k for k in params if k != "log_std"]
+    shared = {k: torch.zeros(params[k].shape[1:], dtype=torch.float64) for k in names}
+
+    def means(delta):  # the tangent moves every task's parameters alike
+        return policy.mean(obs, {**{k: params[k] + delta[k] for k in names}, "log_std": params["log_std"]})
+
+    jacobian = policy.mean_jacobian(obs, params)
+    assert torch.allclose(jacobian.output, means(shared))
+    v = {k: torch.randn(t.shape, generator=g, dtype=torch.float64) for k, t in shared.items()}
+    u = torch.randn(K, 5, 10, generator=g, dtype=torch.float64)
+    _, jv = torch.func.jvp(means, (shared,), (v,))
+    _, vjp_fn = torch.func.vjp(means, shared)
+    assert torch.allclose(jacobian.jvp(v), jv, atol=1e-12)
+    (expected,) = vjp_fn(u)
+    got = jacobian.vjp(u)
+    assert all(torch.allclose(got[k], expected[k], atol=1e-12) for k in names)
+
+
+def test_fast_tanh_equals_torch_tanh():
+    from awake_tutorial.policies import tanh
+
+    x = torch.linspace(-20, 20, 10001)
+    assert torch.allclose(tanh(x), torch.tanh(x), atol=2e-7)

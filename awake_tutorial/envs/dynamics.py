@@ -88,16 +88,16 @@ def rms(obs: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("...i,...i->...", obs, obs) / N_BPMS)
 
 
-def hit_wall(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def hit_wall(readings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Apply the wall: from the first BPM with |reading| >= 1 on, the beam is lost.
 
     Those BPMs read +-1 (the sign of their reading). Returns (readings, wall mask (n,)).
     """
-    outside = np.abs(obs) >= WALL
+    outside = np.abs(readings) >= WALL
     if not outside.any():  # fast path: every beam inside the chamber
-        return obs, np.zeros(obs.shape[:-1], dtype=bool)
+        return readings, np.zeros(readings.shape[:-1], dtype=bool)
     lost = np.logical_or.accumulate(outside, axis=-1)
-    return np.where(lost, np.copysign(WALL, obs), obs), lost[..., -1]
+    return np.where(lost, np.copysign(WALL, readings), readings), lost[..., -1]
 
 
 def step(
@@ -121,7 +121,7 @@ def step(
     success = rms_ < SUCCESS_RMS  # never at the wall: there RMS >= 1/sqrt(10) > 0.1
     terminated = success | wall
     truncated = (steps >= max_steps) & ~terminated
-    obs = np.clip(readings, -WALL, WALL).astype(np.float32)
+    obs = np.clip(readings, -WALL, WALL).astype(np.float32)  # (a no-op after the wall rule)
     return Transition(kicks, obs, reward, terminated, truncated, rms_, success, wall, steps)
 
 

@@ -36,12 +36,18 @@ def resolve_task(task) -> Task:
     )
 
 
+def check_plane(plane) -> str:
+    """``plane`` if it is "horizontal" or "vertical", else a clear error."""
+    if plane not in PLANES:
+        raise ValueError(f"unknown plane {plane!r}; use one of {PLANES}.")
+    return plane
+
+
 def check_settings(max_steps, plane, wall_penalty) -> tuple[int, str, str]:
     """Validate the env options shared by the single and the vector env."""
     if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
         raise ValueError(f"max_steps must be an int >= 1, got {max_steps!r}.")
-    if plane not in PLANES:
-        raise ValueError(f"unknown plane {plane!r}; use one of {PLANES}.")
+    check_plane(plane)
     if wall_penalty not in WALL_PENALTIES:
         raise ValueError(f"unknown wall_penalty {wall_penalty!r}; use one of {WALL_PENALTIES}.")
     return int(max_steps), plane, wall_penalty
@@ -62,9 +68,9 @@ class AwakeSteeringEnv(gym.Env):
             (= evaluation task 0, the nominal optics).
         max_steps: time limit; reaching it gives ``truncated=True``.
         plane: "horizontal" or "vertical" (which response matrix is steered).
-        wall_penalty: "strict" (default): hitting the wall also costs -10 for every step
-            left, so ending an episode at the wall never pays; "reference": no extra
-            penalty, as in the reference course.
+        wall_penalty: "strict" (default): hitting the wall also costs -10, the worst reward,
+            for every step left, so that ending an episode at the wall never beats staying
+            in bounds; "reference": no extra penalty, as in the reference course.
 
     ``reset(options={"kicks": k})`` starts from given kicks (10,) rad instead of random ones.
     """

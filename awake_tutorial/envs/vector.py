@@ -100,7 +100,7 @@ class AwakeSteeringVectorEnv(VectorEnv):
 
     @property
     def np_random(self) -> tuple[np.random.Generator | None, ...]:
-        """The sub-envs' generators (None before the first reset), as ``SyncVectorEnv.np_random``."""
+        """The sub-envs' generators (None before their first reset)."""
         return tuple(self._rngs)
 
     @property
@@ -143,28 +143,34 @@ class AwakeSteeringVectorEnv(VectorEnv):
                 f"sub-envs {np.flatnonzero(ended).tolist()} have ended and autoreset is disabled; "
                 "reset them first with reset(options={'reset_mask': mask})."
             )
+        restart = np.flatnonzero(ended) if self.autoreset_mode is AutoresetMode.NEXT_STEP else []
+        if len(restart):
+            # NEXT_STEP: these envs start a new episode instead; their action is ignored, so
+            # the step below just reads their new orbit (in the same matrix product)
+            self._kicks[restart] = self._starts.sample(restart, self._rngs, self._R)
+            actions = actions.copy()  # never change the caller's array
+            actions[restart] = 0.0
         t = dynamics.step(self._R, self._kicks, actions, self._steps, self.max_steps,
                           self.wall_penalty == "strict")
         self._kicks, self._steps, self._obs = t.kicks, t.steps, t.obs
         reward, terminated, truncated = t.reward, t.terminated, t.truncated
+        if len(restart):
+            reward[restart], terminated[restart], truncated[restart] = 0.0, False, False
+            self._steps[restart] = 0
+            t.success[restart], t.wall[restart] = False, False
         info = self._info(t.rms, t.success, t.wall, np.ones(self.num_envs, dtype=bool))
-        if self.autoreset_mode is AutoresetMode.NEXT_STEP and ended.any():
-            # these envs ignore their action: this step starts their new episode
-            idx = np.flatnonzero(ended)
-            reward[idx], terminated[idx], truncated[idx] = 0.0, False, False
-            self._mark_reset(info, idx, self._reset_envs(idx))
-        self._done = terminated | truncated
-        if self.autoreset_mode is AutoresetMode.SAME_STEP and self._done.any():
-            done = self._done
+        done = terminated | truncated
+        self._done = done.copy()
+        if self.autoreset_mode is AutoresetMode.SAME_STEP and done.any():
+            # the final observation and info go into the info; the env restarts at once
             idx = np.flatnonzero(done)
             final_obs = np.full(self.num_envs, None, dtype=object)
             for i in idx:
                 final_obs[i] = self._obs[i].copy()
             final_info = self._info(t.rms, t.success, t.wall, done)
-            self._mark_reset(info, idx, self._reset_envs(idx))
-            info.update(final_obs=final_obs, _final_obs=done.copy(),
-                        final_info=final_info, _final_info=done.copy())
-            self._done = np.zeros(self.num_envs, dtype=bool)
+            self._mark_reset(info, idx, self._reset_envs(idx))  # clears self._done[idx]
+            info.update(final_obs=final_obs, _final_obs=done, final_info=final_info,
+                        _final_info=done.copy())
         return self._obs.copy(), reward, terminated, truncated, info
 
     # --- helpers -----------------------------------------------------------------------
@@ -215,7 +221,9 @@ class AwakeSteeringVectorEnv(VectorEnv):
         if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (
             self.num_envs,
         ):
-            raise ValueError(f"options['reset_mask'] must be a bool array of shape ({self.num_envs},).")
+            raise ValueError(
+                f"options['reset_mask'] must be a bool array of shape ({self.num_envs},)."
+            )
         if not mask.any():
             raise ValueError("options['reset_mask'] selects no sub-env; set at least one True.")
         return mask.copy()

@@ -11,9 +11,9 @@
 Two ways to compute F v:
   * :func:`hessian_vector_product`: exact, by double backward through the KL
     (any model; needed for second-order MAML).
-  * :func:`gauss_newton_vector_product`: J^T M J v for outputs with a fixed metric M, via
-    one forward-mode (jvp) and one reverse-mode (vjp) product. For a Gaussian with
-    state-independent std, the Fisher of the mean parameters is exactly this, with
+  * :func:`gauss_newton_vector_product`: J^T M J v for outputs with a fixed metric M, from
+    a Jacobian-vector product (J v) and a vector-Jacobian product (J^T u). For a Gaussian
+    with state-independent std, the Fisher of the mean parameters is exactly this, with
     M = diag(1/sigma^2) (the log-std block is diagonal, see ``maml_trpo``).
 All vectors are flat (concatenated parameters, see :func:`flatten`).
 """
@@ -91,22 +91,18 @@ def hessian_vector_product(scalar: torch.Tensor, params: Mapping[str, torch.Tens
     return product
 
 
-def gauss_newton_vector_product(fn: Callable[[Params], torch.Tensor], params: Mapping[str, torch.Tensor],
+def gauss_newton_vector_product(jvp: Callable[[Params], torch.Tensor], vjp: Callable[[torch.Tensor], Params],
                                 metric: torch.Tensor) -> Callable[[Params], Params]:
-    """v -> J^T (metric * (J v)) with J the Jacobian of ``fn`` at ``params`` (v, result: dicts).
+    """v -> J^T (metric * (J v)), the Gauss-Newton (Fisher) product of a model's outputs.
 
     Args:
-        fn: params dict -> outputs (any shape).
-        params: where J is taken (detached internally).
+        jvp: v (params dict) -> J v (outputs); vjp: u (outputs) -> J^T u (params dict),
+            e.g. from ``torch.func.jvp`` / ``torch.func.vjp`` or a hand-written Jacobian.
         metric: broadcastable to the outputs; the diagonal weight M of each output.
     """
-    params = {name: p.detach() for name, p in params.items()}
-    _, vjp_fn = torch.func.vjp(fn, params)  # reverse-mode product J^T u, reused every call
 
     def product(vector: Params) -> Params:
-        _, jv = torch.func.jvp(fn, (params,), (vector,))
-        (jtmjv,) = vjp_fn(metric * jv)
-        return jtmjv
+        return vjp(metric * jvp(vector))
 
     return product
 

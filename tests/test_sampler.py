@@ -1,0 +1,77 @@
+"""MultiTaskSampler: all tasks in one vector env, same episodes as task by task."""
+
+import numpy as np
+import pytest
+import torch
+
+from awake_tutorial.envs import AwakeSteeringEnv
+from awake_tutorial.policies import GaussianMLPPolicy, stack_params
+from awake_tutorial.samplers import MultiTaskSampler
+from awake_tutorial.tasks import load_evaluation_tasks
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    return load_evaluation_tasks()[:4]
+
+
+def per_task_params(policy, K):
+    """Different parameters for every task (as after adaptation)."""
+    params = {k: v.detach().clone() for k, v in stack_params(policy.params(), K).items()}
+    g = torch.Generator().manual_seed(0)
+    for p in params.values():
+        p += 0.05 * torch.randn(p.shape, generator=g)
+    return params
+
+
+def test_vectorized_sampling_equals_sampling_each_task_alone(tasks):
+    policy = GaussianMLPPolicy(seed=0)
+    params = per_task_params(policy, len(tasks))
+    seeds = [11, 22, 33, 44]
+    sampler = MultiTaskSampler(episodes_per_task=6, max_steps=30)
+    together = sampler.sample(policy, tasks, seeds, params)
+    for k, task in enumerate(tasks):
+        alone = MultiTaskSampler(6, max_steps=30).sample(policy, [task], [seeds[k]],
+                                                          {n: p[k:k + 1] for n, p in params.items()})
+        T = alone.num_steps
+        assert torch.all(together.mask[k, T:] == 0)
+        for field in ("observations", "actions", "rewards", "mask"):
+            a, b = getattr(together, field)[k, :T], getattr(alone, field)[0]
+            assert torch.allclose(a, b, rtol=0, atol=1e-6), field
+        assert torch.equal(together.success[k], alone.success[0])
+
+
+def test_episodes_replay_in_a_single_env(tasks):
+    """obs_t is what the policy saw, a_t what it did, r_t what the env answered."""
+    policy = GaussianMLPPolicy(seed=1)
+    sampler = MultiTaskSampler(3, max_steps=40)
+    ep = sampler.sample(policy, tasks[:2], [5, 6])
+    env_seeds = [int(x) for s in (5, 6) for x in np.random.default_rng(s).integers(0, 2**31 - 1, size=3)]
+    for k in range(2):
+        for b in range(3):
+            env = AwakeSteeringEnv(tasks[k], max_steps=40)
+            obs, _ = env.reset(seed=env_seeds[k * 3 + b])
+            n = int(ep.lengths[k, b])
+            for t in range(n):
+                np.testing.assert_allclose(ep.observations[k, t, b].numpy(), obs, atol=1e-7)
+                obs, reward, terminated, truncated, info = env.step(ep.actions[k, t, b].numpy())
+                assert ep.rewards[k, t, b].item() == pytest.approx(reward, rel=1e-6)
+                assert (terminated or truncated) == (t == n - 1)
+            assert bool(ep.success[k, b]) == info["success"]
+
+
+def test_shapes_masks_and_determinism(tasks):
+    policy = GaussianMLPPolicy(seed=2)
+    sampler = MultiTaskSampler(5, max_steps=20)
+    ep = sampler.sample(policy, tasks, [1, 2, 3, 4])
+    K, T, B = ep.mask.shape
+    assert (K, B) == (4, 5) and T <= 20 and ep.observations.shape == (K, T, B, 10)
+    # masks are 1...1 0...0 and every episode ran at least one step
+    assert torch.all(ep.mask[:, 1:] <= ep.mask[:, :-1]) and torch.all(ep.mask[:, 0] == 1)
+    assert torch.all(ep.rewards[ep.mask == 0] == 0) and torch.all(ep.observations[ep.mask == 0] == 0)
+    again = sampler.sample(policy, tasks, [1, 2, 3, 4])
+    assert torch.equal(ep.actions, again.actions) and torch.equal(ep.rewards, again.rewards)
+    other = sampler.sample(policy, tasks, [9, 2, 3, 4])
+    assert not torch.equal(other.rewards[0], ep.rewards[0][: other.num_steps])
+    with pytest.raises(ValueError, match="one seed per task"):
+        sampler.sample(policy, tasks, [1, 2])
