@@ -52,21 +52,17 @@ CONFIG = (option("--config", type=Path, help="YAML settings (default: the packag
 TASKS = option("--tasks", type=int, nargs="+", metavar="ID", help="evaluation task ids (default: all)")
 EPISODES = option("--episodes", type=int, default=50, help="episodes per task (default 50)")
 SEED = option("--seed", type=int, default=0, help="seed of the episodes (default 0)")
-
-
-# --- shared helpers ------------------------------------------------------------------
+OVERWRITE = option("--overwrite", action="store_true", help="start over in an existing --run-dir")
 
 
 def load_settings(args, **overrides):
-    """Validated Config from --config with the --set / --num-batches / ``overrides``."""
+    """Validated Config from --config, --set and ``overrides`` (None values are skipped)."""
     overrides = {key: value for key, value in overrides.items() if value is not None}
     for item in args.set or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise CLIError(f"--set expects KEY=VALUE, got {item!r} (e.g. --set fast_lr=0.05).")
         overrides[key.strip()] = yaml.safe_load(value)
-    if getattr(args, "num_batches", None) is not None:
-        overrides["num_batches"] = args.num_batches
     return load_config(args.config, **overrides)
 
 
@@ -91,17 +87,13 @@ def evaluation_tasks(task_ids):
     return load_evaluation_tasks() if task_ids is None else [get_evaluation_task(t) for t in task_ids]
 
 
-def progress_bar(total: int, unit: str, desc: str):
-    return tqdm(total=total, unit=unit, desc=desc, dynamic_ncols=True)
-
-
 def print_table(rows: list[dict], title: str) -> None:
-    """Rows with equal keys as an aligned text table (floats with 3 significant digits)."""
+    """Rows (>= 1) with equal keys as an aligned table (floats with 3 significant digits)."""
     print(title)
     cells = [[f"{v:.3g}" if isinstance(v, float) else str(v) for v in row.values()] for row in rows]
-    header = list(rows[0]) if rows else []
+    header = list(rows[0])
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
-    for line in [header, ["-" * w for w in widths], *cells] if rows else []:
+    for line in [header, ["-" * w for w in widths], *cells]:
         print("  ".join(c.rjust(w) for c, w in zip(line, widths)))
 
 
@@ -138,8 +130,9 @@ def load_any_policy(spec: str, config, seed: int = 0):
 def evaluate_and_print(policy, args, config, title: str) -> list[dict]:
     from awake_tutorial.benchmark import evaluate
 
-    results = evaluate(policy, evaluation_tasks(args.tasks), episodes=args.episodes, seed=args.seed,
-                       max_steps=config.max_steps, plane=config.plane, wall_penalty=config.wall_penalty)
+    tasks = tqdm(evaluation_tasks(args.tasks), unit="task", desc="evaluate", dynamic_ncols=True)
+    results = [evaluate(policy, [task], episodes=args.episodes, seed=args.seed, max_steps=config.max_steps,
+                        plane=config.plane, wall_penalty=config.wall_penalty)[0] for task in tasks]
     rows = [{"task": r["task_id"], "length": r["mean_length"], "length std": r["std_length"],
              "return": r["mean_return"], "success": r["success_rate"]} for r in results]
     print_table(rows, f"{title}: {args.episodes} episodes per task")
@@ -153,25 +146,22 @@ def evaluate_and_print(policy, args, config, title: str) -> list[dict]:
             option("--num-batches", type=int, help="meta-batches (default: config)"),
             option("--seed", type=int, help="random seed (default: config)"),
             option("--run-dir", type=Path, help="run folder (default: runs/meta_train_<time>)"),
-            option("--resume", action="store_true", help="continue the run in --run-dir"),
-            option("--overwrite", action="store_true", help="start over in an existing --run-dir"))
+            option("--resume", action="store_true", help="continue the run in --run-dir"), OVERWRITE)
 def meta_train_command(args) -> None:
     from awake_tutorial.training import meta_train
 
     if args.resume and args.run_dir is None:
         raise CLIError("--resume needs --run-dir: the folder of the run to continue.")
-    config = load_settings(args, seed=args.seed)
+    config = load_settings(args, seed=args.seed, num_batches=args.num_batches)
     run_dir = run_folder(args, "meta_train")
-    bar = progress_bar(config.num_batches, "batch", "meta-train")
+    bar = tqdm(total=config.num_batches, unit="batch", desc="meta-train", dynamic_ncols=True)
 
-    def show(record):
-        bar.set_postfix(ret=f"{record['return_after']:.1f}", succ=f"{record['success_after']:.0%}",
-                        refresh=False)
-        bar.update(record["batch"] + 1 - bar.n)
+    def show(r):
+        bar.set_postfix(ret=f"{r['return_after']:.1f}", succ=f"{r['success_after']:.0%}", refresh=False)
+        bar.update(r["batch"] + 1 - bar.n)
 
     try:
-        records = meta_train(config, run_dir=run_dir, callback=show, resume=args.resume,
-                             overwrite=args.overwrite).records
+        records = meta_train(config, run_dir, show, resume=args.resume, overwrite=args.overwrite).records
     finally:
         bar.close()
     if not records:
@@ -188,21 +178,18 @@ def meta_train_command(args) -> None:
 @subcommand("adapt", "adapt a policy to evaluation tasks (the inner loop alone)",
             option("--policy", required=True, help="policy file (.pt) or 'random'"), TASKS,
             option("--num-batches", type=int, default=5, help="adaptation batches (default 5)"), SEED,
-            option("--run-dir", type=Path, help="run folder (default: runs/adapt_<time>)"),
-            option("--overwrite", action="store_true", help="start over in an existing --run-dir"),
-            *CONFIG)
+            option("--run-dir", type=Path, help="run folder (default: runs/adapt_<time>)"), OVERWRITE, *CONFIG)
 def adapt_command(args) -> None:
     from awake_tutorial.training import adapt
 
-    config = load_settings(args)
+    config = load_settings(args, num_batches=args.num_batches)
     tasks = evaluation_tasks(args.tasks)
     policy = load_meta_policy(args.policy, config, args.seed)
     run_dir = run_folder(args, "adapt")
-    bar = progress_bar(config.num_batches, "batch", "adapt")
+    bar = tqdm(total=config.num_batches, unit="batch", desc="adapt", dynamic_ncols=True)
     try:
-        records = adapt(policy, tasks, config.num_batches, config, seed=args.seed,
-                        callback=lambda batch: bar.update(1), run_dir=run_dir,
-                        overwrite=args.overwrite).records
+        records = adapt(policy, tasks, config.num_batches, config, seed=args.seed, run_dir=run_dir,
+                        callback=lambda batch: bar.update(1), overwrite=args.overwrite).records
     finally:
         bar.close()
     first = {r["task_id"]: r for r in records if r["batch"] == 0}
@@ -222,8 +209,7 @@ def adapt_command(args) -> None:
             *CONFIG)
 def evaluate_command(args) -> None:
     config = load_settings(args)
-    results = evaluate_and_print(load_any_policy(args.policy, config, args.seed), args, config,
-                                 args.policy)
+    results = evaluate_and_print(load_any_policy(args.policy, config, args.seed), args, config, args.policy)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"policy": args.policy, "results": results}, indent=2) + "\n")
@@ -249,8 +235,7 @@ def ppo_command(args) -> None:
         if args.timesteps is not None and args.timesteps < 1:
             raise CLIError(f"--timesteps must be >= 1, got {args.timesteps}.")
         records = []
-        model = train_ppo(task, config, callback=records.append, progress=True,
-                          total_timesteps=args.timesteps)
+        model = train_ppo(task, config, records.append, progress=True, total_timesteps=args.timesteps)
         out = save_ppo(model, out, {"task_id": args.task_id, "ppo": vars(config.ppo)})
         curve = plotting.save_figure(plotting.plot_ppo_learning_curve(records),
                                      out.with_name(out.stem + "_learning_curve.png"))
@@ -264,20 +249,13 @@ def ppo_command(args) -> None:
             option("run_dir", type=Path, help="a meta-train or adapt run folder"),
             option("--out", type=Path, help="folder for the PNGs (default: the run folder)"))
 def plot_command(args) -> None:
-    records = read_progress(args.run_dir)
-    if not records:
-        raise CLIError(f"{args.run_dir / 'progress.jsonl'} holds no complete record yet; "
-                       "wait for the first batch to finish.")
-    save_standard_figures(records, args.out or args.run_dir)
+    save_standard_figures(read_progress(args.run_dir), args.out or args.run_dir)  # ValueError if empty
 
 
 @subcommand("make-tasks", "regenerate the evaluation tasks (data/evaluation_tasks.npz)",
             option("--out", type=Path, help="folder (default: the course's data/)"))
 def make_tasks_command(args) -> None:
     print(f"evaluation tasks: {write_evaluation_tasks(args.out)}")
-
-
-# --- parser and entry point ----------------------------------------------------------------
 
 
 class Parser(argparse.ArgumentParser):
@@ -287,8 +265,7 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="awake-tutorial", description=__doc__.splitlines()[0])
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                       parser_class=Parser)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     for name, (help_text, options, function) in SUBCOMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         for names, kwargs in options:

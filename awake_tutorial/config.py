@@ -189,7 +189,7 @@ class Config:
     cg_damping: float = 1e-5
     cg_residual_tol: float = 1e-10
     fisher_product: str = "auto"  # "auto" | "analytic" | "double_backward", see metalearners.maml_trpo
-    fisher_max_samples: int = 0  # analytic Fisher from at most this many steps per task (0 = all)
+    fisher_max_samples: int = 128  # analytic Fisher from at most this many steps per task (0 = all)
     ls_max_steps: int = 100
     ls_backtrack_ratio: float = 0.6
     # environment
@@ -207,7 +207,8 @@ class Config:
         "nonlinearity": Choice(("tanh", "relu")), "init_std": POSITIVE, "first_order": BOOL,
         "fast_batch_size": Int(1), "num_steps": Int(1), "fast_lr": POSITIVE, "num_batches": Int(1),
         "meta_batch_size": Int(1), "max_kl": POSITIVE, "cg_iters": Int(1), "cg_damping": Real(0),
-        "cg_residual_tol": Real(0), "fisher_product": Choice(("auto", "analytic", "double_backward")), "fisher_max_samples": Int(0),
+        "cg_residual_tol": Real(0), "fisher_product": Choice(("auto", "analytic", "double_backward")),
+        "fisher_max_samples": Int(0),
         "ls_max_steps": Int(1), "ls_backtrack_ratio": Real(0, 1, low_open=True, high_open=True),
         "max_steps": Int(1), "plane": Choice(("horizontal", "vertical")),
         "wall_penalty": Choice(("strict", "reference")), "seed": Int(0), "device": Choice(("cpu",)),

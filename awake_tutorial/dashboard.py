@@ -201,6 +201,8 @@ class AdaptationDashboard(Dashboard):
     def __init__(self, task_ids: Sequence[int], num_batches: int, min_interval: float = 0.5):
         super().__init__(num_batches, plotting.plot_adaptation, "adaptation batch", min_interval)
         self.task_ids = list(task_ids)
+        if self.task_ids:
+            self.label.value = f"adapting to tasks {self.task_ids}: waiting for the first batch ..."
 
     def status(self, records):
         parts = ", ".join(f"task {r['task_id']}: {r['mean_length']:.1f} steps, "

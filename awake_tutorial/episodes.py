@@ -123,6 +123,7 @@ class BatchEpisodes:
     success: torch.Tensor
     advantages: torch.Tensor | None = None
     _pack_index: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    _packed: tuple | None = field(default=None, repr=False, compare=False)  # (advantages, PackedSteps)
 
     @property
     def num_steps(self) -> int:
@@ -178,10 +179,13 @@ class BatchEpisodes:
         return flat.gather(1, index).view(*lead, index.shape[1], *rest)
 
     def packed(self) -> PackedSteps:
-        """Observations, actions, advantages and weights of the steps that ran."""
-        return PackedSteps(self.pack(self.observations), self.pack(self.actions),
-                           None if self.advantages is None else self.pack(self.advantages),
-                           self.pack(self.weights))
+        """Observations, actions, advantages and weights of the steps that ran (cached)."""
+        if self._packed is None or self._packed[0] is not self.advantages:
+            steps = PackedSteps(self.pack(self.observations), self.pack(self.actions),
+                                None if self.advantages is None else self.pack(self.advantages),
+                                self.pack(self.weights))
+            self._packed = (self.advantages, steps)
+        return self._packed[1]
 
     def task(self, k: int) -> "BatchEpisodes":
         """The episodes of task k (drops the leading task dim)."""

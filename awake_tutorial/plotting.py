@@ -14,10 +14,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from awake_tutorial.envs.dynamics import SUCCESS_RMS  # success: RMS of the readings below this
 from awake_tutorial.tasks import Task
 
 DENSE = 60  # curves with more points than this get no markers
-SUCCESS_RMS = 0.1  # success threshold on the RMS of the readings, normalized units (1 mm)
+COUNT_TICKS = {"integer": True, "steps": [1, 2, 5, 10]}  # x axes count batches or steps
 BEFORE_AFTER = (("before", "before adaptation", "tab:gray"), ("after", "after adaptation", "tab:blue"))
 
 
@@ -118,14 +119,9 @@ def _values(records: Sequence[Mapping], key: str) -> np.ndarray:
     return np.array([np.nan if r.get(key) is None else float(r[key]) for r in records])
 
 
-def _count_axis(ax):
-    """Whole-number ticks on the x axis: batches and steps are counts."""
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
-
-
 def _panel(ax, x, records, key, label, colour, band_key=None):
     """One curve ``records[key]`` against ``x``; shaded min..max over tasks if known."""
-    _count_axis(ax)
+    ax.xaxis.set_major_locator(MaxNLocator(**COUNT_TICKS))
     ax.plot(x, _values(records, key), ".-" if len(x) <= DENSE else "-", color=colour, label=label)
     if band_key and all(r.get("per_task") for r in records):
         per_task = np.array([[t[band_key] for t in r["per_task"]] for r in records], dtype=float)
@@ -159,7 +155,7 @@ def plot_meta_training(records: Sequence[Mapping]):
     ax_kl.plot(x[accepted], kl[accepted], "o", ms=size, color="tab:purple", label="step accepted")
     ax_kl.plot(x[~accepted], kl[~accepted], "x", ms=size + 2, color="tab:red", label="step rejected")
     ax_kl.set(xlabel="meta-batch", ylabel="KL(old || new)")
-    _count_axis(ax_kl)
+    ax_kl.xaxis.set_major_locator(MaxNLocator(**COUNT_TICKS))
     ax_kl.legend(fontsize=8)
     fig.suptitle(f"meta-training: {int(accepted.sum())}/{len(records)} outer steps accepted")
     return fig
@@ -207,6 +203,15 @@ def plot_ppo_learning_curve(records: Sequence[Mapping]):
 # --- methods compared ---------------------------------------------------------------
 
 
+def _grouped_bars(ax, categories, groups: Mapping[str, Sequence[float]], errors=None) -> None:
+    """At each category, one bar per group, side by side (NaN values leave a gap)."""
+    width = 0.8 / len(groups)
+    for i, (label, values) in enumerate(groups.items()):
+        x = np.arange(len(categories)) + (i - (len(groups) - 1) / 2) * width
+        ax.bar(x, values, width, yerr=None if errors is None else errors[label], capsize=2, label=label)
+    ax.set_xticks(range(len(categories)), [str(c) for c in categories])
+
+
 def plot_comparison(results: Mapping[str, Sequence[Mapping]], title: str | None = None):
     """Methods side by side on the evaluation tasks.
 
@@ -217,23 +222,51 @@ def plot_comparison(results: Mapping[str, Sequence[Mapping]], title: str | None 
     """
     if not results:
         raise ValueError("plot_comparison needs at least one method's results.")
-    task_ids = sorted({int(r["task_id"]) for rows in results.values() for r in rows})
-    fig, axes = new_figure(1, 2, width=min(7.0, 2.0 + 0.3 * len(task_ids) * len(results)),
-                           height=3.2)
+    task_ids = sorted({r["task_id"] for rows in results.values() for r in rows})
+    tables = {method: {r["task_id"]: r for r in rows} for method, rows in results.items()}
+
+    def column(key):
+        return {m: _values([t.get(i, {}) for i in task_ids], key) for m, t in tables.items()}
+
+    fig, axes = new_figure(1, 2, width=min(7.0, 2.0 + 0.3 * len(task_ids) * len(results)), height=3.2)
     ax_len, ax_succ = axes[0]
-    width = 0.8 / len(results)
-    for i, (method, rows) in enumerate(results.items()):
-        by_task = {int(r["task_id"]): r for r in rows}
-        x = np.array([t for t in task_ids if t in by_task], dtype=float) + (i - (len(results) - 1) / 2) * width
-        mine = [by_task[t] for t in task_ids if t in by_task]
-        ax_len.bar(x, _values(mine, "mean_length"), width, yerr=_values(mine, "std_length"),
-                   capsize=2, label=method)
-        ax_succ.bar(x, _values(mine, "success_rate"), width, label=method)
+    _grouped_bars(ax_len, task_ids, column("mean_length"), errors=column("std_length"))
+    _grouped_bars(ax_succ, task_ids, column("success_rate"))
     for ax, ylabel in ((ax_len, "episode length (steps)"), (ax_succ, "success rate")):
-        ax.set(xlabel="evaluation task", ylabel=ylabel, xticks=task_ids)
+        ax.set(xlabel="evaluation task", ylabel=ylabel)
     ax_succ.set_ylim(0, 1.05)
     ax_len.legend(fontsize=8)
     fig.suptitle(title or "methods compared (lower length is better)")
+    return fig
+
+
+def plot_method_summary(summary: Sequence[Mapping]):
+    """Every method on each task set (rows of :func:`awake_tutorial.compare.summarize`):
+    mean episode length over the fewest-steps planner's (1 = the physical limit, log
+    scale) and success rate (black tick: the worst task of the set)."""
+    methods = list(dict.fromkeys(r["method"] for r in summary))
+    task_sets = list(dict.fromkeys(r["task_set"] for r in summary))
+    if not methods:
+        raise ValueError("plot_method_summary needs at least one summary row.")
+    tables = {t: {r["method"]: r for r in summary if r["task_set"] == t} for t in task_sets}
+
+    def column(key):
+        return {f"{t} tasks": _values([tables[t].get(m, {}) for m in methods], key) for t in task_sets}
+
+    fig, axes = new_figure(1, 2, width=min(7.0, 2.0 + 0.35 * len(methods) * len(task_sets)), height=3.4)
+    ax_ratio, ax_succ = axes[0]
+    _grouped_bars(ax_ratio, methods, column("steps_over_fewest"))
+    ax_ratio.axhline(1.0, color="k", ls="--", lw=1, label="fewest steps (limit)")
+    ax_ratio.set(yscale="log", ylabel="steps / fewest steps")
+    _grouped_bars(ax_succ, methods, column("success_rate"))
+    width = 0.8 / len(task_sets)
+    for i, worst in enumerate(column("worst_success_rate").values()):
+        ax_succ.plot(np.arange(len(methods)) + (i - (len(task_sets) - 1) / 2) * width, worst, "k_", ms=10)
+    ax_succ.set(ylabel="success rate", ylim=(0, 1.05))
+    for label in ax_ratio.get_xticklabels() + ax_succ.get_xticklabels():
+        label.set(rotation=30, horizontalalignment="right")
+    ax_ratio.legend(fontsize=8)
+    fig.suptitle("every method: steps needed and success")
     return fig
 
 
@@ -243,7 +276,8 @@ def plot_comparison(results: Mapping[str, Sequence[Mapping]], title: str | None 
 def record_kind(records: Sequence[Mapping]) -> str:
     """"meta", "adapt" or "ppo": which kind of progress log ``records`` come from."""
     if not records:
-        raise ValueError("no records: the progress log is empty.")
+        raise ValueError("no records: the progress log holds no complete record yet "
+                         "(wait for the first batch to finish).")
     first = records[0]
     if first.get("kind") in ("adapt", "ppo"):
         return first["kind"]

@@ -122,7 +122,7 @@ class GaussianMLPPolicy(nn.Module):
         std = self.std(params)
         if std.dim() == 2:  # per-task (K, A) -> (K, 1, ..., 1, A) to broadcast over samples
             std = std.view(std.shape[0], *([1] * (mean.dim() - 2)), std.shape[1])
-        return Normal(mean, std.expand_as(mean))
+        return Normal(mean, std.expand_as(mean), validate_args=False)  # std > 0 by construction
 
     def mean_jacobian(self, obs: torch.Tensor, params: Mapping[str, torch.Tensor]) -> "MeanJacobian":
         """Products with J = d mean(obs) / d (layer parameters) at ``params``; see :class:`MeanJacobian`."""

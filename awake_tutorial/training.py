@@ -12,9 +12,9 @@ the global torch and numpy generators are never used. With
   * the tasks: meta-batches come in chunks of TASK_CHUNK; chunk c is
     task_source(TASK_CHUNK * meta_batch_size, seed_for(seed, TASKS, c)), sliced in order
     (one batched optics call per chunk instead of one per meta-batch)
-  * the episodes of meta-batch b, sampling round r (0 .. num_steps - 1: training batches
-    of the inner steps, num_steps: validation batch), task k: seed_for(seed, ROLLOUT, b, r, k)
-    (fixes the env starts and the action noise, see ``samplers``)
+  * the episodes of meta-batch b, task k: seed_for(seed, ROLLOUT, b, k) seeds the env
+    starts and the action noise of the first sampling round (see ``samplers``); the later
+    rounds (one per inner step, then the validation batch) continue those random streams
   * adapt(): batch b of the task with id i: seed_for(seed, ADAPT, b, i)
 
 So everything random in meta-batch b is a function of (seed, b): resuming at batch b
@@ -127,7 +127,8 @@ def meta_batch(learner: MAMLTRPO, sampler: MultiTaskSampler, tasks: Sequence[Tas
     train_episodes = []
     for r in range(config.num_steps + 1):
         start = time.perf_counter()
-        seeds = [seed_for(config.seed, ROLLOUT, batch, r, k) for k in range(len(tasks))]
+        # seeded once per meta-batch; later rounds continue the same random streams
+        seeds = [seed_for(config.seed, ROLLOUT, batch, k) for k in range(len(tasks))] if r == 0 else None
         episodes = sampler.sample(policy, tasks, seeds, params)
         timings["sampling"] += time.perf_counter() - start
         start = time.perf_counter()
@@ -192,13 +193,15 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
             record["timings"]["tasks"] = task_time
             record["wall_time"] = elapsed_before + time.perf_counter() - start
             records.append(record)
-            stop = bool(callback(record)) if callback is not None else False
-            if run_dir is not None:
-                status = "finished" if batch + 1 == config.num_batches else "stopped" if stop else "running"
+            finished = batch + 1 == config.num_batches
+            if run_dir is not None:  # saved before the callback sees it: a UI may read the folder
                 runs.append_records(run_dir, [record])
                 save_policy(policy, Path(run_dir) / runs.POLICY_FILE)
-                runs.write_meta(run_dir, "meta_train", batch + 1, config.num_batches, status)
-            if stop:
+                runs.write_meta(run_dir, "meta_train", batch + 1, config.num_batches,
+                                "finished" if finished else "running")
+            if callback is not None and callback(record):
+                if run_dir is not None and not finished:
+                    runs.write_meta(run_dir, "meta_train", batch + 1, config.num_batches, "stopped")
                 break
     return MetaTrainResult(policy, run_dir, records)
 

@@ -69,5 +69,6 @@ def test_features_layout():
     assert f.shape == (1, 4, 2, 24)
     t = 2
     row = f[0, t, 0]
-    assert torch.allclose(row[:10], ep.observations[0, t, 0]) and torch.allclose(row[10:20], ep.observations[0, t, 0] ** 2)
+    obs = ep.observations[0, t, 0]
+    assert torch.allclose(row[:10], obs) and torch.allclose(row[10:20], obs**2)
     assert torch.allclose(row[20:], torch.tensor([0.02, 0.02**2, 0.02**3, 1.0]))

@@ -81,15 +81,19 @@ def test_meta_training_notebook_runs_in_jupyterlab(lab):
         try:
             page.goto(f"{lab}/lab/tree/{NOTEBOOK}", timeout=120_000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+            page.wait_for_timeout(2000)
+            dialog = page.locator(".jp-Dialog button.jp-mod-accept")  # "Select Kernel", if asked
+            if dialog.count():
+                dialog.first.click()
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-            page.click("text=Run", timeout=30_000)
-            page.click("text=Run All Cells", timeout=30_000)
+            page.click(".lm-MenuBar-item:has-text('Run')", timeout=30_000)
+            page.click(".lm-Menu-item:has-text('Run All Cells')", timeout=30_000)
             # every code cell has an execution count and none is still queued or running
             page.wait_for_function(
                 """() => {
                     const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
                     return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
-                }""", timeout=600_000, polling=1000)
+                }""", timeout=420_000, polling=1000)
             errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
             tracebacks = [t for t in errors.all_inner_texts() if "Traceback" in t or "Error:" in t]
             assert not tracebacks, tracebacks[0]

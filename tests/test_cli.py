@@ -81,7 +81,7 @@ def test_plot_writes_the_figures_of_a_growing_run_folder(capsys, tmp_path):
     assert_one_line_error(status, err, "not a run folder")
     (tmp_path / "progress.jsonl").write_text('{"batch": 0, "ret')
     status, _, err = run(capsys, "plot", tmp_path)
-    assert_one_line_error(status, err, "no complete record yet")
+    assert_one_line_error(status, err, "no complete record yet", "wait for the first batch")
 
 
 def test_make_tasks_regenerates_the_shipped_tasks(capsys, tmp_path):

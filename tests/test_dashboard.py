@@ -83,6 +83,39 @@ def test_adaptation_dashboard_takes_a_batch_of_records():
     assert len(fig.axes[0].get_lines()) == 2
 
 
+TINY = dict(meta_batch_size=2, fast_batch_size=2, num_steps=1, max_steps=20)
+
+
+def test_stop_ends_meta_training_cleanly(tmp_path):
+    from awake_tutorial.config import load_config
+    from awake_tutorial.training import meta_train
+
+    board = dash.MetaTrainingDashboard(10)
+    board.live = True
+
+    def click_during_batch_2(record):
+        if record["batch"] == 1:
+            board.stop_button.click()
+        return board(record)
+
+    result = meta_train(load_config(num_batches=10, **TINY), tmp_path, click_during_batch_2)
+    assert len(result.records) == 2 and board.records == result.records
+    assert json.loads((tmp_path / "meta.json").read_text())["status"] == "stopped"
+    assert board.stop_button.description == "Stopped" and board.renders == 2
+
+
+def test_adaptation_dashboard_is_an_adapt_callback():
+    from awake_tutorial.config import load_config
+    from awake_tutorial.tasks import load_evaluation_tasks
+    from awake_tutorial.training import adapt
+
+    tasks = load_evaluation_tasks()[:2]
+    board = dash.AdaptationDashboard([t.id for t in tasks], num_batches=2)
+    result = adapt(None, tasks, 2, load_config(**TINY), callback=board)
+    assert board.records == result.records and board.progress.value == 2
+    assert board.stop_button.description == "Done"
+
+
 def test_text_fallback_is_one_short_line():
     board = dash.MetaTrainingDashboard(3)
     bundle = board._repr_mimebundle_()
@@ -232,3 +265,24 @@ def test_watch_follows_the_cli_in_another_process(tmp_path):
         assert process.wait(timeout=120) == 0
     assert [r["batch"] for r in board.records] == [0, 1, 2, 3]
     assert board.progress.value == 4 and board.stop_button.description == "Done"
+
+
+@pytest.mark.slow
+def test_headless_notebook_gets_one_output_and_the_final_figure():
+    """nbval / nbclient: one widget output, no printed flood, final figure in the widget state."""
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    code = ("from awake_tutorial.dashboard import MetaTrainingDashboard\n"
+            "d = MetaTrainingDashboard(30, min_interval=0).display()\n"
+            "for b in range(30):\n"
+            "    d(dict(batch=b, num_batches=30, return_before=-3., return_after=-2., length_before=5.,\n"
+            "           length_after=4., success_before=.1, success_after=.2, kl=.01))\n")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    (output,) = notebook.cells[0].outputs
+    assert output.output_type == "display_data"
+    assert "application/vnd.jupyter.widget-view+json" in output.data
+    state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    (image,) = [m for m in state.values() if m["model_name"] == "ImageModel"]
+    assert image["buffers"], "the last figure is saved with the notebook"

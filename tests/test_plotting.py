@@ -124,7 +124,24 @@ def test_standard_figures_pick_the_kind_of_log():
     assert set(plotting.standard_figures(meta_records())) == {"meta_training"}
     assert set(plotting.standard_figures(adapt_records())) == {"adaptation"}
     assert set(plotting.standard_figures(ppo_records())) == {"ppo_learning_curve"}
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="no complete record"):
         plotting.record_kind([])
     with pytest.raises(ValueError, match="unrecognized"):
         plotting.record_kind([{"foo": 1}])
+
+
+def test_method_summary_shows_steps_over_fewest_and_success_per_task_set():
+    summary = [{"method": m, "task_set": t, "steps_over_fewest": ratio * (2 if t == "heldout" else 1),
+                "success_rate": success, "worst_success_rate": success / 2}
+               for t in ("evaluation", "heldout")
+               for m, ratio, success in (("ppo", 8.0, 0.5), ("inverse", 2.0, 1.0), ("fewest-steps", 1.0, 1.0))]
+    fig = plotting.plot_method_summary(summary)
+    ax_ratio, ax_succ = fig.axes
+    assert [p.get_height() for p in ax_ratio.patches] == [8, 2, 1, 16, 4, 2]
+    assert ax_ratio.get_yscale() == "log" and [t.get_text() for t in ax_ratio.get_xticklabels()] == [
+        "ppo", "inverse", "fewest-steps"]
+    assert [p.get_height() for p in ax_succ.patches] == [0.5, 1, 1, 0.5, 1, 1]
+    worst = np.concatenate([line.get_ydata() for line in ax_succ.get_lines()])
+    np.testing.assert_allclose(worst, [0.25, 0.5, 0.5, 0.25, 0.5, 0.5])
+    with pytest.raises(ValueError, match="at least one summary row"):
+        plotting.plot_method_summary([])

@@ -72,8 +72,8 @@ def test_policy_is_deterministic_and_uses_predict_deterministic(tiny_model, monk
     predict = tiny_model.predict
     monkeypatch.setattr(tiny_model, "predict", lambda obs, **kw: calls.append(kw) or predict(obs, **kw))
     policy = ppo_policy(tiny_model)
-    first = evaluate(policy, [0, 2], episodes=8, seed=5)
-    second = evaluate(policy, [0, 2], episodes=8, seed=5)
+    first = evaluate(policy, [0, 2], episodes=8, seed=5, max_steps=20)
+    second = evaluate(policy, [0, 2], episodes=8, seed=5, max_steps=20)
     assert first == second
     assert calls and all(kw.get("deterministic") is True for kw in calls)
     obs = np.random.default_rng(0).uniform(-0.5, 0.5, (6, 10)).astype(np.float32)

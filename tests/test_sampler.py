@@ -75,3 +75,35 @@ def test_shapes_masks_and_determinism(tasks):
     assert not torch.equal(other.rewards[0], ep.rewards[0][: other.num_steps])
     with pytest.raises(ValueError, match="one seed per task"):
         sampler.sample(policy, tasks, [1, 2])
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_rollout_policy_matches_the_torch_policy(nonlinearity):
+    from awake_tutorial.samplers import RolloutPolicy
+
+    policy = GaussianMLPPolicy(nonlinearity=nonlinearity, seed=3)
+    params = per_task_params(policy, 3)
+    obs = np.random.default_rng(0).uniform(-1, 1, (3, 7, 10)).astype(np.float32)
+    noise = np.random.default_rng(1).standard_normal((3, 7, 10)).astype(np.float32)
+    expected = policy.distribution(torch.from_numpy(obs), params)
+    got = RolloutPolicy(policy, params)(obs, noise)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, (expected.mean + expected.stddev * torch.from_numpy(noise)).detach().numpy(),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_unseeded_calls_continue_the_streams(tasks):
+    policy = GaussianMLPPolicy(seed=4)
+    runs = []
+    for _ in range(2):
+        sampler = MultiTaskSampler(4, max_steps=15)
+        first = sampler.sample(policy, tasks, [1, 2, 3, 4])
+        runs.append((first, sampler.sample(policy, tasks, None)))
+    assert torch.equal(runs[0][1].actions, runs[1][1].actions)  # reproducible
+    assert not torch.equal(runs[0][1].observations[:, 0], runs[0][0].observations[:, 0])  # new starts
+    with pytest.raises(ValueError, match="seed the first call"):
+        MultiTaskSampler(4).sample(policy, tasks, None)
+    sampler = MultiTaskSampler(4, max_steps=15)
+    sampler.sample(policy, tasks, [1, 2, 3, 4])
+    with pytest.raises(ValueError, match="same tasks"):
+        sampler.sample(policy, list(reversed(tasks)), None)

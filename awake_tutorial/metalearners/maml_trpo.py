@@ -46,7 +46,7 @@ FISHER_PRODUCTS = ("auto", "analytic", "double_backward")
 
 def detach_distribution(pi: Normal) -> Normal:
     """A copy of ``pi`` that carries no gradient (the "old" policy)."""
-    return Normal(pi.loc.detach(), pi.scale.detach())
+    return Normal(pi.loc.detach(), pi.scale.detach(), validate_args=False)
 
 
 class MAMLTRPO:
