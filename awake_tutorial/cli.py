@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 # light modules only at the top: torch and stable-baselines3 load when a command needs them
 from awake_tutorial import plotting
 from awake_tutorial.config import load_config
+from awake_tutorial.paths import DATA_DIR
 from awake_tutorial.progress_log import read_progress
 from awake_tutorial.tasks import get_evaluation_task, load_evaluation_tasks, write_evaluation_tasks
 
@@ -146,7 +147,9 @@ def evaluate_and_print(policy, args, config, title: str) -> list[dict]:
             option("--num-batches", type=int, help="meta-batches (default: config)"),
             option("--seed", type=int, help="random seed (default: config)"),
             option("--run-dir", type=Path, help="run folder (default: runs/meta_train_<time>)"),
-            option("--resume", action="store_true", help="continue the run in --run-dir"), OVERWRITE)
+            option("--resume", action="store_true", help="continue the run in --run-dir"), OVERWRITE,
+            option("--export", type=Path, help="also write the policy + metadata .json here "
+                                               "(how data/pretrained_meta_policy.pt is made)"))
 def meta_train_command(args) -> None:
     from awake_tutorial.training import meta_train
 
@@ -161,7 +164,8 @@ def meta_train_command(args) -> None:
         bar.update(r["batch"] + 1 - bar.n)
 
     try:
-        records = meta_train(config, run_dir, show, resume=args.resume, overwrite=args.overwrite).records
+        result = meta_train(config, run_dir, show, resume=args.resume, overwrite=args.overwrite)
+        records = result.records
     finally:
         bar.close()
     if not records:
@@ -173,6 +177,11 @@ def meta_train_command(args) -> None:
                       f"in {records[-1]['wall_time']:.0f} s (last 5 shown)")
     save_standard_figures(records, run_dir)
     print(f"run folder: {run_dir} (policy: {Path(run_dir) / 'policy.pt'})")
+    if args.export:
+        from awake_tutorial.pretrained import export_meta_policy
+
+        path = export_meta_policy(result.policy, config, args.export, records[-1]["batch"] + 1, records[-1]["wall_time"])
+        print(f"exported: {path} (+ {path.with_suffix('.json').name})")
 
 
 @subcommand("adapt", "adapt a policy to evaluation tasks (the inner loop alone)",
@@ -256,6 +265,38 @@ def plot_command(args) -> None:
             option("--out", type=Path, help="folder (default: the course's data/)"))
 def make_tasks_command(args) -> None:
     print(f"evaluation tasks: {write_evaluation_tasks(args.out)}")
+
+
+@subcommand("compare", "score every method on the evaluation and held-out tasks", *CONFIG,
+            option("--meta-policy", default="meta", help="meta-policy: 'meta' (shipped) or a .pt file"),
+            option("--ppo", default="ppo", help="PPO policy: 'ppo' (shipped) or a .zip file"),
+            option("--methods", nargs="+", metavar="M", help="subset of the methods (default: all)"),
+            option("--episodes", type=int, help="episodes per task (default 50; quick mode 10)"),
+            option("--heldout", type=int, help="number of held-out tasks (default 20; quick mode 3)"),
+            SEED, option("--out", type=Path, default=Path("runs/comparison"), help="output folder"))
+def compare_command(args) -> None:
+    from awake_tutorial import compare
+    from awake_tutorial.policies import load_pretrained
+    from awake_tutorial.ppo import load_ppo
+    from awake_tutorial.quick import budget
+
+    config = load_settings(args)
+    methods = args.methods or list(compare.METHODS)
+    meta = load_pretrained(args.meta_policy) if any(m.startswith("meta-") for m in methods) else None
+    ppo = load_ppo(DATA_DIR / "ppo_task0.zip" if args.ppo == "ppo" else args.ppo) if "ppo" in methods else None
+    episodes = args.episodes or budget(50, 10)
+    task_sets = {"evaluation": load_evaluation_tasks(), "held-out": compare.heldout_tasks(args.heldout or budget(20, 3))}
+    bar = tqdm(total=len(methods) * len(task_sets), unit="method", desc="compare", dynamic_ncols=True)
+    rows = []
+    for task_set, tasks in task_sets.items():
+        rows += compare.compare_methods(tasks, methods, episodes=episodes, seed=args.seed, meta_policy=meta,
+                                        ppo_model=ppo, config=config, task_set=task_set,
+                                        progress=lambda method: bar.update(1))
+    bar.close()
+    keys = ("method", "task_set", "mean_length", "worst_length", "success_rate", "steps_over_fewest")
+    print_table([{k: row[k] for k in keys} for row in compare.summarize(rows)], f"{episodes} episodes per task")
+    for kind, path in compare.write_results(rows, args.out).items():
+        print(f"{kind}: {path}")
 
 
 class Parser(argparse.ArgumentParser):

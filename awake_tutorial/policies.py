@@ -275,3 +275,11 @@ def load_policy(path, hidden_sizes: Sequence[int] | None = None, nonlinearity: s
         )
     policy.load_state_dict({k: v.float() for k, v in state.items()})
     return policy
+
+
+def load_pretrained(name_or_path="meta") -> GaussianMLPPolicy:
+    """The shipped meta-policy ("meta") or a policy file with its .json metadata: sha256 and
+    architecture are checked (see :mod:`awake_tutorial.pretrained`)."""
+    from awake_tutorial.pretrained import load_pretrained_policy
+
+    return load_pretrained_policy(name_or_path)

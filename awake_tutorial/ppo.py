@@ -13,8 +13,6 @@ them afterwards, so training a PPO model does not change the rest of a notebook.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import random
 import time
 from pathlib import Path
@@ -27,6 +25,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from awake_tutorial.config import Config, PPOConfig
 from awake_tutorial.envs import AwakeSteeringEnv
+from awake_tutorial.pretrained import check_sha256, resolve, write_metadata
 from awake_tutorial.training import torch_threads
 
 PPO_KEYS = ("learning_rate", "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda",
@@ -148,42 +147,28 @@ def ppo_policy(model: PPO) -> Callable[[np.ndarray], np.ndarray]:
     return act
 
 
-def file_sha256(path) -> str:
-    """SHA-256 hex digest of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _metadata_path(path: Path) -> Path:
-    return path.with_suffix(".json")
-
-
 def save_ppo(model: PPO, path, metadata: Mapping | None = None) -> Path:
     """Save ``model`` as an SB3 .zip plus a .json of ``metadata`` + sha256 + versions."""
+    import stable_baselines3
+
     path = Path(path)
     if path.suffix != ".zip":
         path = path.with_name(path.name + ".zip")
     path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
-    import stable_baselines3
-
-    info = {**dict(metadata or {}), "file": path.name, "sha256": file_sha256(path),
-            "num_timesteps": int(model.num_timesteps),
-            "stable_baselines3_version": stable_baselines3.__version__,
-            "torch_version": torch.__version__}
-    _metadata_path(path).write_text(json.dumps(info, indent=2) + "\n")
+    tmp = path.with_name(path.stem + ".tmp.zip")
+    model.save(tmp)
+    tmp.replace(path)
+    write_metadata(path, {**dict(metadata or {}), "num_timesteps": int(model.num_timesteps),
+                          "stable_baselines3_version": stable_baselines3.__version__})
     return path
 
 
-def load_ppo(path) -> PPO:
-    """Load a model written by :func:`save_ppo`, checking its sha256 if the .json is there."""
-    path = Path(path)
-    if not path.exists():
+def load_ppo(path="ppo") -> PPO:
+    """Load a model written by :func:`save_ppo` ("ppo" = the shipped one), checking its sha256."""
+    try:
+        path = resolve(path)
+    except FileNotFoundError:
         raise FileNotFoundError(f"PPO model {path} not found; train one with "
-                                "`awake-tutorial ppo --train --task-id 0 --out PATH`.")
-    meta_path = _metadata_path(path)
-    if meta_path.exists():
-        expected = json.loads(meta_path.read_text()).get("sha256")
-        if expected and expected != file_sha256(path):
-            raise ValueError(f"{path} does not match the sha256 in {meta_path}: the file was "
-                             "changed or damaged; retrain or restore it.")
+                                "`awake-tutorial ppo --train --task-id 0 --out PATH`.") from None
+    check_sha256(path)
     return PPO.load(path, device="cpu")

@@ -1,0 +1,96 @@
+"""The shipped, pretrained policies in ``data/``: weights + a metadata .json each.
+
+The metadata records how the file was made (config, seed, meta-batches, wall time,
+package version) and its sha256, so a learner can trust what they load:
+:func:`load_pretrained_policy` checks the hash and the architecture and says what to do
+when either does not match. Weights are plain state_dicts (``torch.load`` with
+``weights_only=True``); nothing in ``data/`` is a pickle of objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import asdict
+from pathlib import Path
+from typing import Mapping
+
+import torch
+
+from awake_tutorial import __version__
+from awake_tutorial.paths import DATA_DIR
+
+SHIPPED = {"meta": "pretrained_meta_policy.pt", "ppo": "ppo_task0.zip"}
+
+
+def file_sha256(path) -> str:
+    """SHA-256 hex digest of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def metadata_path(path) -> Path:
+    """``x.pt`` / ``x.zip`` -> ``x.json``."""
+    return Path(path).with_suffix(".json")
+
+
+def write_metadata(path, info: Mapping) -> Path:
+    """Write ``info`` + sha256 of ``path`` + versions beside ``path``, atomically."""
+    from awake_tutorial.runs import write_json_atomic
+
+    path = Path(path)
+    meta = {**dict(info), "file": path.name, "sha256": file_sha256(path),
+            "awake_tutorial_version": __version__, "torch_version": torch.__version__,
+            "python_version": platform.python_version()}
+    write_json_atomic(metadata_path(path), meta)
+    return metadata_path(path)
+
+
+def check_sha256(path) -> dict:
+    """The metadata of ``path`` (empty if it has none); ValueError if the hash differs."""
+    meta_file = metadata_path(path)
+    if not meta_file.exists():
+        return {}
+    meta = json.loads(meta_file.read_text())
+    expected = meta.get("sha256")
+    if expected and expected != file_sha256(path):
+        raise ValueError(f"{path} does not match the sha256 in {meta_file}: the file was changed or "
+                         "damaged; restore it (git checkout data/) or retrain it.")
+    return meta
+
+
+def resolve(name_or_path) -> Path:
+    """A shipped name ("meta", "ppo") or a path -> an existing file path."""
+    path = DATA_DIR / SHIPPED[name_or_path] if name_or_path in SHIPPED else Path(name_or_path)
+    if not path.exists():
+        raise FileNotFoundError(f"policy file {path} not found; shipped names are {list(SHIPPED)}, "
+                                "or pass the path of a file you trained.")
+    return path
+
+
+def export_meta_policy(policy, config, path, num_batches: int, wall_time: float) -> Path:
+    """Write a trained meta-policy and its metadata (architecture, config, how long)."""
+    from awake_tutorial.policies import save_policy
+
+    path = save_policy(policy, path)
+    write_metadata(path, {
+        "kind": "meta-policy (MAML-TRPO)",
+        "architecture": {"obs_dim": policy.obs_dim, "action_dim": policy.action_dim,
+                         "hidden_sizes": list(policy.hidden_sizes), "nonlinearity": policy.nonlinearity},
+        "config": asdict(config), "seed": config.seed, "num_batches": int(num_batches),
+        "wall_time_s": round(float(wall_time), 1),
+        "command": f"awake-tutorial meta-train --seed {config.seed} --export {path.name}",
+    })
+    return path
+
+
+def load_pretrained_policy(name_or_path="meta"):
+    """A :class:`~awake_tutorial.policies.GaussianMLPPolicy` from a shipped name or a file,
+    with its sha256 and architecture checked against the metadata."""
+    from awake_tutorial.policies import load_policy
+
+    path = resolve(name_or_path)
+    meta = check_sha256(path)
+    architecture = meta.get("architecture", {})
+    return load_policy(path, hidden_sizes=architecture.get("hidden_sizes"),
+                       nonlinearity=architecture.get("nonlinearity"))
