@@ -243,9 +243,11 @@ def ppo_command(args) -> None:
     if args.train:
         if args.timesteps is not None and args.timesteps < 1:
             raise CLIError(f"--timesteps must be >= 1, got {args.timesteps}.")
-        records = []
+        records, start = [], time.perf_counter()
         model = train_ppo(task, config, records.append, progress=True, total_timesteps=args.timesteps)
-        out = save_ppo(model, out, {"task_id": args.task_id, "ppo": vars(config.ppo)})
+        out = save_ppo(model, out, {"task_id": args.task_id, "ppo": vars(config.ppo),
+                                    "wall_time_s": round(time.perf_counter() - start, 1),
+                                    "command": f"awake-tutorial ppo --train --task-id {args.task_id} --out {out}"})
         curve = plotting.save_figure(plotting.plot_ppo_learning_curve(records),
                                      out.with_name(out.stem + "_learning_curve.png"))
         print(f"model: {out}\nfigure: {curve}")

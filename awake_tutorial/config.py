@@ -189,7 +189,7 @@ class Config:
     cg_damping: float = 1e-5
     cg_residual_tol: float = 1e-10
     fisher_product: str = "auto"  # "auto" | "analytic" | "double_backward", see metalearners.maml_trpo
-    fisher_max_samples: int = 128  # analytic Fisher from at most this many steps per task (0 = all)
+    fisher_max_samples: int = 64  # analytic Fisher only: at most this many steps per task (0 = all)
     ls_max_steps: int = 100
     ls_backtrack_ratio: float = 0.6
     # environment
@@ -199,7 +199,7 @@ class Config:
     # run
     seed: int = 0
     device: str = "cpu"
-    num_threads: int = 1  # torch threads; small tensors run fastest on one (0 = leave as is)
+    num_threads: int = 1  # torch threads; 1 is robust on shared CPUs (0 = leave as is)
     ppo: PPOConfig = field(default_factory=PPOConfig)
 
     RULES = {

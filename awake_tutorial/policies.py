@@ -195,9 +195,9 @@ class MeanJacobian:
         """J v: change of the mean (K, N, action_dim) for a parameter change v."""
         dx = None
         for i in range(self.num_layers):
-            da = self.inputs[i] @ v[f"layers.{i}.weight"].T + v[f"layers.{i}.bias"]
-            if dx is not None:
-                da = da + dx @ self.weights[i].transpose(1, 2)
+            da = nn.functional.linear(self.inputs[i], v[f"layers.{i}.weight"], v[f"layers.{i}.bias"])
+            if dx is not None:  # the change of this layer's input, through its weights
+                da = torch.baddbmm(da, dx, self.weights[i].transpose(1, 2))
             dx = da * self.slopes[i] if i < self.num_layers - 1 else da
         return dx
 
@@ -206,10 +206,10 @@ class MeanJacobian:
         grads, g = {}, u
         for i in reversed(range(self.num_layers)):
             x = self.inputs[i]
-            grads[f"layers.{i}.weight"] = g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
+            grads[f"layers.{i}.weight"] = torch.mm(g.reshape(-1, g.shape[-1]).t(), x.reshape(-1, x.shape[-1]))
             grads[f"layers.{i}.bias"] = g.sum(dim=(0, 1))
             if i > 0:
-                g = (g @ self.weights[i]) * self.slopes[i - 1]
+                g = torch.bmm(g, self.weights[i]) * self.slopes[i - 1]
         return grads
 
 

@@ -13,8 +13,11 @@ them afterwards, so training a PPO model does not change the rest of a notebook.
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import random
 import time
+import zipfile
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -147,8 +150,16 @@ def ppo_policy(model: PPO) -> Callable[[np.ndarray], np.ndarray]:
     return act
 
 
+# Attributes SB3 would store as cloudpickle blobs: left out of our files, so that a course
+# file never holds pickled code. load_ppo rebuilds the model from plain settings instead.
+PICKLED_ATTRIBUTES = ("policy_class", "_last_obs", "_last_episode_starts", "_last_original_obs",
+                      "ep_info_buffer", "ep_success_buffer", "observation_space", "action_space",
+                      "rollout_buffer_class", "clip_range", "clip_range_vf", "lr_schedule", "action_noise")
+
+
 def save_ppo(model: PPO, path, metadata: Mapping | None = None) -> Path:
-    """Save ``model`` as an SB3 .zip plus a .json of ``metadata`` + sha256 + versions."""
+    """Save ``model`` as an SB3-style .zip without pickled objects (plain JSON settings +
+    weights as a state_dict), plus a .json of ``metadata`` + sha256 + versions."""
     import stable_baselines3
 
     path = Path(path)
@@ -156,7 +167,7 @@ def save_ppo(model: PPO, path, metadata: Mapping | None = None) -> Path:
         path = path.with_name(path.name + ".zip")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.zip")
-    model.save(tmp)
+    model.save(tmp, exclude=list(PICKLED_ATTRIBUTES))
     tmp.replace(path)
     write_metadata(path, {**dict(metadata or {}), "num_timesteps": int(model.num_timesteps),
                           "stable_baselines3_version": stable_baselines3.__version__})
@@ -164,11 +175,34 @@ def save_ppo(model: PPO, path, metadata: Mapping | None = None) -> Path:
 
 
 def load_ppo(path="ppo") -> PPO:
-    """Load a model written by :func:`save_ppo` ("ppo" = the shipped one), checking its sha256."""
+    """Load a model written by :func:`save_ppo` ("ppo" = the shipped one), checking its sha256.
+
+    Never unpickles: the settings are read as JSON and the weights with
+    ``torch.load(weights_only=True)``; a file holding pickled objects is refused.
+    """
     try:
         path = resolve(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"PPO model {path} not found; train one with "
                                 "`awake-tutorial ppo --train --task-id 0 --out PATH`.") from None
     check_sha256(path)
-    return PPO.load(path, device="cpu")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            data = json.loads(archive.read("data"))
+            state = torch.load(io.BytesIO(archive.read("policy.pth")), map_location="cpu", weights_only=True)
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not a PPO model saved by save_ppo ({error}).") from None
+    pickled = sorted(k for k, v in data.items() if isinstance(v, dict) and ":serialized:" in v)
+    if pickled:
+        raise ValueError(f"{path} holds pickled objects {pickled}, which the course never loads; "
+                         "re-save the model with awake_tutorial.ppo.save_ppo.")
+    settings = {key: data[key] for key in PPO_KEYS if key in data and key != "clip_range"}
+    with keep_global_rng():
+        model = PPO("MlpPolicy", AwakeSteeringEnv(), device="cpu", verbose=0,
+                    policy_kwargs=data.get("policy_kwargs") or None, **settings)
+    try:
+        model.policy.load_state_dict(state)
+    except RuntimeError as error:
+        raise ValueError(f"{path}: the weights do not fit the PPO network ({error}).") from None
+    model.num_timesteps = int(data.get("num_timesteps", 0))
+    return model

@@ -141,6 +141,7 @@ def meta_batch(learner: MAMLTRPO, sampler: MultiTaskSampler, tasks: Sequence[Tas
     start = time.perf_counter()
     log = learner.step(train_episodes, valid_episodes, adapted=params)  # reused if first-order
     timings["outer"] = time.perf_counter() - start
+    timings["outer_cg"], timings["outer_line_search"] = log["cg_time"], log["line_search_time"]
 
     before, after = _summary(train_episodes[0]), _summary(valid_episodes)
     per_task = [{f"{key}_{when}": values[k] for when, summary in (("before", before), ("after", after))

@@ -24,7 +24,8 @@ import numpy as np
 from awake_tutorial.config import load_config
 from awake_tutorial.training import meta_train
 
-PARTS = (("tasks", "task sampling"), ("sampling", "rollouts"), ("inner", "inner loop"), ("outer", "TRPO step"))
+PARTS = (("tasks", "task sampling"), ("sampling", "rollouts"), ("inner", "inner loop"), ("outer", "TRPO step"),
+         ("outer_cg", "  of which CG"), ("outer_line_search", "  line search"))
 REFERENCE_SECONDS_PER_BATCH = (6.0, 10.0)
 
 
@@ -39,8 +40,10 @@ def time_training(config, label: str) -> dict:
     print(f"\n{label}: {len(records)} meta-batches in {total:.1f} s = {per_batch:.3f} s per meta-batch")
     for key, name in PARTS:
         print(f"  {name:<14} {parts[key]:7.3f} s  ({parts[key] / per_batch:5.1%})")
-    full = per_batch * load_config().num_batches
-    print(f"  full default config ({load_config().num_batches} meta-batches), extrapolated: {full:.0f} s")
+    planned = load_config().num_batches
+    full = per_batch * planned
+    print(f"  full default config ({planned} meta-batches), extrapolated: {full:.0f} s"
+          + ("" if len(records) >= planned else " (over-estimate: the first meta-batches are the slowest)"))
     last = records[-1]
     print(f"  last batch: return before/after adaptation {last['return_before']:.1f} / {last['return_after']:.1f}, "
           f"episode length {last['length_before']:.1f} / {last['length_after']:.1f}")

@@ -85,10 +85,12 @@ print(f"trained for {model.num_timesteps} steps")
 plotting.plot_ppo_learning_curve(dashboard.records)
 
 # %% [markdown]
-# In quick mode PPO only sees a few thousand steps and is still poor. The course ships a
-# PPO model trained on task 0 with the full budget (`data/ppo_task0.zip`, made by
-# `awake-tutorial ppo --train --task-id 0`); we use it from here on so that everybody
-# sees a well-trained PPO.
+# In quick mode PPO sees only a few thousand steps and is not yet as good as it gets.
+# The course ships a PPO model trained on task 0 with the full budget
+# (`data/ppo_task0.zip`, made by `awake-tutorial ppo --train --task-id 0`); we use it
+# from here on so that everybody sees a well-trained PPO. Its learning curve:
+#
+# ![learning curve of the shipped PPO model](../data/ppo_task0_learning_curve.png)
 
 # %%
 shipped = load_ppo(data_file("ppo_task0.zip"))

@@ -72,7 +72,10 @@ print(mode_banner())
 # policies:
 #
 # $$ \max_\theta\ \frac1K\sum_{k=1}^K \mathbb E\Big[\frac{\pi_{\theta'_k}(a\mid s)}{\pi_{\theta'_{k,\text{old}}}(a\mid s)}\hat A\Big]
-#    \quad\text{s.t.}\quad \frac1K\sum_k \overline{\mathrm{KL}}\big(\pi_{\theta'_{k,\text{old}}}\,\|\,\pi_{\theta'_k}\big) \le \delta . $$
+#    \quad\text{s.t.}\quad \frac1K\sum_k \overline{\mathrm{KL}}\big(\pi_{\theta'_k}\,\|\,\pi_{\theta'_{k,\text{old}}}\big) \le \delta . $$
+#
+# ($\overline{\mathrm{KL}}$: mean over the visited states. Near $\theta_\text{old}$ both
+# directions of the KL agree to second order, which is all TRPO uses.)
 #
 # Linearising the objective (gradient $g$) and taking the KL to second order (Fisher
 # matrix $F$) gives the step direction $x = F^{-1} g$:

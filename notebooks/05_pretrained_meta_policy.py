@@ -41,18 +41,23 @@ print(mode_banner())
 # %% [markdown]
 # ## The shipped meta-policy
 #
-# The file holds the network weights only; the `.json` next to it says how it was made.
+# The file holds the network weights only; the `.json` next to it says how it was made
+# (the full configuration is in there too).
 
 # %%
-meta_policy = load_pretrained("meta")
+meta_policy = load_pretrained("meta")  # checks the file's sha256 against the .json
 print(meta_policy)
-print(json.dumps(json.loads(data_file("pretrained_meta_policy.json").read_text()), indent=1))
+info = json.loads(data_file("pretrained_meta_policy.json").read_text())
+for key in ("kind", "architecture", "num_batches", "seed", "wall_time_s", "command"):
+    print(f"{key:13s} {info.get(key)}")
 
 # %% [markdown]
 # ## Adapt it, live
 #
 # Same settings as notebook 3: per batch 16 episodes per task and one REINFORCE step
 # ($\alpha$ = `fast_lr`). Batch 0 shows the meta-policy itself, before any adaptation.
+# Meta-training optimised the return after `num_steps` = 4 such steps; we run a few more
+# to see what happens beyond.
 #
 # **Look at:** the success rate after one or two batches, and compare the axes with
 # notebook 3's figure (which needed tens of batches).

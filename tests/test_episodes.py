@@ -103,3 +103,17 @@ def test_summary():
     assert torch.allclose(s["return"], ep.rewards.sum(1).mean(-1))
     assert torch.allclose(s["length"], ep.mask.sum(1).mean(-1))
     assert torch.allclose(s["success"], ep.success.float().mean(-1))
+
+
+def test_subsample_keeps_task_weights_and_spreads_evenly():
+    ep = random_episodes(K=3, T=20, B=6)
+    ep.compute_advantages(torch.zeros_like(ep.rewards), 1.0, 0.99)
+    steps = ep.packed()
+    assert steps.subsample(0) is steps and steps.subsample(10_000) is steps
+    small = steps.subsample(8)
+    assert small.observations.shape == (3, 8, 10) and small.advantages.shape == (3, 8)
+    assert torch.allclose(small.weights.sum(-1), steps.weights.sum(-1))
+    for k in range(3):
+        count = int((steps.weights[k] > 0).sum())
+        picked = [int(i * max(count / 8, 1.0)) for i in range(8)]
+        assert torch.equal(small.observations[k], steps.observations[k, picked])

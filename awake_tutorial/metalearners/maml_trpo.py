@@ -23,6 +23,7 @@ Nothing here knows about a particular environment.
 from __future__ import annotations
 
 import math
+import time
 from typing import Mapping, Sequence
 
 import torch
@@ -126,7 +127,7 @@ class MAMLTRPO:
             v = unflatten(vector, theta)
             out = mean_product({n: v[n] for n in mean_names})
             out["log_std"] = log_std_curvature * v["log_std"]
-            return flatten([out[n] for n in theta]) + self.cg_damping * vector
+            return torch.add(flatten([out[n] for n in theta]), vector, alpha=self.cg_damping)
 
         return product
 
@@ -146,13 +147,15 @@ class MAMLTRPO:
             fvp = hessian_vector_product(kl, theta, self.cg_damping)
         else:
             fvp = self._analytic_fisher(theta, adapted, valid_episodes)
+        start = time.perf_counter()
         step_dir, cg_used, cg_residual = conjugate_gradient(fvp, grad, self.cg_iters, self.cg_residual_tol)
         shs = 0.5 * torch.dot(step_dir, fvp(step_dir)).item()  # KL of the unscaled step, quadratic model
-        log = {"loss_before": loss.item(), "cg_iters_used": cg_used, "cg_residual": cg_residual}
+        log = {"loss_before": loss.item(), "cg_iters_used": cg_used, "cg_residual": cg_residual,
+               "cg_time": time.perf_counter() - start}
         old_params = flatten(theta).detach()
         if not (math.isfinite(shs) and shs > 0):
             return {**log, "loss_after": loss.item(), "kl": 0.0, "step_accepted": False, "ls_steps": 0,
-                    "reject_reason": "bad curvature", "ls_rejections": {}}
+                    "reject_reason": "bad curvature", "ls_rejections": {}, "line_search_time": 0.0}
         full_step = step_dir * math.sqrt(self.max_kl / shs)
 
         def evaluate(flat_params):
@@ -160,8 +163,10 @@ class MAMLTRPO:
                 new_loss, new_kl = self._evaluate(train_episodes, valid_episodes, unflatten(flat_params, theta), old_pi)
             return new_loss.item(), new_kl.item()
 
+        start = time.perf_counter()
         result = line_search(evaluate, old_params, full_step, loss.item(), self.max_kl,
                              self.ls_max_steps, self.ls_backtrack_ratio)
+        log["line_search_time"] = time.perf_counter() - start
         torch.nn.utils.vector_to_parameters(result.params, self.policy.parameters())
         return {**log, "loss_after": result.loss, "kl": result.kl, "step_accepted": result.accepted,
                 "ls_steps": result.steps, "reject_reason": result.reject_reason,

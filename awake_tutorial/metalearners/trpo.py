@@ -38,11 +38,8 @@ def flatten(tensors) -> torch.Tensor:
 
 def unflatten(vector: torch.Tensor, like: Mapping[str, torch.Tensor]) -> Params:
     """Split a flat vector into tensors shaped like ``like`` (inverse of :func:`flatten`)."""
-    out, start = {}, 0
-    for name, t in like.items():
-        out[name] = vector[start:start + t.numel()].view_as(t)
-        start += t.numel()
-    return out
+    pieces = torch.split(vector, [t.numel() for t in like.values()])
+    return {name: piece.view(t.shape) for (name, t), piece in zip(like.items(), pieces)}
 
 
 def kl_divergence(pi: Normal, old_pi: Normal) -> torch.Tensor:
