@@ -25,10 +25,10 @@ import torch
 import awake_tutorial
 from awake_tutorial.config import Config, load_config, save_config
 
+from awake_tutorial.progress_log import META_FILE, PROGRESS_FILE, read_new_records
+
 CONFIG_FILE = "config.yaml"
-PROGRESS_FILE = "progress.jsonl"
 POLICY_FILE = "policy.pt"
-META_FILE = "meta.json"
 RUN_FILES = (CONFIG_FILE, PROGRESS_FILE, POLICY_FILE, META_FILE)
 # settings that may change when a run is resumed (they do not change its numbers)
 RESUMABLE_CHANGES = ("num_batches", "num_threads")
@@ -60,12 +60,8 @@ def read_meta(run_dir) -> dict:
 
 
 def read_records(run_dir, limit: int | None = None) -> list[dict]:
-    """The records of progress.jsonl (the first ``limit`` of them)."""
-    path = Path(run_dir) / PROGRESS_FILE
-    if not path.exists():
-        return []
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    return [json.loads(line) for line in lines[:limit]]
+    """The complete records of progress.jsonl (the first ``limit`` of them)."""
+    return read_new_records(Path(run_dir) / PROGRESS_FILE)[0][:limit]
 
 
 def _run_files(run_dir: Path) -> list[Path]:

@@ -88,9 +88,8 @@ plotting.plot_ppo_learning_curve(dashboard.records)
 # In quick mode PPO sees only a few thousand steps and is not yet as good as it gets.
 # The course ships a PPO model trained on task 0 with the full budget
 # (`data/ppo_task0.zip`, made by `awake-tutorial ppo --train --task-id 0`); we use it
-# from here on so that everybody sees a well-trained PPO. Its learning curve:
-#
-# ![learning curve of the shipped PPO model](../data/ppo_task0_learning_curve.png)
+# from here on so that everybody sees a well-trained PPO (`data/ppo_task0.json` says how
+# it was made).
 
 # %%
 shipped = load_ppo(data_file("ppo_task0.zip"))

@@ -9,6 +9,9 @@ from torch.func import functional_call
 
 from awake_tutorial.policies import GaussianMLPPolicy, load_policy, save_policy, stack_params
 
+# torch.func (used here as the reference) imports code that warns about torch.jit.script
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+
 
 @pytest.fixture
 def policy():

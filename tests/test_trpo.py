@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +18,8 @@ from awake_tutorial.metalearners.trpo import (
 )
 from awake_tutorial.policies import GaussianMLPPolicy
 
-torch.set_default_dtype(torch.float32)
+# torch.func (used here as the reference) imports code that warns about torch.jit.script
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 
 
 def test_conjugate_gradient_solves_random_spd_system():

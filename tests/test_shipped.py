@@ -1,0 +1,104 @@
+"""The shipped files in data/: safe formats, intact, and as good as the README says."""
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from awake_tutorial import compare, pretrained
+from awake_tutorial.benchmark import evaluate
+from awake_tutorial.config import load_config
+from awake_tutorial.policies import load_pretrained
+from awake_tutorial.ppo import load_ppo, ppo_policy
+from awake_tutorial.tasks import get_evaluation_task
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_meta_policy_loads_matches_its_sha256_and_metadata():
+    meta = json.loads((DATA / "pretrained_meta_policy.json").read_text())
+    assert meta["sha256"] == pretrained.file_sha256(DATA / "pretrained_meta_policy.pt")
+    assert meta["num_batches"] == 500 and meta["seed"] == 0 and meta["config"]["num_batches"] == 500
+    state = torch.load(DATA / "pretrained_meta_policy.pt", weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    policy = load_pretrained("meta")
+    assert list(policy.hidden_sizes) == meta["architecture"]["hidden_sizes"]
+
+
+def test_meta_policy_reaches_the_threshold_without_adaptation():
+    policy = load_pretrained("meta").as_numpy_policy(deterministic=True)
+    results = evaluate(policy, [get_evaluation_task(0), get_evaluation_task(3)], episodes=50, seed=123)
+    assert all(r["success_rate"] >= 0.95 for r in results), results
+
+
+def test_damaged_or_foreign_files_are_refused(tmp_path):
+    weights = tmp_path / "p.pt"
+    weights.write_bytes((DATA / "pretrained_meta_policy.pt").read_bytes())
+    meta = json.loads((DATA / "pretrained_meta_policy.json").read_text())
+    meta["sha256"] = "0" * 64
+    (tmp_path / "p.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="sha256"):
+        load_pretrained(weights)
+    meta["sha256"] = pretrained.file_sha256(weights)
+    meta["architecture"]["hidden_sizes"] = [32, 32]
+    (tmp_path / "p.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="hidden_sizes"):
+        load_pretrained(weights)
+    with pytest.raises(FileNotFoundError, match="shipped names"):
+        load_pretrained(tmp_path / "missing.pt")
+
+
+class Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_a_pickle_carrying_code_is_not_loaded(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"layers.0.weight": Evil()}, path)
+    with pytest.raises(ValueError, match="weights_only"):
+        load_pretrained(path)
+
+
+def test_ppo_file_holds_no_pickled_objects_and_solves_task_0():
+    with zipfile.ZipFile(DATA / "ppo_task0.zip") as archive:
+        data = json.loads(archive.read("data"))
+    assert not [k for k, v in data.items() if isinstance(v, dict) and ":serialized:" in v]
+    model = load_ppo("ppo")
+    result = evaluate(ppo_policy(model), [get_evaluation_task(0)], episodes=20, seed=5)[0]
+    assert result["success_rate"] == 1.0
+
+
+def test_no_pickle_anywhere_in_data():
+    for path in DATA.iterdir():
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                [z[k] for k in z.files]  # raises on object arrays
+        elif path.suffix == ".pt":
+            torch.load(path, weights_only=True)
+        elif path.suffix == ".json":
+            json.loads(path.read_text())
+        else:
+            assert path.suffix == ".zip", f"unexpected file in data/: {path.name}"
+
+
+def test_comparison_quick_run_gives_a_well_formed_table(tmp_path):
+    config = load_config()
+    tasks = [get_evaluation_task(1)] + compare.heldout_tasks(1)
+    rows = compare.compare_methods(tasks, ["inverse", "fewest-steps", "meta-0", "meta-1"], episodes=4,
+                                   meta_policy=load_pretrained("meta"), config=config)
+    assert len(rows) == 8 and all(set(r) == set(compare.FIELDS) for r in rows)
+    paths = compare.write_results(rows, tmp_path)
+    summary = json.loads(paths["json"].read_text())["summary"]
+    fewest = [s for s in summary if s["method"] == "fewest-steps"][0]
+    assert fewest["steps_over_fewest"] == 1.0
+    assert all(s["steps_over_fewest"] >= 1.0 for s in summary)
+    assert paths["csv"].read_text().splitlines()[0] == ",".join(compare.FIELDS)
+    assert paths["png"].stat().st_size > 1000
+    with pytest.raises(ValueError, match="unknown method"):
+        compare.compare_methods(tasks, ["genius"])
+    with pytest.raises(ValueError, match="meta_policy"):
+        compare.compare_methods(tasks, ["meta-1"])
