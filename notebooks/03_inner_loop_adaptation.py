@@ -107,7 +107,7 @@ Code(inspect.getsource(training.add_advantages), language="python")
 # %%
 config = load_config()
 tasks = load_evaluation_tasks()
-num_batches = budget(100, 20)
+num_batches = budget(100, 40)
 dashboard = AdaptationDashboard([task.id for task in tasks], num_batches).display()
 result = training.adapt(None, tasks, num_batches, config, seed=0, callback=dashboard)
 dashboard.close()

@@ -96,7 +96,7 @@ print(mode_banner())
 # values); any of them can be overridden, e.g. `load_config(meta_batch_size=16)`.
 
 # %%
-config = load_config(num_batches=budget(500, 3))
+config = load_config(num_batches=budget(500, 20))
 for key in ("num_batches", "meta_batch_size", "fast_batch_size", "num_steps", "fast_lr",
             "first_order", "max_kl", "cg_iters", "cg_damping", "ls_backtrack_ratio"):
     print(f"{key:20s} {getattr(config, key)}")
