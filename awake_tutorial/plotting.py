@@ -67,6 +67,31 @@ def plot_tasks(tasks: Sequence[Task], plane: str = "horizontal"):
     return fig
 
 
+def plot_beamline(scales=None):
+    """Element layout along s (m) and beta functions (m) of one quad setting (default nominal)."""
+    from awake_tutorial import optics
+
+    table = optics.twiss(optics.nominal_scales() if scales is None else np.atleast_2d(scales))
+    elements = optics.LATTICE.elements
+    lengths = np.array([e.length for e in elements])
+    s_exit = np.cumsum(lengths)  # twiss() gives beta at element exits
+    fig, axes = new_figure(2, 1, width=9, height=1.8, sharex=True, gridspec_kw={"height_ratios": [1, 2.5]})
+    ax_layout, ax_beta = axes[:, 0]
+    for kind, marker, colour in (("bpm", "|", "tab:green"), ("corrector", "s", "tab:orange"),
+                                 ("quadrupole", "D", "tab:blue"), ("bend_h", "^", "tab:red"),
+                                 ("bend_v", "v", "tab:red")):
+        s_kind = [s for s, e in zip(s_exit - lengths / 2, elements) if e.type == kind]
+        ax_layout.plot(s_kind, np.zeros(len(s_kind)), marker, color=colour, ms=9, mew=2, label=kind)
+    ax_layout.set(yticks=[], ylim=(-1, 1), title="TT43: element layout and beta functions")
+    ax_layout.legend(ncol=5, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.05), frameon=False)
+    for plane in ("x", "y"):
+        start = optics.LATTICE.initial_twiss[f"beta_{plane}"]
+        ax_beta.plot(np.r_[0, s_exit], np.r_[start, table[f"beta_{plane}"][0]], label=rf"$\beta_{plane}$")
+    ax_beta.set(xlabel="s (m)", ylabel="beta (m)")
+    ax_beta.legend()
+    return fig
+
+
 def plot_response_matrix(task: Task, planes: Sequence[str] = ("horizontal", "vertical")):
     """Heatmap of one task's response matrix per plane (m/rad): BPM reading per kick."""
     planes = [planes] if isinstance(planes, str) else list(planes)
@@ -154,7 +179,7 @@ def plot_meta_training(records: Sequence[Mapping]):
         ax_kl.plot(x, kl, "-", color="tab:purple", lw=0.8)
     ax_kl.plot(x[accepted], kl[accepted], "o", ms=size, color="tab:purple", label="step accepted")
     ax_kl.plot(x[~accepted], kl[~accepted], "x", ms=size + 2, color="tab:red", label="step rejected")
-    ax_kl.set(xlabel="meta-batch", ylabel="KL(old || new)")
+    ax_kl.set(xlabel="meta-batch", ylabel="KL(new || old)")
     ax_kl.xaxis.set_major_locator(MaxNLocator(**COUNT_TICKS))
     ax_kl.legend(fontsize=8)
     fig.suptitle(f"meta-training: {int(accepted.sum())}/{len(records)} outer steps accepted")

@@ -64,27 +64,7 @@ print(mode_banner())
 # offset there. (The beam starts with $\beta_x = \beta_y = 5$ m.)
 
 # %%
-optics_nominal = optics.twiss(optics.nominal_scales())
-elements = optics.LATTICE.elements
-s_exit = np.cumsum([e.length for e in elements])  # m, where twiss() gives beta
-s_centre = s_exit - np.array([e.length for e in elements]) / 2
-fig, axes = plotting.new_figure(2, 1, width=9, height=1.8, sharex=True,
-                                gridspec_kw={"height_ratios": [1, 2.5]})
-ax_layout, ax_beta = axes[:, 0]
-for kind, marker, colour in (("bpm", "|", "tab:green"), ("corrector", "s", "tab:orange"),
-                             ("quadrupole", "D", "tab:blue"), ("bend_h", "^", "tab:red"),
-                             ("bend_v", "v", "tab:red")):
-    s_kind = [s for s, e in zip(s_centre, elements) if e.type == kind]
-    ax_layout.plot(s_kind, np.zeros(len(s_kind)), marker, color=colour, ms=9, mew=2, label=kind)
-ax_layout.set(yticks=[], ylim=(-1, 1), title="TT43: element layout and beta functions (nominal optics)")
-ax_layout.legend(ncol=5, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.05), frameon=False)
-for plane in ("x", "y"):
-    beta_start = optics.LATTICE.initial_twiss[f"beta_{plane}"]
-    ax_beta.plot(np.r_[0, s_exit], np.r_[beta_start, optics_nominal[f"beta_{plane}"][0]],
-                 label=rf"$\beta_{plane}$")
-ax_beta.set(xlabel="s (m)", ylabel="beta (m)")
-ax_beta.legend()
-fig
+plotting.plot_beamline()  # nominal optics
 
 # %% [markdown]
 # ## 2. The orbit response matrix

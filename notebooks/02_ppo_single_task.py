@@ -161,7 +161,28 @@ plotting.plot_comparison(results, title="PPO trained on task 0, tested on every 
 # this step effective (the *outer loop*, MAML).
 #
 # ### Questions
-# 1. Which evaluation task is hardest for the PPO policy? Compare its quadrupole settings
-#    (`tasks[k].quad_scales`) with the nominal ones.
+# 1. On which evaluation tasks does PPO fail completely, and on which only partly?
+#    Compare their response matrices with task 0's: `plotting.plot_tasks(tasks)`.
 # 2. Would training PPO on *all* tasks (a random task per episode) solve the problem?
 #    What would such a policy have to infer from the readings alone?
+
+# %% [markdown]
+# <details><summary>Answers</summary>
+#
+# 1. Compare the signs of the strong entries (columns 0-2, BPMs 4-9). Where a task's
+#    matrix has the *same* signs as task 0's but other magnitudes, PPO's corrections
+#    point roughly the right way and over- or undershoot: it succeeds on part of the
+#    episodes, slowly. Where the signs *flip* (a quadrupole setting that changes the
+#    phase advance between a corrector and a BPM by more than half a turn), PPO's
+#    correction pushes the beam the wrong way: short failed episodes, the beam ends on
+#    the wall. And where the response is much weaker, the corrections are too small and
+#    episodes run into the time limit.
+# 2. Partly. One reading does not reveal the task: the same orbit can come from
+#    different kicks under different optics. A policy that sees only the current
+#    readings can at best learn a *robust* compromise that works on average, cautious
+#    and slow (notebook 5's meta-policy before adaptation is such a policy). To do
+#    better it must *identify* the task, e.g. from how the readings responded to its
+#    last actions: a policy with memory (a recurrent network, the "RL$^2$" approach to
+#    meta-RL), or, as in this course, a few gradient steps on data of the task (MAML).
+#
+# </details>

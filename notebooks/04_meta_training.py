@@ -115,8 +115,8 @@ for key in ("num_batches", "meta_batch_size", "fast_batch_size", "num_steps", "f
 # * *KL*: every accepted step (o) sits at or below `max_kl`; rejected steps (x) leave
 #   $\theta$ unchanged.
 #
-# Full mode takes a few minutes on a laptop; quick mode runs only a few meta-batches,
-# too few to learn much (notebook 5 loads a fully trained meta-policy).
+# Full mode takes a couple of minutes on a laptop; quick mode runs only a few
+# meta-batches, too few to learn much (notebook 5 loads a fully trained meta-policy).
 
 # %%
 run_dir = REPO_DIR / "runs" / "04_meta_training"
@@ -167,5 +167,25 @@ watched.figure()
 #    few meta-batches (`load_config(max_kl=1e-2, num_batches=20)`).
 # 3. Second-order MAML: run two meta-batches with `load_config(first_order=False,
 #    num_batches=2)` and compare `result.records[-1]["timings"]["outer"]` with the
-#    first-order run. (Expect it to be ten or more times slower: every Fisher-vector
-#    product then differentiates twice through the inner step.)
+#    first-order run.
+
+# %% [markdown]
+# <details><summary>Answers</summary>
+#
+# 1. The adapted parameters $\theta'$ are a few small steps away from $\theta$, so what
+#    makes $\theta'$ good on every task (steering that works for all optics) mostly
+#    makes $\theta$ good too; first-order MAML even uses the gradient at $\theta'$ as
+#    the gradient at $\theta$. What MAML adds is the *gap* between the curves: a
+#    starting point from which one REINFORCE step helps a lot.
+# 2. Each outer step may change the policy ten times more (in KL), so early progress is
+#    faster: in 20 meta-batches the success after adaptation climbs noticeably quicker.
+#    The price: the line search has to shrink the steps more often (`ls_steps` in the
+#    records), and a large step late in training, when the policy is already good, can
+#    undo progress. The reference course's $10^{-3}$ favours steady progress over
+#    hundreds of meta-batches.
+# 3. Second-order steps take tens of seconds instead of a fraction of a second, about
+#    a hundred times slower: every Fisher-vector product in the conjugate gradient then
+#    differentiates twice through the inner REINFORCE steps. On many problems
+#    first-order MAML learns about as well, which is why it is the default here.
+#
+# </details>

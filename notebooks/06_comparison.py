@@ -102,7 +102,8 @@ for task_set in task_sets:
     assert by[("inverse", task_set)]["success_rate"] == 1.0
     assert by[("fewest-steps", task_set)]["success_rate"] == 1.0
     assert by[("fewest-steps", task_set)]["mean_length"] <= by[("inverse", task_set)]["mean_length"]
-assert by[("meta-4", "evaluation")]["success_rate"] >= 0.95
+    assert by[("meta-1", task_set)]["success_rate"] >= 0.95, "one batch adapts the meta-policy"
+    assert by[("meta-1", task_set)]["mean_length"] < by[("meta-0", task_set)]["mean_length"]
 
 # %% [markdown]
 # ## Reading the results
