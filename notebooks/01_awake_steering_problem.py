@@ -37,7 +37,7 @@
 # %%
 import numpy as np
 
-from awake_tutorial import optics, plotting
+from awake_tutorial import plotting
 from awake_tutorial.benchmark import FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task
 from awake_tutorial.envs import AwakeSteeringEnv
 from awake_tutorial.quick import budget, mode_banner
