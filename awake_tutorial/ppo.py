@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger
 
 from awake_tutorial.config import Config, PPOConfig
 from awake_tutorial.envs import AwakeSteeringEnv
@@ -134,6 +135,7 @@ def train_ppo(task, config, callback: Callable | None = None, progress: bool = F
     settings = {key: getattr(ppo_config, key) for key in PPO_KEYS}
     with keep_global_rng(), torch_threads(threads):
         model = PPO("MlpPolicy", env, device="cpu", verbose=0, **settings)
+        model.set_logger(Logger(folder=None, output_formats=[]))  # SB3 would make a temp dir per run
         tracker = PPOProgressCallback(env.task.id, total, callback, progress)
         model.learn(total_timesteps=total, callback=tracker)
     return model
