@@ -1,8 +1,12 @@
-"""Regenerate the README's figures: `python docs/make_figures.py` (a few seconds).
+"""Regenerate the README's pictures: `python docs/make_figures.py` (about half a minute).
 
-The comparison figure comes from `awake-tutorial compare --out docs/results` (minutes).
+Inputs: the shipped evaluation tasks and pretrained policy, the comparison table written
+by `awake-tutorial compare --out docs/results`, and the pretrained run's figure
+(`awake-tutorial meta-train ... --run-dir runs/pretrained`).
 """
 
+import json
+import shutil
 from pathlib import Path
 
 import matplotlib
@@ -10,10 +14,31 @@ import matplotlib
 matplotlib.use("Agg")
 
 from awake_tutorial import plotting  # noqa: E402
+from awake_tutorial.config import load_config  # noqa: E402
+from awake_tutorial.policies import load_pretrained  # noqa: E402
 from awake_tutorial.tasks import load_evaluation_tasks  # noqa: E402
+from awake_tutorial.training import adapt  # noqa: E402
 
-OUT = Path(__file__).parent / "figures"
+DOCS = Path(__file__).parent
+OUT = DOCS / "figures"
+
+
+def save(fig, name):
+    print(plotting.save_figure(fig, OUT / name))
+
 
 if __name__ == "__main__":
     tasks = load_evaluation_tasks()
-    print(plotting.save_figure(plotting.plot_tasks(tasks[:3]), OUT / "response_matrices.png"))
+    config = load_config()
+    save(plotting.plot_tasks(tasks[:3]), "response_matrices.png")
+    rows = json.loads((DOCS / "results" / "comparison.json").read_text())["rows"]
+    evaluation = {m: [r for r in rows if r["method"] == m and r["task_set"] == "evaluation"]
+                  for m in ("ppo", "inverse", "fewest-steps")}
+    save(plotting.plot_comparison(evaluation, "PPO trained on task 0, on every evaluation task"), "ppo_tasks.png")
+    save(plotting.plot_adaptation(adapt(None, tasks, 40, config, seed=0).records), "adaptation_random.png")
+    save(plotting.plot_adaptation(adapt(load_pretrained("meta"), tasks, 4, config, seed=0).records),
+         "adaptation_meta.png")
+    shutil.copy(DOCS / "results" / "comparison.png", OUT / "comparison.png")
+    run_figure = Path("runs/pretrained/meta_training.png")
+    if run_figure.exists():
+        shutil.copy(run_figure, OUT / "meta_training.png")
