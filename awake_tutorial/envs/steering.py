@@ -53,6 +53,15 @@ def check_settings(max_steps, plane, wall_penalty) -> tuple[int, str, str]:
     return int(max_steps), plane, wall_penalty
 
 
+def reset_option(options, name: str):
+    """The value of the only reset option ``name`` (None if absent); unknown keys are an error."""
+    options = {} if options is None else dict(options)
+    unknown = sorted(set(options) - {name})
+    if unknown:
+        raise ValueError(f"unknown reset option(s) {unknown}; the only option is {name!r}.")
+    return options.get(name)
+
+
 def make_spaces() -> tuple[spaces.Box, spaces.Box]:
     """(observation space, action space) of one env: Box(-1, 1, (10,), float32) each."""
     observation_space = spaces.Box(-1.0, 1.0, (dynamics.N_BPMS,), np.float32)
@@ -152,13 +161,10 @@ class AwakeSteeringEnv(gym.Env):
 
     def _kicks_from_options(self, options) -> np.ndarray | None:
         """Validated ``options["kicks"]`` as (1, 10) rad, or None for a random start."""
-        options = {} if options is None else dict(options)
-        unknown = sorted(set(options) - {"kicks"})
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {unknown}; the only option is 'kicks'.")
-        if "kicks" not in options:
+        kicks = reset_option(options, "kicks")
+        if kicks is None:
             return None
-        kicks = np.asarray(options["kicks"], dtype=np.float64)
+        kicks = np.asarray(kicks, dtype=np.float64)
         if kicks.shape != (dynamics.N_CORRECTORS,) or not np.all(np.isfinite(kicks)):
             raise ValueError(f"options['kicks'] must be 10 finite kicks in rad, got {kicks!r}.")
         kicks = kicks[None].copy()

@@ -16,7 +16,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from awake_tutorial.envs import dynamics
-from awake_tutorial.envs.steering import check_settings, make_spaces, resolve_task
+from awake_tutorial.envs.steering import check_settings, make_spaces, reset_option, resolve_task
 from awake_tutorial.tasks import Task
 
 
@@ -211,13 +211,9 @@ class AwakeSteeringVectorEnv(VectorEnv):
         return seeds
 
     def _reset_mask(self, options) -> np.ndarray | None:
-        options = {} if options is None else dict(options)
-        unknown = sorted(set(options) - {"reset_mask"})
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {unknown}; the only option is 'reset_mask'.")
-        if "reset_mask" not in options:
+        mask = reset_option(options, "reset_mask")
+        if mask is None:
             return None
-        mask = options["reset_mask"]
         if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (
             self.num_envs,
         ):
