@@ -10,7 +10,6 @@ from the same initial orbits. Learned policies act with their mean action.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -133,7 +132,3 @@ def write_results(rows: Sequence[dict], out_dir) -> dict[str, Path]:
     save_figure(plot_method_summary(summary), paths["png"])
     return paths
 
-
-def read_results(path) -> dict:
-    """The rows and summary written by :func:`write_results`."""
-    return json.loads(Path(path).read_text())

@@ -143,16 +143,23 @@ def _quad_strengths(scales: torch.Tensor) -> dict[str, torch.Tensor]:
     return {k: v for k, v in zip(KNOBS, (scales * nominal).unbind(-1))}
 
 
-def _bend_edges(k1_of: dict[str, torch.Tensor], batch: int) -> dict[str, tuple]:
-    """Pass 1: the orbit of the field errors through the plain lattice -> face angles."""
-    orbit = torch.zeros(batch, 4, dtype=DTYPE)
-    edges = {}
+def _plain_maps(k1_of: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+    """4x4 maps of every element of the plain lattice (design bends), (B, 4, 4) or (4, 4)."""
+    maps = []
     for spec in LATTICE.elements:
         if spec.type not in ("drift", "bpm", "corrector", "instrument", "quadrupole", "bend_h", "bend_v"):
             raise ValueError(f"unknown element type {spec.type!r} of {spec.name}")
-        k1 = k1_of.get(spec.knob) if spec.knob else None
+        maps.append(_element_map(spec, k1_of.get(spec.knob) if spec.knob else None)[..., :4, :4])
+    return maps
+
+
+def _bend_edges(plain: list[torch.Tensor], batch: int) -> dict[str, tuple]:
+    """Pass 1: the orbit of the field errors through the plain lattice -> face angles."""
+    orbit = torch.zeros(batch, 4, dtype=DTYPE)
+    edges = {}
+    for spec, element_map in zip(LATTICE.elements, plain):
         orbit_in = orbit
-        orbit = (_element_map(spec, k1)[..., :4, :4] @ orbit.unsqueeze(-1)).squeeze(-1)
+        orbit = (element_map @ orbit.unsqueeze(-1)).squeeze(-1)
         if spec.type.startswith("bend"):
             rotation = _rotation(spec.tilt)
             orbit = orbit + rotation.T[:, :2] @ _field_error_kick(spec)
@@ -171,13 +178,14 @@ def cumulative_maps(scales, field_error: bool = True) -> torch.Tensor:
     if scales.ndim != 2 or scales.shape[1] != len(KNOBS):
         raise ValueError(f"scales must have shape (B, {len(KNOBS)}), got {tuple(scales.shape)}")
     batch = scales.shape[0]
-    k1_of = _quad_strengths(scales)
-    edges = _bend_edges(k1_of, batch) if field_error else {}
+    plain = _plain_maps(_quad_strengths(scales))
+    edges = _bend_edges(plain, batch) if field_error else {}
     total = torch.eye(4, dtype=DTYPE).expand(batch, 4, 4)
     maps = []
-    for spec in LATTICE.elements:
-        k1 = k1_of.get(spec.knob) if spec.knob else None
-        total = _element_map(spec, k1, edges.get(spec.name))[..., :4, :4] @ total
+    for spec, element_map in zip(LATTICE.elements, plain):
+        if spec.name in edges:  # pass 2: only the bends change, with their real field and faces
+            element_map = _element_map(spec, edges=edges[spec.name])[..., :4, :4]
+        total = element_map @ total
         maps.append(total)
     return torch.stack(maps, dim=1)
 
