@@ -1,16 +1,22 @@
-"""MultiTaskSampler: episodes of many tasks, rolled out together in one vector env.
+"""MultiTaskSampler: episodes of many tasks, rolled out together in one batch.
 
-All K tasks x B episodes of a meta-batch step together: one
-:class:`~awake_tutorial.envs.vector.AwakeSteeringVectorEnv` with K * B sub-envs (task k
-owns sub-envs k*B ... k*B + B - 1) and one batched policy call per time step, each task
-with its own parameters (per-task params, see :mod:`awake_tutorial.policies`). No worker
-processes: at this size a batched matrix product beats any inter-process traffic.
+All K tasks x B episodes of a meta-batch step together: K * B sub-envs (task k owns
+sub-envs k*B ... k*B + B - 1) advanced by the batched physics of the environments
+(:mod:`awake_tutorial.envs.dynamics`, the code both gym envs run), with one batched
+policy call per time step, each task with its own parameters (per-task params, see
+:mod:`awake_tutorial.policies`). No worker processes: at this size a batched matrix
+product beats any inter-process traffic.
+
+Each sub-env runs exactly one episode per call: once it ends it is left alone (a gym
+vector env would restart it and the restarted steps would be thrown away; those
+restarts cost half of a short rollout). Every episode is the one a single
+:class:`~awake_tutorial.envs.AwakeSteeringEnv` gives with the same seed and actions (tested).
 
 Randomness is per task: task k's seed fixes its B env seeds and its action noise, so
 the episodes of a task are the same whether it is sampled alone or with others.
 ``seeds=None`` continues the random streams of the previous call instead (same tasks):
-it skips re-seeding 128 envs, the most expensive part of a short rollout. The episodes
-are then still reproducible, but depend on the earlier calls.
+it skips re-seeding K * B generators, the most expensive part of a short rollout. The
+episodes are then still reproducible, but depend on the earlier calls.
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import torch
-from gymnasium.vector import AutoresetMode
+from gymnasium.utils import seeding
 
-from awake_tutorial.envs.vector import AwakeSteeringVectorEnv
+from awake_tutorial.envs import dynamics
+from awake_tutorial.envs.steering import check_settings
 from awake_tutorial.episodes import BatchEpisodes
 from awake_tutorial.policies import GaussianMLPPolicy, stack_params
 from awake_tutorial.tasks import Task
@@ -35,7 +42,7 @@ class MultiTaskSampler:
 
     Args:
         episodes_per_task: B, episodes per task (the "fast batch size").
-        max_steps, plane, wall_penalty: passed to the environment.
+        max_steps, plane, wall_penalty: as for the environment.
     """
 
     def __init__(self, episodes_per_task: int, max_steps: int = 100, plane: str = "horizontal",
@@ -43,26 +50,24 @@ class MultiTaskSampler:
         if int(episodes_per_task) < 1:
             raise ValueError(f"episodes_per_task must be >= 1, got {episodes_per_task}.")
         self.episodes_per_task = int(episodes_per_task)
-        self.max_steps, self.plane, self.wall_penalty = int(max_steps), plane, wall_penalty
-        self._env: AwakeSteeringVectorEnv | None = None
-        self._tasks: list[Task] | None = None  # tasks of the env
+        self.max_steps, self.plane, self.wall_penalty = check_settings(max_steps, plane, wall_penalty)
+        self._tasks: list[Task] | None = None  # tasks of the sub-envs' response matrices
+        self._R: np.ndarray | None = None  # (K * B, 10, 10) m/rad
+        self._starts: dynamics.StartSampler | None = None
         self._rngs: list[np.random.Generator] | None = None  # action noise, one per task
+        self._env_rngs: list[np.random.Generator] | None = None  # starts, one per sub-env
         self._seeded_tasks: list[Task] | None = None  # the tasks the generators were seeded for
+        self.env_seeds: list[int] | None = None  # sub-env i's episodes = AwakeSteeringEnv.reset(seed=env_seeds[i])
 
-    def _env_for(self, tasks: Sequence[Task]) -> AwakeSteeringVectorEnv:
-        """The vector env, made once and given new tasks on later calls (same count)."""
+    def _set_tasks(self, tasks: Sequence[Task]) -> None:
+        """Response matrices of the sub-envs; kept while the tasks stay the same objects."""
         if self._tasks is not None and len(tasks) == len(self._tasks) and all(
                 a is b for a, b in zip(tasks, self._tasks)):
-            return self._env  # same tasks: keep the env's random streams
+            return  # same tasks: keep the random streams and the candidate starts
         self._tasks = list(tasks)
-        sub_env_tasks = [task for task in tasks for _ in range(self.episodes_per_task)]
-        if self._env is None or self._env.num_envs != len(sub_env_tasks):
-            # NEXT_STEP: a finished sub-env restarts on the next step; those steps are masked out
-            self._env = AwakeSteeringVectorEnv(sub_env_tasks, self.max_steps, self.plane,
-                                               self.wall_penalty, AutoresetMode.NEXT_STEP)
-        else:
-            self._env.set_tasks(sub_env_tasks)
-        return self._env
+        matrices = np.stack([task.response(self.plane) for task in tasks])
+        self._R = np.repeat(matrices, self.episodes_per_task, axis=0)
+        self._starts = dynamics.StartSampler(len(self._R))
 
     def sample(self, policy: GaussianMLPPolicy, tasks: Sequence[Task], seeds: Sequence[int] | None,
                params: Mapping[str, torch.Tensor] | None = None) -> BatchEpisodes:
@@ -84,43 +89,55 @@ class MultiTaskSampler:
         if params["log_std"].dim() == 1:
             params = stack_params(params, K)
         act = RolloutPolicy(policy, params)
-        env = self._env_for(tasks)
+        self._set_tasks(tasks)
         if seeds is None:
             if self._rngs is None or self._seeded_tasks is not self._tasks:
                 raise ValueError("seeds=None continues a previous call with the same tasks; seed the first call.")
-            env_seeds = None
         else:
             self._rngs = [np.random.default_rng(int(s)) for s in seeds]
             self._seeded_tasks = self._tasks
-            env_seeds = [int(x) for rng in self._rngs for x in rng.integers(0, MAX_SEED, size=B)]
-        rngs = self._rngs
-        obs, _ = env.reset(seed=env_seeds)
-        alive = np.ones(K * B, dtype=bool)
-        success = np.zeros(K * B, dtype=bool)
+            # sub-env i is seeded as gymnasium seeds an env: reset(seed=env_seeds[i])
+            self.env_seeds = [int(x) for rng in self._rngs for x in rng.integers(0, MAX_SEED, size=B)]
+            self._env_rngs = [seeding.np_random(s)[0] for s in self.env_seeds]
+            self._starts.forget(slice(None))
+        rngs, R, n = self._rngs, self._R, K * B
+        kicks = self._starts.sample(np.arange(n), self._env_rngs, R)  # (n, 10) rad
+        obs, _ = dynamics.first_observation(R, kicks)
+        steps = np.zeros(n, dtype=np.int64)
+        alive = np.ones(n, dtype=bool)
+        success = np.zeros(n, dtype=bool)
+        strict_wall = self.wall_penalty == "strict"
         observations, actions, rewards, masks = [], [], [], []
         for t in range(self.max_steps):
             if t % NOISE_BLOCK == 0:  # (K, NOISE_BLOCK, B, A) standard normal, one call per task
                 noise = np.stack([rng.standard_normal((NOISE_BLOCK, B, A), dtype=np.float32) for rng in rngs])
-            obs = obs.reshape(K, B, -1)
-            action = act(obs, noise[:, t % NOISE_BLOCK])  # (K, B, A)
-            observations.append(obs)
+            action = act(obs.reshape(K, B, -1), noise[:, t % NOISE_BLOCK])  # (K, B, A)
+            observations.append(obs.reshape(K, B, -1))
             actions.append(action)
-            masks.append(alive.copy())
-            obs, reward, terminated, truncated, info = env.step(action.reshape(K * B, A))
-            rewards.append(np.where(alive, reward, 0.0))
-            success |= alive & info["success"]
-            alive &= ~(terminated | truncated)
+            masks.append(alive.reshape(K, B))
+            run = np.flatnonzero(alive)  # only the episodes still running take a step
+            step = dynamics.step(R[run], kicks[run], dynamics.check_actions(action.reshape(n, A)[run], (run.size,)),
+                                 steps[run], self.max_steps, strict_wall)
+            kicks[run], steps[run] = step.kicks, step.steps
+            obs = obs.copy()
+            obs[run] = step.obs
+            reward = np.zeros(n)
+            reward[run] = step.reward
+            rewards.append(reward.reshape(K, B))
+            success[run] = step.success
+            alive = alive.copy()
+            alive[run] = ~(step.terminated | step.truncated)
             if not alive.any():
                 break
 
-        def by_task(steps: list) -> torch.Tensor:  # T arrays (K, B, ...) -> (K, T, B, ...)
-            return torch.from_numpy(np.stack(steps, axis=1))
+        def by_task(arrays: list) -> torch.Tensor:  # T arrays (K, B, ...) -> (K, T, B, ...)
+            return torch.from_numpy(np.stack(arrays, axis=1))
 
-        mask = by_task([m.reshape(K, B) for m in masks]).float()
+        mask = by_task(masks).float()
         return BatchEpisodes(
             observations=by_task(observations) * mask.unsqueeze(-1),
             actions=by_task(actions) * mask.unsqueeze(-1),
-            rewards=by_task([r.reshape(K, B) for r in rewards]).float() * mask,
+            rewards=by_task(rewards).float() * mask,
             mask=mask,
             success=torch.from_numpy(success).view(K, B),
         )
