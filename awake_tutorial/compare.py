@@ -4,7 +4,13 @@ Methods: a random policy, PPO trained on task 0, the meta-policy after 0/1/2/4
 adaptation batches (``meta-K``), and the two benchmarks that know the response matrix
 (``inverse``, ``fewest-steps``: the physical limit). Each is scored by
 :func:`awake_tutorial.benchmark.evaluate` with the same seeds, so every method starts
-from the same initial orbits. Learned policies act with their mean action.
+from the same initial orbits.
+
+The Gaussian policies (``random``, ``meta-K``) act as they are trained and adapted: they
+sample their actions (seeded, so the scores are reproducible). MAML optimises the
+return of the sampling policy, and its mean action alone can settle in a limit cycle
+just above the 1 mm goal after a noisy adaptation step (notebook 6, exercise 2).
+PPO acts with its mean action, as stable-baselines3 evaluates it.
 """
 
 from __future__ import annotations
@@ -31,12 +37,19 @@ def heldout_tasks(n: int = 20) -> list[Task]:
     return sample_tasks(n, seed=HELDOUT_SEED, first_id=HELDOUT_FIRST_ID)
 
 
+def _sampling(policy, seed: int, task_id: int, num_batches: int = 0):
+    """``policy`` sampling its actions, with noise seeded by (seed, task, batches)."""
+    from awake_tutorial.training import EVALUATE, seed_for
+
+    return policy.as_numpy_policy(deterministic=False, seed=seed_for(seed, EVALUATE, task_id, num_batches))
+
+
 def _adapted(policy, tasks: Sequence[Task], num_batches: int, config: Config, seed: int):
     """``per_task`` policy: ``policy`` adapted to each task with ``num_batches`` batches."""
     from awake_tutorial.training import adapt
 
     policies = adapt(policy, tasks, num_batches, config, seed=seed).policies
-    by_id = {task.id: p.as_numpy_policy(deterministic=True) for task, p in zip(tasks, policies)}
+    by_id = {task.id: _sampling(p, seed, task.id, num_batches) for task, p in zip(tasks, policies)}
     return per_task(lambda task, plane: by_id[task.id])
 
 
@@ -48,7 +61,8 @@ def _policy_for(method: str, tasks, meta_policy, ppo_model, config: Config, seed
     if method == "random":
         from awake_tutorial.training import new_policy
 
-        return new_policy(config, seed).as_numpy_policy(deterministic=True)
+        policy = new_policy(config, seed)
+        return per_task(lambda task, plane: _sampling(policy, seed, task.id))
     if method == "ppo":
         from awake_tutorial.ppo import ppo_policy
 

@@ -201,13 +201,18 @@ class MeanJacobian:
             dx = da * self.slopes[i] if i < self.num_layers - 1 else da
         return dx
 
-    def vjp(self, u: torch.Tensor) -> Params:
-        """J^T u for u (K, N, action_dim): gradient of sum(u * mean) w.r.t. the shared parameters."""
+    def vjp(self, u: torch.Tensor, per_task: bool = False) -> Params:
+        """J^T u for u (K, N, action_dim): gradient of sum(u * mean) w.r.t. the shared
+        parameters, or with ``per_task`` w.r.t. each task's own parameters (shapes (K, ...))."""
         grads, g = {}, u
         for i in reversed(range(self.num_layers)):
             x = self.inputs[i]
-            grads[f"layers.{i}.weight"] = torch.mm(g.reshape(-1, g.shape[-1]).t(), x.reshape(-1, x.shape[-1]))
-            grads[f"layers.{i}.bias"] = g.sum(dim=(0, 1))
+            if per_task:
+                grads[f"layers.{i}.weight"] = torch.bmm(g.transpose(1, 2), x)
+                grads[f"layers.{i}.bias"] = g.sum(dim=1)
+            else:
+                grads[f"layers.{i}.weight"] = torch.mm(g.reshape(-1, g.shape[-1]).t(), x.reshape(-1, x.shape[-1]))
+                grads[f"layers.{i}.bias"] = g.sum(dim=(0, 1))
             if i > 0:
                 g = torch.bmm(g, self.weights[i]) * self.slopes[i - 1]
         return grads

@@ -16,6 +16,7 @@ the global torch and numpy generators are never used. With
     starts and the action noise of the first sampling round (see ``samplers``); the later
     rounds (one per inner step, then the validation batch) continue those random streams
   * adapt(): batch b of the task with id i: seed_for(seed, ADAPT, b, i)
+  * scoring a sampling policy (``compare``): seed_for(seed, EVALUATE, task id, batches)
 
 So everything random in meta-batch b is a function of (seed, b): resuming at batch b
 needs only the policy weights and b (both in the run folder), and a resumed run
@@ -43,7 +44,7 @@ from awake_tutorial.policies import GaussianMLPPolicy, load_policy, save_policy,
 from awake_tutorial.samplers import MultiTaskSampler
 from awake_tutorial.tasks import Task, sample_tasks
 
-INIT, TASKS, ROLLOUT, ADAPT = 0, 1, 2, 3  # purposes of random numbers
+INIT, TASKS, ROLLOUT, ADAPT, EVALUATE = 0, 1, 2, 3, 4  # purposes of random numbers
 TASK_CHUNK = 64  # meta-batches whose tasks are drawn in one call
 
 TaskSource = Callable[[int, int], Sequence[Task]]  # (number of tasks, seed) -> tasks

@@ -4,7 +4,9 @@ import torch
 
 from awake_tutorial.config import Config
 from awake_tutorial.episodes import BatchEpisodes
-from awake_tutorial.metalearners.reinforce import adapt, inner_loss, inner_step
+import pytest
+
+from awake_tutorial.metalearners.reinforce import adapt, inner_loss, inner_step, reinforce_gradient
 from awake_tutorial.policies import GaussianMLPPolicy, stack_params
 from awake_tutorial.samplers import MultiTaskSampler
 from awake_tutorial.tasks import load_evaluation_tasks
@@ -31,6 +33,24 @@ def test_inner_loss_is_the_weighted_reinforce_objective():
     per_episode = (log_probs * ep.advantages * ep.mask).sum(1) / ep.lengths  # (K, B)
     assert loss.shape == (2,)
     assert torch.allclose(loss, -per_episode.mean(-1), atol=1e-5)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_hand_written_gradient_equals_autograd(nonlinearity):
+    policy = GaussianMLPPolicy(nonlinearity=nonlinearity, seed=0)
+    ep = synthetic_episodes(K=3)
+    g = torch.Generator().manual_seed(1)
+    params = {n: (p.detach().clone() + 0.1 * torch.randn(p.shape, generator=g)).requires_grad_()
+              for n, p in stack_params(policy.params(), 3).items()}  # a different policy per task
+    expected = torch.autograd.grad(inner_loss(policy, ep, params).sum(), list(params.values()))
+    got = reinforce_gradient(policy, ep, params)
+    assert list(got) == list(params)
+    for (name, value), want in zip(got.items(), expected):
+        assert value.shape == want.shape and not value.requires_grad
+        assert torch.allclose(value, want, rtol=1e-4, atol=1e-6), name
+    single = reinforce_gradient(policy, ep.task(1), {n: p[1] for n, p in params.items()})
+    for name in got:
+        assert torch.allclose(single[name], got[name][1], atol=1e-6), name
 
 
 def test_stacked_step_equals_one_step_per_task():

@@ -35,12 +35,44 @@ def inner_loss(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tenso
     return -steps.mean(log_probs * steps.advantages)
 
 
+def reinforce_gradient(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tensor]) -> Params:
+    """grad inner_loss w.r.t. per-task ``params`` (K, ...), by hand; no autograd graph.
+
+    For a Gaussian, d log pi / d mean = (a - mean) / sigma^2 and
+    d log pi / d log_std = (a - mean)^2 / sigma^2 - 1; the mean's part is carried back
+    through the MLP by :meth:`MeanJacobian.vjp`. Same numbers as autograd (tested), about
+    a third cheaper: the inner step runs ~14 times per meta-batch (sampling and line search).
+    """
+    if episodes.advantages is None:
+        raise ValueError("episodes have no advantages; call episodes.compute_advantages(...) first.")
+    steps = episodes.packed()
+    one_task = params["log_std"].dim() == 1  # one task without a task dim: add it
+    lead = (lambda x: x.unsqueeze(0)) if one_task else (lambda x: x)
+    with torch.no_grad():
+        params = {name: lead(p.detach()) for name, p in params.items()}
+        jacobian = policy.mean_jacobian(lead(steps.observations), params)
+        inv_var = torch.exp(-2 * params["log_std"]).unsqueeze(1)  # (K, 1, A)
+        diff = lead(steps.actions) - jacobian.output  # a - mean, (K, N, A)
+        coef = -lead(steps.weights * steps.advantages).unsqueeze(-1)  # d loss / d log pi, (K, N, 1)
+        grads = jacobian.vjp(coef * diff * inv_var, per_task=True)
+        grads["log_std"] = (coef * (diff * diff * inv_var - 1)).sum(dim=1)
+    return {name: grads[name][0] if one_task else grads[name] for name in params}  # in params' order
+
+
 def inner_step(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tensor], fast_lr: float,
                first_order: bool = True) -> Params:
-    """One SGD step theta' = theta - fast_lr * grad inner_loss, for every task at once."""
+    """One SGD step theta' = theta - fast_lr * grad inner_loss, for every task at once.
+
+    First order: the gradient is a constant (computed by hand, :func:`reinforce_gradient`),
+    so theta' depends on theta only through "theta -". Second order: autograd keeps
+    the gradient's graph (create_graph=True) for the meta-gradient.
+    """
+    if first_order:
+        grads = reinforce_gradient(policy, episodes, params)
+        return {name: p - fast_lr * grads[name] for name, p in params.items()}
     params = {name: p if p.requires_grad else p.detach().requires_grad_() for name, p in params.items()}
     loss = inner_loss(policy, episodes, params).sum()  # sum over tasks: per-task gradients
-    grads = torch.autograd.grad(loss, list(params.values()), create_graph=not first_order)
+    grads = torch.autograd.grad(loss, list(params.values()), create_graph=True)
     return {name: p - fast_lr * g for (name, p), g in zip(params.items(), grads)}
 
 
