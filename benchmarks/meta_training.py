@@ -51,7 +51,8 @@ def time_training(config, label: str) -> dict:
 
 
 def quality(policy, config, episodes: int = 200, adapt_seeds=range(4)) -> None:
-    """Evaluation-task figures: meta-policy before adaptation and after one adaptation batch."""
+    """Evaluation-task figures: meta-policy before adaptation and after 1, 2 and num_steps
+    adaptation batches, each averaged over ``adapt_seeds`` (the adaptation is noisy)."""
     from awake_tutorial.benchmark import InverseResponsePolicy, evaluate, per_task
     from awake_tutorial.tasks import load_evaluation_tasks
     from awake_tutorial.training import adapt
@@ -69,17 +70,18 @@ def quality(policy, config, episodes: int = 200, adapt_seeds=range(4)) -> None:
         kind = "mean action" if deterministic else "sampled action"
         show(f"meta-policy, no adaptation, {kind}",
              evaluate(policy.as_numpy_policy(deterministic=deterministic), tasks, episodes=episodes, seed=1))
-    for deterministic in (True, False):
-        all_results = []
-        for seed in adapt_seeds:
-            adapted = adapt(policy, tasks, 1, config, seed=seed).policies
-            results = [evaluate(p.as_numpy_policy(deterministic=deterministic), [t], episodes=episodes, seed=1)[0]
-                       for t, p in zip(tasks, adapted)]
-            all_results.append(results)
-        mean = [{"mean_length": np.mean([r[i]["mean_length"] for r in all_results]),
-                 "success_rate": np.mean([r[i]["success_rate"] for r in all_results])} for i in range(len(tasks))]
-        kind = "mean action" if deterministic else "sampled action"
-        show(f"after 1 adaptation batch, {kind}", mean)
+    for num_batches in sorted({1, 2, config.num_steps}):
+        for deterministic in (True, False):
+            all_results = []
+            for seed in adapt_seeds:
+                adapted = adapt(policy, tasks, num_batches, config, seed=seed).policies
+                results = [evaluate(p.as_numpy_policy(deterministic=deterministic, seed=seed), [t],
+                                    episodes=episodes, seed=1)[0] for t, p in zip(tasks, adapted)]
+                all_results.append(results)
+            mean = [{"mean_length": np.mean([r[i]["mean_length"] for r in all_results]),
+                     "success_rate": np.mean([r[i]["success_rate"] for r in all_results])} for i in range(len(tasks))]
+            kind = "mean action" if deterministic else "sampled action"
+            show(f"after {num_batches} adaptation batch(es), {kind}", mean)
     show("inverse response matrix", evaluate(per_task(InverseResponsePolicy), tasks, episodes=episodes, seed=1))
 
 

@@ -79,12 +79,14 @@ from_random = adapt(None, tasks, num_batches, config, seed=0)
 plotting.plot_adaptation(from_random.records)
 
 # %% [markdown]
-# ## Deterministic evaluation after 0, 1, 2 and 4 batches
+# ## Evaluation after 0, 1, 2 and 4 batches
 #
-# The curves above show the *sampled* episodes (with exploration noise). To score the
-# adapted policies fairly, `awake_tutorial.compare.compare_methods` adapts the
-# meta-policy for $k$ = 0, 1, 2, 4 batches (methods `meta-k`), then lets every policy act
-# with its mean action on the same fresh episodes as the two benchmarks.
+# The curves above show the episodes each adaptation batch sampled. To score the
+# adapted policies on fresh episodes, `awake_tutorial.compare.compare_methods` adapts the
+# meta-policy for $k$ = 0, 1, 2, 4 batches (methods `meta-k`), then runs every method on
+# the same episodes (same starting orbits). The adapted policies act as they were
+# trained and adapted: they *sample* their actions (seeded noise), because MAML
+# optimises the return of the sampling policy. The two benchmarks act deterministically.
 # `summarize` adds *steps / fewest*: each method's mean episode length divided by that
 # of the fewest-steps planner on the same episodes (1.0 = the physical limit).
 

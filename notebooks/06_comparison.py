@@ -21,7 +21,7 @@
 #
 # | method | knows $R$? | data of the new task | from |
 # |---|---|---|---|
-# | `random` | no | none | a randomly initialised policy (acting with its mean) |
+# | `random` | no | none | a randomly initialised policy, as meta-training starts |
 # | `ppo` | no | none | PPO trained on task 0 only (notebook 2, shipped model) |
 # | `meta-0` | no | none | the pretrained meta-policy, not adapted (notebook 5) |
 # | `meta-1`, `meta-2`, `meta-4` | no | 1, 2, 4 batches of 16 episodes | the meta-policy after $k$ REINFORCE steps |
@@ -30,7 +30,10 @@
 #
 # Two task sets: the 5 **evaluation** tasks used throughout the course and 20
 # **held-out** tasks drawn from the same distribution with a seed used nowhere else.
-# Every method plays the same episodes (same seeds, same starting orbits).
+# Every method plays the same episodes (same seeds, same starting orbits). The Gaussian
+# policies (`random`, `meta-k`) act as they are trained: they sample their actions
+# (seeded noise). PPO acts with its mean action, as stable-baselines3 evaluates it, and
+# the two benchmarks are deterministic anyway. Exercise 2 shows why this matters.
 
 # %%
 from IPython.display import Markdown
@@ -115,9 +118,9 @@ for task_set in task_sets:
 #   cautious correction that works for all optics.
 # * **`meta-1`**: one batch of 16 episodes of the new task makes it fast, in the range
 #   of the inverse-response controller, without ever being told $R$.
-# * **`meta-2`, `meta-4`**: on most tasks as good or better, but look at the *worst*
-#   columns: on a few held-out tasks more adaptation makes the deterministic policy
-#   *worse* (exercise 2 finds out why).
+# * **`meta-2`, `meta-4`**: faster still, below the inverse-response controller;
+#   meta-training optimised the policy after 4 such steps. Look at the *worst* columns
+#   too: the held-out tasks vary more than the five evaluation tasks.
 # * **`inverse`** needs $R$, which on the real machine must be measured or modelled,
 #   and is not optimal either: **`fewest-steps`** shows that the action limits, not
 #   the physics, set the pace.
@@ -157,11 +160,12 @@ for task_set in task_sets:
 # </details>
 
 # %% [markdown]
-# **2. More adaptation, worse?** Find the held-out task where `meta-4` needs the most
-# steps more than `meta-1`. Adapt the meta-policy to it for 4 batches and evaluate the
-# adapted policy twice: acting with its mean (as the comparison does) and sampling
-# its actions (`as_numpy_policy(deterministic=False)`). Follow the RMS of a failed
-# episode step by step. What happens?
+# **2. The mean action alone.** The comparison lets the adapted meta-policy sample its
+# actions. On the machine an operator might rather apply its mean action, without
+# noise. Adapt the meta-policy to every held-out task for 4 batches and score it both
+# ways (`as_numpy_policy(deterministic=True)` and `deterministic=False`). On the task
+# where the mean action does worst, follow the RMS of a failed episode step by step.
+# What happens?
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -170,17 +174,17 @@ for task_set in task_sets:
 # from awake_tutorial.benchmark import evaluate
 # from awake_tutorial.envs import AwakeSteeringEnv
 # from awake_tutorial.training import adapt
-# length = {(r["method"], r["task_id"]): r["mean_length"] for r in rows if r["task_set"] == "heldout"}
-# task = max(task_sets["heldout"], key=lambda t: length[("meta-4", t.id)] - length[("meta-1", t.id)])
-# adapted = adapt(meta_policy, [task], 4, config, seed=0).policies[0]  # as compare_methods does
-# scores = {}
+# tasks = task_sets["heldout"]
+# adapted = adapt(meta_policy, tasks, 4, config, seed=0).policies  # as compare_methods does
+# scores = {deterministic: [evaluate(p.as_numpy_policy(deterministic=deterministic, seed=0), [t],
+#                                    episodes=episodes, seed=0)[0] for t, p in zip(tasks, adapted)]
+#           for deterministic in (True, False)}
+# worst = min(range(len(tasks)), key=lambda i: scores[True][i]["success_rate"])
 # for deterministic in (True, False):
-#     (scores[deterministic],) = evaluate(adapted.as_numpy_policy(deterministic=deterministic),
-#                                         [task], episodes=episodes, seed=0)
-#     print(f"deterministic={deterministic}: success {scores[deterministic]['success_rate']:.0%}, "
-#           f"lengths {scores[deterministic]['lengths']}")
-# env, act = AwakeSteeringEnv(task), adapted.as_numpy_policy()
-# first_failure = scores[True]["lengths"].index(100)  # (if there is one)
+#     score = scores[deterministic][worst]
+#     print(f"deterministic={deterministic}: success {score['success_rate']:.0%}, lengths {score['lengths']}")
+# env, act = AwakeSteeringEnv(tasks[worst]), adapted[worst].as_numpy_policy()
+# first_failure = scores[True][worst]["lengths"].index(100)  # (if there is one)
 # obs, _ = env.reset(seed=first_failure)  # episode i of evaluate(seed=0) starts from seed i
 # for step in range(10):
 #     obs, reward, terminated, truncated, info = env.step(act(obs))
@@ -193,11 +197,12 @@ for task_set in task_sets:
 # overshoots, and the next one overshoots back: a *limit cycle* of the deterministic
 # policy, which the noise of the sampling policy breaks.
 #
-# Why only after more adaptation? Each REINFORCE step is estimated from 16 noisy
-# episodes, and nothing guarantees that every step improves the policy (there is no
-# trust region in the inner loop); the steps are also evaluated on the *sampling*
-# policy, which does not see such cycles. Remedies an operator would use: stop adapting
-# once the task is solved, keep a little action noise, or use more episodes per step.
+# Why? Each REINFORCE step is estimated from 16 noisy episodes, and nothing guarantees
+# that every step improves the mean action (there is no trust region in the inner
+# loop). MAML scores the adapted *sampling* policy, which does not see such cycles, so
+# nothing in meta-training removes them; that is also why the comparison scores the
+# sampling policy. Remedies an operator would use: stop adapting once the task is
+# solved, keep a little action noise, or use more episodes per step.
 #
 # </details>
 

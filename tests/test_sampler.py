@@ -1,4 +1,4 @@
-"""MultiTaskSampler: all tasks in one vector env, same episodes as task by task."""
+"""MultiTaskSampler: all tasks in one batch, same episodes as task by task and as the gym env."""
 
 import numpy as np
 import pytest
@@ -47,6 +47,7 @@ def test_episodes_replay_in_a_single_env(tasks):
     sampler = MultiTaskSampler(3, max_steps=40)
     ep = sampler.sample(policy, tasks[:2], [5, 6])
     env_seeds = [int(x) for s in (5, 6) for x in np.random.default_rng(s).integers(0, 2**31 - 1, size=3)]
+    assert sampler.env_seeds == env_seeds  # (documented: how to replay an episode)
     for k in range(2):
         for b in range(3):
             env = AwakeSteeringEnv(tasks[k], max_steps=40)
