@@ -1,7 +1,7 @@
 """``awake-tutorial``: the course's command line (train, adapt, evaluate, plot).
 
-A subcommand is one function decorated with ``@subcommand(name, help, *options)``;
-it receives the parsed arguments. Long commands show a tqdm bar and end with a short
+A subcommand is one function decorated with ``@subcommand(name, help, *options)``
+(see :mod:`awake_tutorial.cli_tools`); it receives the parsed arguments. Long commands show a tqdm bar and end with a short
 table; figures are saved as PNG files, never shown. A user mistake (unknown task,
 missing file, bad config key, unwritable folder) prints one line on stderr and exits
 with status 2; set AWAKE_TUTORIAL_DEBUG=1 to see the traceback instead.
@@ -9,100 +9,22 @@ with status 2; set AWAKE_TUTORIAL_DEBUG=1 to see the traceback instead.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
-import yaml
 from tqdm.auto import tqdm
 
 # light modules only at the top: torch and stable-baselines3 load when a command needs them
 from awake_tutorial import plotting
-from awake_tutorial.config import load_config
+from awake_tutorial.cli_tools import (CONFIG, EPISODES, OVERWRITE, SEED, SUBCOMMANDS, TASKS, USER_ERRORS,  # noqa: F401
+                                      CLIError, build_parser, evaluation_tasks, load_settings, option,
+                                      print_table, run_folder, save_standard_figures, subcommand)
 from awake_tutorial.paths import DATA_DIR
 from awake_tutorial.progress_log import read_progress
-from awake_tutorial.tasks import get_evaluation_task, load_evaluation_tasks, write_evaluation_tasks
-
-USER_ERRORS = (ValueError, KeyError, OSError)  # what bad input raises in the package
-SUBCOMMANDS: dict[str, tuple] = {}  # name -> (help, options, function)
-
-
-class CLIError(Exception):
-    """A mistake in the command line, reported as one line."""
-
-
-def option(*names, **kwargs) -> tuple:
-    """One ``parser.add_argument(*names, **kwargs)``, for :func:`subcommand`."""
-    return names, kwargs
-
-
-def subcommand(name: str, help: str, *options):
-    """Register the decorated ``function(args)`` as ``awake-tutorial <name>``."""
-    def register(function):
-        SUBCOMMANDS[name] = (help, options, function)
-        return function
-    return register
-
-
-CONFIG = (option("--config", type=Path, help="YAML settings (default: the package's configs/awake.yaml)"),
-          option("--set", action="append", metavar="KEY=VALUE",
-                 help="override a config key, e.g. --set fast_lr=0.05 (repeatable)"))
-TASKS = option("--tasks", type=int, nargs="+", metavar="ID", help="evaluation task ids (default: all)")
-EPISODES = option("--episodes", type=int, default=50, help="episodes per task (default 50)")
-SEED = option("--seed", type=int, default=0, help="seed of the episodes (default 0)")
-OVERWRITE = option("--overwrite", action="store_true", help="start over in an existing --run-dir")
-
-
-def load_settings(args, **overrides):
-    """Validated Config from --config, --set and ``overrides`` (None values are skipped)."""
-    overrides = {key: value for key, value in overrides.items() if value is not None}
-    for item in args.set or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise CLIError(f"--set expects KEY=VALUE, got {item!r} (e.g. --set fast_lr=0.05).")
-        overrides[key.strip()] = yaml.safe_load(value)
-    return load_config(args.config, **overrides)
-
-
-def run_folder(args, kind: str) -> Path:
-    """--run-dir (default runs/<kind>_<time>), checked to be writable and free to use."""
-    run_dir = args.run_dir or Path("runs") / f"{kind}_{time.strftime('%Y%m%d-%H%M%S')}"
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CLIError(f"cannot create the run folder {run_dir} ({error.strerror}); "
-                       "choose another --run-dir.") from None
-    taken = (run_dir / "meta.json").exists() or (run_dir / "progress.jsonl").exists()
-    if taken and not (args.overwrite or getattr(args, "resume", False)):
-        more = "--resume to continue it, " if kind == "meta_train" else ""
-        raise CLIError(f"{run_dir} already holds a run; pass {more}--overwrite to start over, "
-                       "or choose another --run-dir.")
-    return run_dir
-
-
-def evaluation_tasks(task_ids):
-    """The evaluation tasks with these ids (all of them if None); KeyError if unknown."""
-    return load_evaluation_tasks() if task_ids is None else [get_evaluation_task(t) for t in task_ids]
-
-
-def print_table(rows: list[dict], title: str) -> None:
-    """Rows (>= 1) with equal keys as an aligned table (floats with 3 significant digits)."""
-    print(title)
-    cells = [[f"{v:.3g}" if isinstance(v, float) else str(v) for v in row.values()] for row in rows]
-    header = list(rows[0])
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
-    for line in [header, ["-" * w for w in widths], *cells]:
-        print("  ".join(c.rjust(w) for c, w in zip(line, widths)))
-
-
-def save_standard_figures(records, out_dir) -> None:
-    """Save the standard figures of a progress log as PNG in ``out_dir``; print where."""
-    for name, fig in plotting.standard_figures(records).items():
-        print(f"figure: {plotting.save_figure(fig, Path(out_dir) / f'{name}.png')}")
-
+from awake_tutorial.tasks import load_evaluation_tasks, write_evaluation_tasks
 
 def load_meta_policy(spec: str, config, seed: int):
     """A GaussianMLPPolicy from a .pt file, or a seeded random one for "random"."""
@@ -112,11 +34,13 @@ def load_meta_policy(spec: str, config, seed: int):
     return new_policy(config, seed) if spec == "random" else load_policy(spec, config=config)
 
 
-def load_any_policy(spec: str, config, seed: int = 0):
+def load_any_policy(spec: str, config, seed: int = 0, mean_action: bool = False):
     """``--policy`` as :func:`awake_tutorial.benchmark.evaluate` takes it: a file (.zip:
     PPO, else a meta-policy .pt), "random" (a random network, seeded), "inverse" or
-    "fewest-steps" (the benchmarks that know the task). Actions are deterministic."""
-    from awake_tutorial import benchmark
+    "fewest-steps" (the benchmarks that know the task). The Gaussian policies (.pt,
+    random) sample their actions as ``compare`` scores them, or act with their mean
+    with ``mean_action``; the others are deterministic."""
+    from awake_tutorial import benchmark, compare
 
     if spec in ("inverse", "fewest-steps"):
         factory = benchmark.InverseResponsePolicy if spec == "inverse" else benchmark.FewestStepsPolicy
@@ -125,7 +49,8 @@ def load_any_policy(spec: str, config, seed: int = 0):
         from awake_tutorial.ppo import load_ppo, ppo_policy
 
         return ppo_policy(load_ppo(spec))
-    return load_meta_policy(spec, config, seed).as_numpy_policy()
+    policy = load_meta_policy(spec, config, seed)
+    return policy.as_numpy_policy() if mean_action else compare.sampling_policy(policy, seed)
 
 
 def evaluate_and_print(policy, args, config, title: str) -> list[dict]:
@@ -214,11 +139,14 @@ def adapt_command(args) -> None:
 @subcommand("evaluate", "evaluate a policy on the evaluation tasks",
             option("--policy", required=True,
                    help="policy file (.pt meta-policy or .zip PPO), random, inverse or fewest-steps"),
+            option("--mean-action", action="store_true",
+                   help="a .pt or random policy acts with its mean (default: samples, as compare scores it)"),
             TASKS, EPISODES, SEED, option("--out", type=Path, help="also write the results as JSON"),
             *CONFIG)
 def evaluate_command(args) -> None:
     config = load_settings(args)
-    results = evaluate_and_print(load_any_policy(args.policy, config, args.seed), args, config, args.policy)
+    policy = load_any_policy(args.policy, config, args.seed, args.mean_action)
+    results = evaluate_and_print(policy, args, config, args.policy)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"policy": args.policy, "results": results}, indent=2) + "\n")
@@ -301,28 +229,12 @@ def compare_command(args) -> None:
         print(f"{kind}: {path}")
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line and status 2, without argparse's usage block
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="awake-tutorial", description=__doc__.splitlines()[0])
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
-    for name, (help_text, options, function) in SUBCOMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
-        for names, kwargs in options:
-            sub.add_argument(*names, **kwargs)
-        sub.set_defaults(run=function)
-    return parser
-
-
 def main(argv=None) -> int:
     """Entry point of the ``awake-tutorial`` console script; returns the exit status."""
     import matplotlib
 
     matplotlib.use("Agg")  # figures go to files; never open a window
-    args = build_parser().parse_args(argv)
+    args = build_parser(__doc__.splitlines()[0]).parse_args(argv)
     try:
         args.run(args)
     except KeyboardInterrupt:

@@ -44,6 +44,11 @@ def _sampling(policy, seed: int, task_id: int, num_batches: int = 0):
     return policy.as_numpy_policy(deterministic=False, seed=seed_for(seed, EVALUATE, task_id, num_batches))
 
 
+def sampling_policy(policy, seed: int = 0):
+    """``per_task`` policy: a GaussianMLPPolicy sampling its actions, as ``meta-0`` is scored."""
+    return per_task(lambda task, plane: _sampling(policy, seed, task.id))
+
+
 def _adapted(policy, tasks: Sequence[Task], num_batches: int, config: Config, seed: int):
     """``per_task`` policy: ``policy`` adapted to each task with ``num_batches`` batches."""
     from awake_tutorial.training import adapt
@@ -61,8 +66,7 @@ def _policy_for(method: str, tasks, meta_policy, ppo_model, config: Config, seed
     if method == "random":
         from awake_tutorial.training import new_policy
 
-        policy = new_policy(config, seed)
-        return per_task(lambda task, plane: _sampling(policy, seed, task.id))
+        return sampling_policy(new_policy(config, seed), seed)
     if method == "ppo":
         from awake_tutorial.ppo import ppo_policy
 

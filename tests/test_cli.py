@@ -103,6 +103,26 @@ def test_evaluate_prints_a_table_and_writes_the_results(capsys, tmp_path):
         assert status == 0 and out.splitlines()[-1].split()[0] == "2"
 
 
+def test_evaluate_scores_a_gaussian_policy_as_compare_does(capsys, tmp_path):
+    from awake_tutorial.compare import compare_methods
+    from awake_tutorial.config import load_config
+    from awake_tutorial.tasks import get_evaluation_task
+
+    policy = GaussianMLPPolicy(seed=3)
+    save_policy(policy, tmp_path / "policy.pt")
+    args = ("evaluate", "--policy", tmp_path / "policy.pt", "--tasks", "1", "--episodes", "6", "--seed", "2")
+    results = {}
+    for extra in ((), ("--mean-action",)):
+        status, _, _ = run(capsys, *args, *extra, "--out", tmp_path / "r.json")
+        assert status == 0
+        results[extra] = json.loads((tmp_path / "r.json").read_text())["results"][0]
+    (meta_0,) = compare_methods([get_evaluation_task(1)], ["meta-0"], episodes=6, seed=2, meta_policy=policy,
+                                config=load_config())
+    assert (results[()]["mean_length"], results[()]["mean_return"]) == (meta_0["mean_length"], meta_0["mean_return"])
+    (mean,) = evaluate(policy.as_numpy_policy(), [1], episodes=6, seed=2)
+    assert results[("--mean-action",)] == mean and results[()] != mean
+
+
 def test_meta_train_plot_resume_and_adapt_on_tiny_budgets(capsys, tmp_path):
     run_dir = tmp_path / "meta"
     status, out, _ = run(capsys, "meta-train", "--num-batches", "1", "--seed", "2",
