@@ -1,8 +1,8 @@
 """``awake-tutorial``: the course's command line (train, adapt, evaluate, plot).
 
 A subcommand is one function decorated with ``@subcommand(name, help, *options)``
-(see :mod:`awake_tutorial.cli_tools`); it receives the parsed arguments. Long commands show a tqdm bar and end with a short
-table; figures are saved as PNG files, never shown. A user mistake (unknown task,
+(see :mod:`awake_tutorial.cli_tools`); it receives the parsed arguments. Long commands
+show a tqdm bar and end with a short table; figures are saved as PNG files, never shown. A user mistake (unknown task,
 missing file, bad config key, unwritable folder) prints one line on stderr and exits
 with status 2; set AWAKE_TUTORIAL_DEBUG=1 to see the traceback instead.
 """
