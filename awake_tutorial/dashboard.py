@@ -31,7 +31,7 @@ from typing import Callable, Mapping, Sequence
 import ipywidgets as widgets
 
 from awake_tutorial import plotting
-from awake_tutorial.progress_log import PROGRESS_FILE, read_new_records, run_finished
+from awake_tutorial.progress_log import PROGRESS_FILE, read_new_records, record_kind, run_finished
 
 RENDER_SHARE = 0.2  # at most this fraction of the wall time goes into drawing figures
 
@@ -228,7 +228,7 @@ class PPODashboard(Dashboard):
 
 def dashboard_for(record: Mapping, min_interval: float = 0.5) -> Dashboard:
     """The dashboard that fits a progress record (meta-training, adaptation or PPO)."""
-    kind = plotting.record_kind([record])
+    kind = record_kind([record])
     if kind == "adapt":
         return AdaptationDashboard([], record["num_batches"], min_interval)
     if kind == "ppo":

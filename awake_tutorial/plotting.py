@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from awake_tutorial.envs.dynamics import SUCCESS_RMS  # success: RMS of the readings below this
+from awake_tutorial.progress_log import record_kind
 from awake_tutorial.tasks import Task
 
 DENSE = 60  # curves with more points than this get no markers
@@ -296,19 +297,6 @@ def plot_method_summary(summary: Sequence[Mapping]):
 
 
 # --- a run folder's standard figures --------------------------------------------------
-
-
-def record_kind(records: Sequence[Mapping]) -> str:
-    """"meta", "adapt" or "ppo": which kind of progress log ``records`` come from."""
-    if not records:
-        raise ValueError("no records: the progress log holds no complete record yet "
-                         "(wait for the first batch to finish).")
-    first = records[0]
-    if first.get("kind") in ("adapt", "ppo"):
-        return first["kind"]
-    if "return_after" in first:
-        return "meta"
-    raise ValueError(f"unrecognized progress record with keys {sorted(first)}.")
 
 
 FIGURES = {"meta": {"meta_training": plot_meta_training},

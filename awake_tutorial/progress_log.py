@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from typing import Mapping, Sequence
 from pathlib import Path
 
 PROGRESS_FILE = "progress.jsonl"
@@ -88,3 +89,16 @@ def run_finished(run_dir, records: list[dict]) -> bool:
         task_ids = {r.get("task_id") for r in records}
         return {r.get("task_id") for r in final} == task_ids
     return bool(final)
+
+
+def record_kind(records: Sequence[Mapping]) -> str:
+    """"meta", "adapt" or "ppo": which kind of progress log ``records`` come from."""
+    if not records:
+        raise ValueError("no records: the progress log holds no complete record yet "
+                         "(wait for the first batch to finish).")
+    first = records[0]
+    if first.get("kind") in ("adapt", "ppo"):
+        return first["kind"]
+    if "return_after" in first:
+        return "meta"
+    raise ValueError(f"unrecognized progress record with keys {sorted(first)}.")

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from awake_tutorial import plotting
+from awake_tutorial.progress_log import record_kind
 from awake_tutorial.tasks import Task, load_evaluation_tasks
 
 
@@ -125,9 +126,9 @@ def test_standard_figures_pick_the_kind_of_log():
     assert set(plotting.standard_figures(adapt_records())) == {"adaptation"}
     assert set(plotting.standard_figures(ppo_records())) == {"ppo_learning_curve"}
     with pytest.raises(ValueError, match="no complete record"):
-        plotting.record_kind([])
+        record_kind([])
     with pytest.raises(ValueError, match="unrecognized"):
-        plotting.record_kind([{"foo": 1}])
+        record_kind([{"foo": 1}])
 
 
 def test_method_summary_shows_steps_over_fewest_and_success_per_task_set():
