@@ -171,7 +171,8 @@ class MeanJacobian:
     ``params`` are per-task (K, ...) and obs is (K, N, obs_dim). The tangent ``v`` is *one*
     set of layer parameters (no K dim) applied to every task: with first-order MAML all
     adapted parameters move with theta (theta'_k = theta + constant). Accordingly
-    :meth:`vjp` sums over tasks and samples.
+    :meth:`vjp` sums over tasks and samples, unless asked for per-task gradients (as the
+    hand-written REINFORCE gradient of the inner loop is).
     """
 
     def __init__(self, policy: GaussianMLPPolicy, obs: torch.Tensor, params: Mapping[str, torch.Tensor]):

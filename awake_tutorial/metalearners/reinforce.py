@@ -7,7 +7,8 @@ With per-task parameters (leading dim K, see ``stack_params``) the losses of the
 are summed before differentiating: task k's loss depends only on its own copy, so one
 backward pass yields all K per-task gradients.
 
-first_order=True treats the gradient as a constant (FOMAML): d theta'/d theta = I.
+first_order=True treats the gradient as a constant (FOMAML): d theta'/d theta = I. It is
+then computed by hand (:func:`reinforce_gradient`, the same numbers as autograd).
 first_order=False keeps its graph (create_graph=True), so the outer loop gets the exact
 meta-gradient, second derivatives included.
 """
