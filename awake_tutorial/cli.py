@@ -2,9 +2,10 @@
 
 A subcommand is one function decorated with ``@subcommand(name, help, *options)``
 (see :mod:`awake_tutorial.cli_tools`); it receives the parsed arguments. Long commands
-show a tqdm bar and end with a short table; figures are saved as PNG files, never shown. A user mistake (unknown task,
-missing file, bad config key, unwritable folder) prints one line on stderr and exits
-with status 2; set AWAKE_TUTORIAL_DEBUG=1 to see the traceback instead.
+show a tqdm bar and end with a short table; figures are saved as PNG files, never
+shown. A user mistake (unknown task, missing file, bad config key, unwritable folder)
+prints one line on stderr and exits with status 2; set AWAKE_TUTORIAL_DEBUG=1 to see
+the traceback instead.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from awake_tutorial.cli_tools import (CONFIG, EPISODES, OVERWRITE, SEED, SUBCOMM
 from awake_tutorial.paths import DATA_DIR
 from awake_tutorial.progress_log import read_progress
 from awake_tutorial.tasks import load_evaluation_tasks, write_evaluation_tasks
+
 
 def load_meta_policy(spec: str, config, seed: int):
     """A GaussianMLPPolicy from a .pt file, or a seeded random one for "random"."""

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import warnings
-from typing import Mapping, Sequence
 from pathlib import Path
+from typing import Mapping, Sequence
 
 PROGRESS_FILE = "progress.jsonl"
 META_FILE = "meta.json"

@@ -71,13 +71,11 @@ def quality(policy, config, episodes: int = 200, adapt_seeds=range(4)) -> None:
         show(f"meta-policy, no adaptation, {kind}",
              evaluate(policy.as_numpy_policy(deterministic=deterministic), tasks, episodes=episodes, seed=1))
     for num_batches in sorted({1, 2, config.num_steps}):
+        adapted = {seed: adapt(policy, tasks, num_batches, config, seed=seed).policies for seed in adapt_seeds}
         for deterministic in (True, False):
-            all_results = []
-            for seed in adapt_seeds:
-                adapted = adapt(policy, tasks, num_batches, config, seed=seed).policies
-                results = [evaluate(p.as_numpy_policy(deterministic=deterministic, seed=seed), [t],
-                                    episodes=episodes, seed=1)[0] for t, p in zip(tasks, adapted)]
-                all_results.append(results)
+            all_results = [[evaluate(p.as_numpy_policy(deterministic=deterministic, seed=seed), [t],
+                                     episodes=episodes, seed=1)[0] for t, p in zip(tasks, policies)]
+                           for seed, policies in adapted.items()]
             mean = [{"mean_length": np.mean([r[i]["mean_length"] for r in all_results]),
                      "success_rate": np.mean([r[i]["success_rate"] for r in all_results])} for i in range(len(tasks))]
             kind = "mean action" if deterministic else "sampled action"
