@@ -21,7 +21,10 @@ import torch
 from awake_tutorial import __version__
 from awake_tutorial.paths import DATA_DIR
 
-SHIPPED = {"meta": "pretrained_meta_policy.pt", "ppo": "ppo_task0.zip"}
+# "reference": the meta-policy trained with the reference course's configuration
+# (configs/reference.yaml), kept so the comparison can show what the changed method buys.
+SHIPPED = {"meta": "pretrained_meta_policy.pt", "reference": "reference_meta_policy.pt",
+           "ppo": "ppo_task0.zip"}
 
 
 def file_sha256(path) -> str:
@@ -60,7 +63,7 @@ def check_sha256(path) -> dict:
 
 
 def resolve(name_or_path) -> Path:
-    """A shipped name ("meta", "ppo") or a path -> an existing file path."""
+    """A shipped name ("meta", "reference", "ppo") or a path -> an existing file path."""
     path = DATA_DIR / SHIPPED[name_or_path] if name_or_path in SHIPPED else Path(name_or_path)
     if not path.exists():
         raise FileNotFoundError(f"policy file {path} not found; shipped names are {list(SHIPPED)}, "
