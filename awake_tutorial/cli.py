@@ -27,6 +27,9 @@ from awake_tutorial.paths import DATA_DIR
 from awake_tutorial.progress_log import read_progress
 from awake_tutorial.tasks import load_evaluation_tasks, write_evaluation_tasks
 
+# --help prints plain text (the module docstring above is reStructuredText for the API docs)
+DESCRIPTION = "awake-tutorial: the course's command line (train, adapt, evaluate, compare, plot)."
+
 
 def load_meta_policy(spec: str, config, seed: int):
     """A GaussianMLPPolicy from a .pt file, or a seeded random one for "random"."""
@@ -236,7 +239,7 @@ def main(argv=None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # figures go to files; never open a window
-    args = build_parser(__doc__.splitlines()[0]).parse_args(argv)
+    args = build_parser(DESCRIPTION).parse_args(argv)
     try:
         args.run(args)
     except KeyboardInterrupt:

@@ -69,7 +69,9 @@ def test_ppo_file_holds_no_pickled_objects_and_solves_task_0():
     assert not [k for k, v in data.items() if isinstance(v, dict) and ":serialized:" in v]
     model = load_ppo("ppo")
     result = evaluate(ppo_policy(model), [get_evaluation_task(0)], episodes=20, seed=5)[0]
-    assert result["success_rate"] == 1.0
+    # >= 19 of 20, not 20: a shipped network run on another CPU may land an episode on the
+    # other side of the 1 mm threshold (last-bit differences; see tests/tolerances.py)
+    assert result["success_rate"] >= 0.95
 
 
 def test_no_pickle_anywhere_in_data():
