@@ -28,7 +28,7 @@ import torch
 from gymnasium.utils import seeding
 
 from awake_tutorial.envs import dynamics
-from awake_tutorial.envs.steering import check_settings
+from awake_tutorial.envs.steering import check_bpm_noise, check_settings
 from awake_tutorial.episodes import BatchEpisodes
 from awake_tutorial.policies import GaussianMLPPolicy, stack_params
 from awake_tutorial.tasks import Task
@@ -42,11 +42,13 @@ class MultiTaskSampler:
 
     Args:
         episodes_per_task: B, episodes per task (the "fast batch size").
-        max_steps, plane, wall_penalty: as for the environment.
+        max_steps, plane, wall_penalty, bpm_noise: as for the environment (BPM noise in mm,
+            from each sub-env's own noise generator, as in the env).
     """
 
     def __init__(self, episodes_per_task: int, max_steps: int = 100, plane: str = "horizontal",
-                 wall_penalty: str = "strict"):
+                 wall_penalty: str = "strict", bpm_noise: float = 0.0):
+        self.bpm_noise = check_bpm_noise(bpm_noise)
         if int(episodes_per_task) < 1:
             raise ValueError(f"episodes_per_task must be >= 1, got {episodes_per_task}.")
         self.episodes_per_task = int(episodes_per_task)
@@ -56,6 +58,7 @@ class MultiTaskSampler:
         self._starts: dynamics.StartSampler | None = None
         self._rngs: list[np.random.Generator] | None = None  # action noise, one per task
         self._env_rngs: list[np.random.Generator] | None = None  # starts, one per sub-env
+        self._noise_rngs: list[np.random.Generator] | None = None  # BPM noise, one per sub-env
         self._seeded_tasks: list[Task] | None = None  # the tasks the generators were seeded for
         self.env_seeds: list[int] | None = None  # sub-env i's episodes = AwakeSteeringEnv.reset(seed=env_seeds[i])
 
@@ -99,10 +102,12 @@ class MultiTaskSampler:
             # sub-env i is seeded as gymnasium seeds an env: reset(seed=env_seeds[i])
             self.env_seeds = [int(x) for rng in self._rngs for x in rng.integers(0, MAX_SEED, size=B)]
             self._env_rngs = [seeding.np_random(s)[0] for s in self.env_seeds]
+            self._noise_rngs = [dynamics.noise_generator(g) for g in self._env_rngs] if self.bpm_noise else None
             self._starts.forget(slice(None))
         rngs, R, n = self._rngs, self._R, K * B
         kicks = self._starts.sample(np.arange(n), self._env_rngs, R)  # (n, 10) rad
-        obs, _ = dynamics.first_observation(R, kicks)
+        noise_rngs = self._noise_rngs  # (a seeds=None call continues them too)
+        obs, _ = dynamics.first_observation(R, kicks, dynamics.draw_bpm_noise(noise_rngs or [], self.bpm_noise))
         steps = np.zeros(n, dtype=np.int64)
         alive = np.ones(n, dtype=bool)
         success = np.zeros(n, dtype=bool)
@@ -117,7 +122,8 @@ class MultiTaskSampler:
             masks.append(alive.reshape(K, B))
             run = np.flatnonzero(alive)  # only the episodes still running take a step
             step = dynamics.step(R[run], kicks[run], dynamics.check_actions(action.reshape(n, A)[run], (run.size,)),
-                                 steps[run], self.max_steps, strict_wall)
+                                 steps[run], self.max_steps, strict_wall,
+                                 dynamics.draw_bpm_noise([noise_rngs[i] for i in run] if noise_rngs else [], self.bpm_noise))
             kicks[run], steps[run] = step.kicks, step.steps
             obs = obs.copy()
             obs[run] = step.obs

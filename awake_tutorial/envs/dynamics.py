@@ -28,6 +28,7 @@ WALL = 1.0  # |reading| >= 10 mm: the beam scrapes the vacuum chamber
 INITIAL_KICK = 5e-4  # initial kicks are drawn from U(-5e-4, 5e-4) rad ...
 RESET_MAX_ABS = 0.95  # ... until every |reading| <= 0.95 ...
 RESET_MIN_RMS = 0.2  # ... and the RMS > 0.2 (a start that needs correcting)
+OBS_PER_MM = OBS_PER_METRE * 1e-3  # normalized units per mm (BPM noise is given in mm)
 
 
 class Transition(NamedTuple):
@@ -100,17 +101,62 @@ def hit_wall(readings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(lost, np.copysign(WALL, readings), readings), lost[..., -1]
 
 
-def step(
-    R: np.ndarray,
+def add_bpm_noise(readings: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
+    """BPM readings with measurement noise (normalized units, same shape) added.
+
+    Only BPMs the beam reaches get noise: those past the wall read +-1 (no beam, no
+    signal to be noisy). ``noise=None`` returns ``readings`` itself (no noise: numbers
+    bit for bit as without this step).
+    """
+    if noise is None:
+        return readings
+    return np.where(np.abs(readings) < WALL, readings + noise, readings)
+
+
+NOISE_STREAM = 0x6E6F6973  # spawn key of the BPM-noise stream ("nois")
+
+
+def noise_generator(rng: np.random.Generator) -> np.random.Generator:
+    """The BPM-noise generator of an env whose start generator is ``rng``.
+
+    It is a child of ``rng``'s seed (fixed spawn key), not drawn from ``rng``: adding
+    noise never changes the starts, and the same seed gives the same noise in the
+    single env, the vector env and the sampler.
+    """
+    seed = rng.bit_generator.seed_seq
+    return np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, NOISE_STREAM)))
+
+
+def draw_bpm_noise(generators: Sequence[np.random.Generator], bpm_noise: float) -> np.ndarray | None:
+    """Gaussian BPM noise (m, 10), normalized units, std ``bpm_noise`` mm; None if it is 0.
+
+    One draw of 10 numbers per generator (one per env), so each env's noise depends on
+    its own generator only.
+    """
+    if not bpm_noise:
+        return None
+    return bpm_noise * OBS_PER_MM * np.stack([g.standard_normal(N_BPMS) for g in generators])
+
+
+def next_kicks(kicks: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """Kicks (n, 10) rad after ``actions`` (n, 10), rescaled to max|a| <= 1."""
+    return kicks + KICK_PER_ACTION * rescale(actions)
+
+
+def outcome(
     kicks: np.ndarray,
-    actions: np.ndarray,
+    readings: np.ndarray,
+    wall: np.ndarray,
     steps: np.ndarray,
     max_steps: int,
     strict_wall: bool,
 ) -> Transition:
-    """One step of every env in the batch; ``actions`` already checked (finite, right shape)."""
-    kicks = kicks + KICK_PER_ACTION * rescale(actions)
-    readings, wall = hit_wall(observe(R, kicks))
+    """Reward, flags and observation of a step that led to ``kicks`` and measured ``readings``.
+
+    ``readings`` (n, 10) normalized, after the wall rule (and any BPM noise); ``wall`` (n,)
+    says where the beam was lost. The in-process physics (:func:`step`) and a machine
+    backend (readings from a control system) both end here, so both score alike.
+    """
     rms_ = rms(readings)
     reward = REWARD_PER_RMS * rms_
     steps = steps + 1
@@ -118,16 +164,35 @@ def step(
         # Ending the episode at the wall must not beat staying in bounds: every step
         # left is charged the worst reward an in-bounds step could approach.
         reward = np.where(wall, reward + WORST_REWARD * (max_steps - steps), reward)
-    success = rms_ < SUCCESS_RMS  # never at the wall: there RMS >= 1/sqrt(10) > 0.1
+    success = (rms_ < SUCCESS_RMS) & ~wall  # (at the wall RMS >= 1/sqrt(10) > 0.1 anyway)
     terminated = success | wall
     truncated = (steps >= max_steps) & ~terminated
-    obs = np.clip(readings, -WALL, WALL).astype(np.float32)  # (a no-op after the wall rule)
+    obs = np.clip(readings, -WALL, WALL).astype(np.float32)  # noise may push a reading past 1
     return Transition(kicks, obs, reward, terminated, truncated, rms_, success, wall, steps)
 
 
-def first_observation(R: np.ndarray, kicks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def step(
+    R: np.ndarray,
+    kicks: np.ndarray,
+    actions: np.ndarray,
+    steps: np.ndarray,
+    max_steps: int,
+    strict_wall: bool,
+    noise: np.ndarray | None = None,
+) -> Transition:
+    """One step of every env in the batch; ``actions`` already checked (finite, right shape).
+
+    ``noise``: None, or BPM noise (n, 10) in normalized units (see :func:`add_bpm_noise`).
+    """
+    kicks = next_kicks(kicks, actions)
+    readings, wall = hit_wall(observe(R, kicks))
+    return outcome(kicks, add_bpm_noise(readings, noise), wall, steps, max_steps, strict_wall)
+
+
+def first_observation(R: np.ndarray, kicks: np.ndarray,
+                      noise: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(float32 readings, RMS) at the start of an episode (no wall: starts are in bounds)."""
-    readings = observe(R, kicks)
+    readings = add_bpm_noise(observe(R, kicks), noise)
     return np.clip(readings, -WALL, WALL).astype(np.float32), rms(readings)
 
 
@@ -222,6 +287,7 @@ __all__ = [
     "N_CORRECTORS",
     "KICK_PER_ACTION",
     "OBS_PER_METRE",
+    "OBS_PER_MM",
     "SUCCESS_RMS",
     "WALL",
     "WORST_REWARD",
@@ -231,6 +297,11 @@ __all__ = [
     "observe",
     "rms",
     "hit_wall",
+    "add_bpm_noise",
+    "noise_generator",
+    "draw_bpm_noise",
+    "next_kicks",
+    "outcome",
     "step",
     "first_observation",
     "start_score",

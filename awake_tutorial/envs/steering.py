@@ -5,6 +5,16 @@ Observation: 10 BPM readings, 1.0 = 10 mm, float32 in [-1, 1]. Action: changes o
 down to max|a| = 1, direction kept). Reward: -10 * RMS of the readings. The episode ends
 on success (RMS < 1 mm), on the wall (a reading >= 10 mm) or after ``max_steps`` steps.
 The physics lives in :mod:`awake_tutorial.envs.dynamics`; this class keeps the state.
+
+Backends: by default the env simulates the line in process. With ``machine=`` it steers a
+machine instead (e.g. :class:`awake_tutorial.machine.EpicsMachine`, the simulated line
+served over EPICS Channel Access): the env writes kicks and reads BPMs through it, with
+the same API and rules. A machine backend is any object with
+
+    plane: str                        the plane it steers
+    apply(kicks) -> (readings, lost)  set kicks (10,) rad; BPM readings (10,) m after the
+                                      wall rule, and whether the beam was lost
+    model_task() -> Task              (optional) the optics model used to pick safe starts
 """
 
 from __future__ import annotations
@@ -53,6 +63,17 @@ def check_settings(max_steps, plane, wall_penalty) -> tuple[int, str, str]:
     return int(max_steps), plane, wall_penalty
 
 
+def check_bpm_noise(bpm_noise) -> float:
+    """``bpm_noise`` (mm, the std of Gaussian BPM noise) as a float >= 0, or a clear error."""
+    try:
+        value = float(bpm_noise)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(bpm_noise, bool) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"bpm_noise must be a number of mm >= 0 (0 = no noise), got {bpm_noise!r}.")
+    return value
+
+
 def reset_option(options, name: str):
     """The value of the only reset option ``name`` (None if absent); unknown keys are an error."""
     options = {} if options is None else dict(options)
@@ -80,6 +101,12 @@ class AwakeSteeringEnv(gym.Env):
         wall_penalty: "strict" (default): hitting the wall also costs -10, the worst reward,
             for every step left, so that ending an episode at the wall never beats staying
             in bounds; "reference": no extra penalty, as in the reference course.
+        bpm_noise: std of Gaussian BPM noise, mm (default 0: exact readings). Reward and
+            success use the noisy readings (all a control room knows); the wall uses the
+            true orbit. The noise has its own generator, a child of the reset seed.
+        machine: None (simulate in process) or a machine backend (module docstring). Its
+            own BPMs carry its noise; ``task`` (default: ``machine.model_task()``) is the
+            model used to pick safe starting kicks, drawn from the env's seeded generator.
 
     ``reset(options={"kicks": k})`` starts from given kicks (10,) rad instead of random ones.
     """
@@ -87,10 +114,23 @@ class AwakeSteeringEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, task=None, max_steps: int = 100, plane: str = "horizontal",
-                 wall_penalty: str = "strict"):
+                 wall_penalty: str = "strict", bpm_noise: float = 0.0, machine=None):
         self.max_steps, self.plane, self.wall_penalty = check_settings(
             max_steps, plane, wall_penalty
         )
+        self.bpm_noise = check_bpm_noise(bpm_noise)
+        self.machine = machine
+        if machine is not None:
+            if self.bpm_noise:
+                raise ValueError("bpm_noise is for the in-process simulation; a machine's BPMs "
+                                 "have their own noise (serve-machine --bpm-noise).")
+            if getattr(machine, "plane", plane) != plane:
+                raise ValueError(f"the machine steers the {machine.plane} plane but plane={plane!r}; "
+                                 "pass the same plane to both.")
+            if task is None and callable(getattr(machine, "model_task", None)):
+                task = machine.model_task()
+        self._noise_rng = None  # BPM noise, a child of np_random's seed
+        self._noise_source = None  # the np_random it was derived from
         self.observation_space, self.action_space = make_spaces()
         self._kicks = np.zeros((1, dynamics.N_CORRECTORS))  # a batch of one, rad
         self._steps = np.zeros(1, dtype=np.int64)
@@ -133,7 +173,12 @@ class AwakeSteeringEnv(gym.Env):
         self._kicks = kicks
         self._steps = np.zeros(1, dtype=np.int64)
         self._needs_reset = False
-        obs, rms = dynamics.first_observation(self._R, self._kicks)
+        if self.machine is not None:
+            readings, wall = self._measure(kicks)
+            obs, rms = np.clip(readings, -dynamics.WALL, dynamics.WALL).astype(np.float32), dynamics.rms(readings)
+            self._needs_reset = bool(wall[0])  # a start the model thought safe lost the beam
+            return obs[0], self._info(rms[0], success=False, wall=bool(wall[0]))
+        obs, rms = dynamics.first_observation(self._R, self._kicks, self._noise())
         return obs[0], self._info(rms[0], success=False, wall=False)
 
     def step(self, action):
@@ -144,8 +189,14 @@ class AwakeSteeringEnv(gym.Env):
                 "or the env was never reset."
             )
         actions = dynamics.check_actions(action, ())[None]  # raises before any change
-        t = dynamics.step(self._R, self._kicks, actions, self._steps, self.max_steps,
-                          self.wall_penalty == "strict")
+        strict = self.wall_penalty == "strict"
+        if self.machine is None:
+            t = dynamics.step(self._R, self._kicks, actions, self._steps, self.max_steps, strict,
+                              self._noise())
+        else:
+            kicks = dynamics.next_kicks(self._kicks, actions)
+            readings, wall = self._measure(kicks)
+            t = dynamics.outcome(kicks, readings, wall, self._steps, self.max_steps, strict)
         self._kicks, self._steps = t.kicks, t.steps
         terminated, truncated = bool(t.terminated[0]), bool(t.truncated[0])
         self._needs_reset = terminated or truncated
@@ -153,6 +204,21 @@ class AwakeSteeringEnv(gym.Env):
         return t.obs[0], float(t.reward[0]), terminated, truncated, info
 
     # --- helpers -----------------------------------------------------------------------
+
+    def _noise(self) -> np.ndarray | None:
+        """BPM noise (1, 10) for one reading, normalized units; None without noise."""
+        if not self.bpm_noise:
+            return None
+        if self._noise_source is not self.np_random:  # reseeded: a new noise stream
+            self._noise_rng = dynamics.noise_generator(self.np_random)
+            self._noise_source = self.np_random
+        return dynamics.draw_bpm_noise([self._noise_rng], self.bpm_noise)
+
+    def _measure(self, kicks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Set ``kicks`` (1, 10) rad on the machine: (readings (1, 10) normalized, wall (1,))."""
+        readings_m, lost = self.machine.apply(kicks[0])
+        readings = dynamics.OBS_PER_METRE * np.asarray(readings_m, dtype=np.float64)[None]
+        return readings, np.array([bool(lost)])
 
     def _info(self, rms, success: bool, wall: bool) -> dict[str, Any]:
         # plain Python types, so gymnasium's vector envs stack them into typed arrays

@@ -16,7 +16,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from awake_tutorial.envs import dynamics
-from awake_tutorial.envs.steering import check_settings, make_spaces, reset_option, resolve_task
+from awake_tutorial.envs.steering import (check_bpm_noise, check_settings, make_spaces, reset_option,
+                                         resolve_task)
 from awake_tutorial.tasks import Task
 
 
@@ -25,7 +26,7 @@ class AwakeSteeringVectorEnv(VectorEnv):
 
     Args:
         tasks: one entry per sub-env: a Task or an evaluation task id (int).
-        max_steps, plane, wall_penalty: as for :class:`AwakeSteeringEnv`.
+        max_steps, plane, wall_penalty, bpm_noise: as for :class:`AwakeSteeringEnv`.
         autoreset_mode: ``AutoresetMode.NEXT_STEP`` (default; an env that ended is reset by
             the next ``step``, whose action it ignores), ``SAME_STEP`` (reset within the
             step that ended it; the last observation is in ``info["final_obs"]``) or
@@ -39,10 +40,12 @@ class AwakeSteeringVectorEnv(VectorEnv):
 
     def __init__(self, tasks: Sequence[Task | int], max_steps: int = 100,
                  plane: str = "horizontal", wall_penalty: str = "strict",
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP):
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+                 bpm_noise: float = 0.0):
         self.max_steps, self.plane, self.wall_penalty = check_settings(
             max_steps, plane, wall_penalty
         )
+        self.bpm_noise = check_bpm_noise(bpm_noise)
         self.autoreset_mode = AutoresetMode(autoreset_mode)
         self.metadata = {"render_modes": [], "autoreset_mode": self.autoreset_mode}
         tasks = self._resolve_tasks(tasks)
@@ -53,6 +56,7 @@ class AwakeSteeringVectorEnv(VectorEnv):
         n = self.num_envs
         self._rngs: list[np.random.Generator | None] = [None] * n
         self._seeds: list[int | None] = [None] * n
+        self._noise_rngs: list[np.random.Generator | None] = [None] * n  # children of _rngs
         self._kicks = np.zeros((n, dynamics.N_CORRECTORS))  # rad
         self._steps = np.zeros(n, dtype=np.int64)
         self._obs = np.zeros((n, dynamics.N_BPMS), dtype=np.float32)  # last returned
@@ -124,6 +128,8 @@ class AwakeSteeringVectorEnv(VectorEnv):
             if seeds[i] is not None or self._rngs[i] is None:  # None: random, as gymnasium.Env
                 self._rngs[i], self._seeds[i] = seeding.np_random(seeds[i])
                 self._starts.forget(i)  # candidates from the old generator are void
+                if self.bpm_noise:
+                    self._noise_rngs[i] = dynamics.noise_generator(self._rngs[i])
         if mask is None:
             self._needs_reset = False
             mask = np.ones(self.num_envs, dtype=bool)
@@ -151,7 +157,8 @@ class AwakeSteeringVectorEnv(VectorEnv):
             actions = actions.copy()  # never change the caller's array
             actions[restart] = 0.0
         t = dynamics.step(self._R, self._kicks, actions, self._steps, self.max_steps,
-                          self.wall_penalty == "strict")
+                          self.wall_penalty == "strict",
+                          dynamics.draw_bpm_noise(self._noise_rngs, self.bpm_noise))
         self._kicks, self._steps, self._obs = t.kicks, t.steps, t.obs
         reward, terminated, truncated = t.reward, t.terminated, t.truncated
         if len(restart):
@@ -180,7 +187,8 @@ class AwakeSteeringVectorEnv(VectorEnv):
         self._kicks[idx] = self._starts.sample(idx, self._rngs, self._R)
         self._steps[idx] = 0
         self._done[idx] = False
-        self._obs[idx], rms = dynamics.first_observation(self._R[idx], self._kicks[idx])
+        noise = dynamics.draw_bpm_noise([self._noise_rngs[i] for i in idx], self.bpm_noise)
+        self._obs[idx], rms = dynamics.first_observation(self._R[idx], self._kicks[idx], noise)
         return rms
 
     @staticmethod
