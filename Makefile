@@ -12,11 +12,13 @@ PORT   ?= 8888
 
 .PHONY: lab test setup notebooks clean-venv
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	@# no "get notified about Jupyter news?" popup: disabled in .venv (sys-prefix), not in $$HOME
+	$(VENV)/bin/jupyter labextension disable --level=sys_prefix @jupyterlab/apputils-extension:announcements >/dev/null 2>&1
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -100,6 +100,9 @@ def test_meta_training_notebook_runs_in_jupyterlab(lab):
             assert page.locator(".widget-progress, .widget-hprogress").count() >= 1, "no progress bar rendered"
             assert page.locator(".jp-OutputArea-output img, .widget-image").count() >= 1, "no figure rendered"
             assert page.locator("button.widget-button, .jupyter-button").count() >= 1, "no stop button rendered"
+            # the project disables JupyterLab's announcements plugin (Makefile, binder/postBuild):
+            # a learner is not asked about Jupyter news on first start
+            assert page.get_by_text("official Jupyter news").count() == 0, "the news popup is shown"
         finally:
             page.screenshot(path=str(ARTIFACTS / "04_meta_training.png"), full_page=True)
             browser.close()

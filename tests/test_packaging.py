@@ -37,3 +37,17 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, re.M)
     assert "set -e" in ci
+
+
+def test_jupyterlab_news_popup_is_disabled_by_the_project_for_make_lab_and_binder():
+    # the same plugin, at the environment's own level (never the learner's home folder)
+    command = "jupyter labextension disable --level=sys_prefix @jupyterlab/apputils-extension:announcements"
+    assert command in (ROOT / "binder" / "postBuild").read_text()
+    assert command in (ROOT / "Makefile").read_text().replace("$(VENV)/bin/", "")
+
+
+def test_the_supported_python_is_the_tested_one():
+    tested = (ROOT / "binder" / "runtime.txt").read_text().strip().removeprefix("python-")
+    assert f"python={tested}" in (ROOT / "environment.yml").read_text()
+    assert f'requires-python = ">={tested}"' in (ROOT / "pyproject.toml").read_text()
+    assert f"Python {tested}" in (ROOT / "README.md").read_text()
