@@ -32,12 +32,31 @@
 # 5. two policies that *know* the response matrix: the textbook inverse-response
 #    controller and the fewest-steps planner, the physical limit of the course.
 #
-# Runs in under a minute.
+# ### Learning objectives
+# After this notebook you can
+# * write down the orbit response matrix $R$ and say why it is lower triangular;
+# * state the observation, action, reward and end conditions of the steering environment;
+# * **implement** the inverse-response controller (graded exercise) and explain why it
+#   still converges with a wrong (nominal) model;
+# * say what a *task* is and why the tasks of this course form a distribution.
+#
+# **Prerequisites:** Python and numpy; linear algebra (matrix inverse, eigenvalues);
+# no accelerator physics or reinforcement learning needed (the terms are in the
+# glossary, `notebooks/README.md`).
+#
+# **Time:** about 40 min for a learner (reading, one exercise, the quiz); the code runs
+# in under a minute (quick mode: < 30 s).
+#
+# **How exercises work:** a cell tagged *exercise* holds a stub that raises
+# `NotImplementedError`; write your code there and run it, then run the *check* cell
+# below it: it prints `PASS` or what is wrong. Between them sits a collapsed
+# *solution* cell (click the "..." to unfold it). It redefines the function, so
+# skip it when you check your own version (or re-run your cell afterwards).
 
 # %%
 import numpy as np
 
-from awake_tutorial import plotting
+from awake_tutorial import exercises, plotting
 from awake_tutorial.benchmark import FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task
 from awake_tutorial.envs import AwakeSteeringEnv
 from awake_tutorial.quick import budget, mode_banner
@@ -51,11 +70,13 @@ print(mode_banner())
 # Elements sit at a position $s$ along the design orbit (m). The quadrupoles focus the
 # beam; the **beta function** $\beta(s)$ (m) measures how large the beam is and, more
 # important for us, how strongly an orbit offset at $s$ is amplified:
-# a kick $\theta_j$ at corrector $j$ moves the beam at a downstream point $i$ by
+# in linear optics a kick $\theta_j$ at corrector $j$ moves the beam at a downstream
+# point $i$ by
 #
 # $$ \Delta x_i = \sqrt{\beta_i \beta_j}\, \sin\!\big(2\pi(\mu_i - \mu_j)\big)\, \theta_j , $$
 #
-# with $\mu$ the *phase advance* (in turns of $2\pi$). The figure shows the layout
+# with $\mu$ the *phase advance* (in turns of $2\pi$). (The course's matrix below
+# multiplies this by a calibration factor $c = \tfrac12$.) The figure shows the layout
 # (BPMs, correctors, quadrupoles, bends) and $\beta_x$, $\beta_y$ of the nominal optics,
 # computed with [Cheetah](https://github.com/desy-ml/cheetah) in
 # `awake_tutorial.optics.twiss`.
@@ -73,10 +94,13 @@ plotting.plot_beamline()  # nominal optics
 # $10 \times 10$ matrix $R$ (m/rad, one per plane):
 #
 # $$ x_{\text{BPM}} = R\, \theta_{\text{correctors}}, \qquad
-#    R_{ij} = \tfrac12\sqrt{\beta_i\beta_j}\,\sin\!\big(2\pi(\mu_i-\mu_j)\big)
-#    \ \text{if BPM } i \text{ is downstream of corrector } j, \text{ else } 0 . $$
+#    R_{ij} = c\,\sqrt{\beta_i\beta_j}\,\sin\!\big(2\pi(\mu_i-\mu_j)\big)
+#    \ \text{if BPM } i \text{ is downstream of corrector } j, \text{ else } 0,
+#    \qquad c = \tfrac12 . $$
 #
-# (The factor $\tfrac12$ is the calibration of the reference course.) A corrector cannot
+# The calibration factor $c = \tfrac12$ (`awake_tutorial.optics.CALIBRATION`) is the one
+# of the reference course's response matrices: the course's $R$ is half the thin-lens
+# formula of section 1, and the environment uses exactly this $R$. A corrector cannot
 # move the beam upstream of itself, so $R$ is lower triangular.
 #
 # **Look at:** the zeros above the diagonal; the strong columns of the first correctors
@@ -157,7 +181,37 @@ print(f"200 sampled tasks: |R_task - R_nominal| / |R_nominal| = {np.mean(change)
 # down to $\max_i |a_i| \le 1$ if needed: a large correction takes a few steps.
 # This is `awake_tutorial.benchmark.InverseResponsePolicy`.
 #
-# One episode on the nominal optics:
+# ### Exercise 1 (graded): the inverse-response action
+# Write `inverse_response_action(R, obs)`: given $R$ (10 x 10, m/rad) and the readings
+# `obs` (10 numbers, 1 = 10 mm), return the action (10 numbers, 1 = 0.1 mrad),
+# scaled down as a whole so that $\max_i|a_i| \le 1$:
+#
+# $$ a = \frac{-R^{-1}\, s / 100}{10^{-4}}, \qquad
+#    a \leftarrow a / \max(1, \max_i |a_i|) . $$
+#
+# `np.linalg.solve(R, b)` computes $R^{-1} b$ without forming the inverse.
+
+# %% tags=["exercise-stub"]
+def inverse_response_action(R, obs):
+    """The inverse-response action (10,) for readings obs (10,) and response matrix R (10, 10)."""
+    raise NotImplementedError("solve R dk = -obs / 100 for the kick change dk (rad), divide by 1e-4, "
+                              "then divide by max(1, max|a|)")
+
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def inverse_response_action(R, obs):
+    """The inverse-response action (10,) for readings obs (10,) and response matrix R (10, 10)."""
+    kick_change = np.linalg.solve(R, -np.asarray(obs) / 100)  # rad
+    action = kick_change / 1e-4  # 1 = 0.1 mrad
+    return action / max(1.0, np.abs(action).max())  # scale as a whole: the direction is kept
+
+
+# %%
+assert exercises.check_inverse_policy(inverse_response_action)
+
+# %% [markdown]
+# One episode on the nominal optics with the package's `InverseResponsePolicy`
+# (the same formula):
 #
 # **Look at:** top: the readings (coloured) and their RMS (black) fall below the success
 # line (dashed); middle: the actions point the same way at every step, scaled so that
@@ -226,8 +280,8 @@ plotting.plot_comparison(results, title="policies that know R (same episodes for
 # optics? This is the everyday situation in a control room: the model is never exact.
 #
 # **Look at:** the episode length on tasks 1-4. With the wrong matrix every step goes in
-# a wrong direction, the controller over- or undershoots and needs extra steps
-# (here it still gets there: the max-abs scaling makes it cautious). A learned policy
+# a somewhat wrong direction: the controller over- or undershoots and needs extra steps,
+# but here it still gets there. Why, is worked out below the figure. A learned policy
 # trained on a single task has the same problem, only worse (notebook 2). Meta-learning
 # (notebooks 3-5) learns a policy that *adapts* to the task at hand from a few episodes.
 
@@ -241,6 +295,31 @@ plotting.plot_comparison({"inverse, own R": inverse, "inverse, nominal R": wrong
                          title="the right and the wrong model")
 
 # %% [markdown]
+# **Why the wrong model still converges.** With the nominal matrix $R_0$ one full step
+# changes the kicks by $-R_0^{-1}s/100$, and the readings become
+#
+# $$ s_{k+1} = (I - M)\, s_k, \qquad M = R_\text{task} R_0^{-1} . $$
+#
+# Repeated steps shrink $s$ to zero when every eigenvalue $m$ of $M$ satisfies
+# $|1 - m| < 1$; for real eigenvalues that is $0 < m < 2$ ($m < 1$: undershoot, slow;
+# $1 < m < 2$: overshoot, the sign alternates while the error shrinks). Both matrices
+# are lower triangular, so $M$ is too and its eigenvalues are simply the ratios of the
+# diagonals, $m_i = R_{\text{task},ii} / R_{0,ii}$. The max-abs scaling does *not* create
+# the convergence: a step shortened by a factor $c \in (0, 1]$ gives eigenvalues $1 - c\,m$,
+# inside the unit circle under the same condition. (The eigenvalues set the rate in the
+# long run; a few early steps can still grow some readings, and a reading that reaches
+# 10 mm ends the episode at the wall.)
+
+# %%
+eval_ratios = np.array([np.diag(task.response("horizontal")) / np.diag(R) for task in tasks])
+sampled_ratios = np.array([np.diag(task.response_h) / np.diag(R) for task in sampled])
+inside = np.all((sampled_ratios > 0) & (sampled_ratios < 2), axis=1)
+print(f"evaluation tasks: eigenvalues of R_task R_0^-1 between {eval_ratios.min():.2f} and {eval_ratios.max():.2f}")
+print(f"200 sampled tasks: between {sampled_ratios.min():.2f} and {sampled_ratios.max():.2f}; "
+      f"all in (0, 2) for {inside.mean():.1%} of the tasks")
+assert np.all((eval_ratios > 0) & (eval_ratios < 2)), "the nominal model converges on every evaluation task"
+
+# %% [markdown]
 # ## Summary
 #
 # * Steering = choosing 10 kicks so that 10 BPMs read zero; the linear map between them
@@ -249,5 +328,38 @@ plotting.plot_comparison({"inverse, own R": inverse, "inverse, nominal R": wrong
 # * Knowing $R$, the inverse-response policy solves every task in a few steps, and the
 #   fewest-steps planner shows the limit; with the wrong $R$ performance drops.
 #
+# * With the nominal $R_0$ instead, the controller still converges on a task as long as
+#   the eigenvalues of $R_\text{task}R_0^{-1}$ lie in $(0, 2)$, but it needs more steps.
+#
+# ## Self-check quiz
+# 1. Why is $R$ lower triangular?
+# 2. A corrector kick of 0.1 mrad and $R_{ij} = 20$ m/rad: how far does BPM $i$ move,
+#    and what does the observation show?
+# 3. The action is $(2, 0.5, 0, \dots)$. What does the environment apply, and why not
+#    $(1, 0.5, 0, \dots)$?
+# 4. On a task where one diagonal ratio $R_{\text{task},ii}/R_{0,ii}$ were 2.5, what would
+#    the nominal-model controller do?
+# 5. Why does the course call a setting of the quadrupoles a *task*?
+#
 # **Next:** notebook 2 trains a neural-network policy with PPO on one task, without
 # knowing $R$.
+
+# %% [markdown]
+# <details><summary>Answers</summary>
+#
+# 1. A corrector deflects the beam only downstream of itself: $R_{ij} = 0$ when BPM $i$
+#    sits upstream of corrector $j$, and BPMs and correctors are numbered along the line.
+# 2. $20 \times 10^{-4}$ m = 2 mm; the observation shows $0.2$ (1 = 10 mm). In action units
+#    the kick was $a_j = 1$.
+# 3. $(1, 0.25, 0, \dots)$: the whole vector is divided by $\max_i|a_i| = 2$, which keeps
+#    its direction. Clipping each entry would change the direction, and the correction
+#    would no longer point at zero.
+# 4. That eigenvalue of $I - M$ is $1 - 2.5 = -1.5$: along that direction the reading
+#    overshoots by 150 % each full step and grows in alternating sign until the beam hits
+#    the wall (short steps, $c\,m < 2$, can delay it, but once close to zero the steps are
+#    not scaled down any more).
+# 5. Each setting gives its own response matrix, i.e. its own environment dynamics, and
+#    the settings come from one distribution with shared structure. Learning to solve
+#    *any* task from that distribution quickly is the meta-learning problem.
+#
+# </details>
