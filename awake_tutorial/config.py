@@ -20,7 +20,8 @@ import yaml
 
 from awake_tutorial.paths import PACKAGE_DIR
 
-DEFAULT_CONFIG_FILE = PACKAGE_DIR / "configs" / "awake.yaml"
+DEFAULT_CONFIG_FILE = PACKAGE_DIR / "configs" / "awake.yaml"  # the course's method (Meta-SGD)
+REFERENCE_CONFIG_FILE = PACKAGE_DIR / "configs" / "reference.yaml"  # the reference course's MAML
 
 
 # --- rules: each checks one value and returns it normalised, or raises ValueError --------
@@ -164,7 +165,9 @@ class PPOConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """MAML-TRPO meta-training settings (defaults = the reference course's awake.yaml).
+    """Meta-training settings; the defaults are the course's ``configs/awake.yaml``
+    (Meta-SGD-TRPO). The reference course's MAML-TRPO is ``configs/reference.yaml``:
+    ``num_steps`` 4, ``meta_batch_size`` 8, ``meta_sgd`` False.
 
     Units: ``max_steps`` in env steps, ``fast_lr`` per inner step, ``max_kl`` in nats.
     """
@@ -179,11 +182,12 @@ class Config:
     # inner loop (adaptation)
     first_order: bool = True
     fast_batch_size: int = 16  # episodes per task and inner step
-    num_steps: int = 4  # inner steps
-    fast_lr: float = 0.01
+    num_steps: int = 1  # inner steps
+    fast_lr: float = 0.01  # inner step size (Meta-SGD: the initial one)
+    meta_sgd: bool = True  # learn one inner step size per parameter tensor (Meta-SGD)
     # outer loop (TRPO)
     num_batches: int = 500
-    meta_batch_size: int = 8  # tasks per meta-batch
+    meta_batch_size: int = 16  # tasks per meta-batch
     max_kl: float = 1e-3
     cg_iters: int = 80
     cg_damping: float = 1e-5
@@ -205,7 +209,8 @@ class Config:
     RULES = {
         "gamma": FRACTION, "gae_lambda": FRACTION, "hidden_sizes": IntList(),
         "nonlinearity": Choice(("tanh", "relu")), "init_std": POSITIVE, "first_order": BOOL,
-        "fast_batch_size": Int(1), "num_steps": Int(1), "fast_lr": POSITIVE, "num_batches": Int(1),
+        "fast_batch_size": Int(1), "num_steps": Int(1), "fast_lr": POSITIVE, "meta_sgd": BOOL,
+        "num_batches": Int(1),
         "meta_batch_size": Int(1), "max_kl": POSITIVE, "cg_iters": Int(1), "cg_damping": Real(0),
         "cg_residual_tol": Real(0), "fisher_product": Choice(("auto", "analytic", "double_backward")),
         "fisher_max_samples": Int(0),

@@ -10,6 +10,11 @@ Parameters may also carry a leading *task* dimension K (one parameter set per ta
 e.g. ``stack_params(params, K)``): then observations are (K, N, obs_dim) and every task
 is evaluated with its own parameters in one batched matrix product.
 
+Meta-SGD (Li et al. 2017) also learns the inner loop's step sizes: one per parameter
+tensor, kept as the buffer ``log_step_sizes`` (in the order of :meth:`params`) so that they
+are saved and loaded with the weights. A policy without it adapts with the config's
+``fast_lr``.
+
 Files hold a ``state_dict`` only and are read with ``torch.load(weights_only=True)``.
 """
 
@@ -83,6 +88,7 @@ class GaussianMLPPolicy(nn.Module):
         with torch.random.fork_rng(devices=[], enabled=seed is not None):  # nn.Linear draws a default init
             self.layers = nn.ModuleList(nn.Linear(n_in, n_out) for n_in, n_out in zip(sizes, sizes[1:]))
         self.log_std = nn.Parameter(torch.full((self.action_dim,), math.log(init_std)))
+        self.register_buffer("log_step_sizes", None)  # Meta-SGD: see set_step_sizes
         generator = None if seed is None else torch.Generator().manual_seed(int(seed))
         for layer in self.layers:  # as pytorch-maml-rl: Xavier-uniform weights, zero biases
             nn.init.xavier_uniform_(layer.weight, generator=generator)
@@ -132,6 +138,21 @@ class GaussianMLPPolicy(nn.Module):
         """The module's own parameters as a dict (the tensors themselves, not copies)."""
         return dict(self.named_parameters())
 
+    def set_step_sizes(self, log_step_sizes: torch.Tensor | float | None) -> "GaussianMLPPolicy":
+        """Store learned inner step sizes (Meta-SGD): log alpha per parameter tensor, shape
+        (len(params()),), or one float for all; None removes them (adapt with fast_lr)."""
+        if log_step_sizes is not None:
+            log_step_sizes = torch.as_tensor(log_step_sizes, dtype=self.log_std.dtype).detach().clone()
+            log_step_sizes = log_step_sizes.expand(len(self.params())).clone()
+        self.log_step_sizes = log_step_sizes
+        return self
+
+    def step_sizes(self, fast_lr: float) -> dict[str, torch.Tensor] | float:
+        """The inner step sizes: {parameter name: alpha} if learned, else ``fast_lr``."""
+        if self.log_step_sizes is None:
+            return fast_lr
+        return dict(zip(self.params(), self.log_step_sizes.detach().exp()))
+
     def as_numpy_policy(self, params: Mapping[str, torch.Tensor] | None = None,
                         deterministic: bool = True, seed: int | None = None) -> Callable:
         """A callable (n, obs_dim) float32 numpy obs -> (n, action_dim) float32 actions.
@@ -158,7 +179,7 @@ class GaussianMLPPolicy(nn.Module):
         policy = GaussianMLPPolicy(self.obs_dim, self.action_dim, self.hidden_sizes,
                                    self.nonlinearity, seed=0)  # seed: leave the global RNG alone
         policy.load_state_dict({k: v.detach().clone() for k, v in params.items()})
-        return policy
+        return policy.set_step_sizes(self.log_step_sizes)
 
 
 class MeanJacobian:
@@ -193,10 +214,11 @@ class MeanJacobian:
         self.output = x  # (K, N, action_dim)
 
     def jvp(self, v: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """J v: change of the mean (K, N, action_dim) for a parameter change v."""
+        """J v: change of the mean (K, N, action_dim) for a parameter change v, shared by
+        all tasks or per task (shapes (K, ...))."""
         dx = None
         for i in range(self.num_layers):
-            da = nn.functional.linear(self.inputs[i], v[f"layers.{i}.weight"], v[f"layers.{i}.bias"])
+            da = linear(self.inputs[i], v[f"layers.{i}.weight"], v[f"layers.{i}.bias"])
             if dx is not None:  # the change of this layer's input, through its weights
                 da = torch.baddbmm(da, dx, self.weights[i].transpose(1, 2))
             dx = da * self.slopes[i] if i < self.num_layers - 1 else da
@@ -265,6 +287,8 @@ def load_policy(path, hidden_sizes: Sequence[int] | None = None, nonlinearity: s
         raise ValueError(f"{path} holds a {type(state).__name__}, not a policy state_dict "
                          "(a dict of tensors); save policies with save_policy.")
     policy = GaussianMLPPolicy(hidden_sizes=hidden_sizes, nonlinearity=nonlinearity or "tanh", seed=0)
+    if "log_step_sizes" in state:  # Meta-SGD's learned step sizes (older files have none)
+        policy.set_step_sizes(torch.zeros(len(policy.params())))
     expected = policy.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

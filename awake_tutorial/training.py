@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -39,7 +39,7 @@ from awake_tutorial import runs
 from awake_tutorial.baseline import LinearFeatureBaseline
 from awake_tutorial.config import Config
 from awake_tutorial.episodes import BatchEpisodes
-from awake_tutorial.metalearners import MAMLTRPO, inner_step
+from awake_tutorial.metalearners import MAMLTRPO, MetaSGDTRPO, inner_step
 from awake_tutorial.policies import GaussianMLPPolicy, load_policy, save_policy, stack_params
 from awake_tutorial.samplers import MultiTaskSampler
 from awake_tutorial.tasks import Task, sample_tasks
@@ -67,6 +67,7 @@ class MetaTrainResult:
 class AdaptResult:
     records: list  # every record of every batch
     policies: list  # one adapted GaussianMLPPolicy per task
+    snapshots: dict = field(default_factory=dict)  # batches -> policies after that many (see adapt)
 
 
 @contextlib.contextmanager
@@ -82,9 +83,11 @@ def torch_threads(num_threads: int):
 
 
 def new_policy(config: Config, seed: int) -> GaussianMLPPolicy:
-    """A randomly initialised policy of the configured architecture."""
-    return GaussianMLPPolicy(hidden_sizes=config.hidden_sizes, nonlinearity=config.nonlinearity,
-                             init_std=config.init_std, seed=seed_for(seed, INIT))
+    """A randomly initialised policy of the configured architecture (with Meta-SGD: every
+    inner step size starts at ``fast_lr``)."""
+    policy = GaussianMLPPolicy(hidden_sizes=config.hidden_sizes, nonlinearity=config.nonlinearity,
+                               init_std=config.init_std, seed=seed_for(seed, INIT))
+    return policy.set_step_sizes(np.log(config.fast_lr) if config.meta_sgd else None)
 
 
 def add_advantages(episodes: BatchEpisodes, config: Config) -> BatchEpisodes:
@@ -95,10 +98,12 @@ def add_advantages(episodes: BatchEpisodes, config: Config) -> BatchEpisodes:
 
 
 def make_learner(policy: GaussianMLPPolicy, config: Config) -> MAMLTRPO:
-    """The MAML-TRPO meta-learner with the configured settings."""
-    return MAMLTRPO(policy, config.fast_lr, config.first_order, config.max_kl, config.cg_iters,
-                    config.cg_damping, config.cg_residual_tol, config.ls_max_steps,
-                    config.ls_backtrack_ratio, config.fisher_product, config.fisher_max_samples)
+    """The meta-learner with the configured settings: Meta-SGD-TRPO or MAML-TRPO."""
+    learner = MetaSGDTRPO if config.meta_sgd else MAMLTRPO
+    return learner(policy, fast_lr=config.fast_lr, first_order=config.first_order, max_kl=config.max_kl,
+                   cg_iters=config.cg_iters, cg_damping=config.cg_damping, cg_residual_tol=config.cg_residual_tol,
+                   ls_max_steps=config.ls_max_steps, ls_backtrack_ratio=config.ls_backtrack_ratio,
+                   fisher_product=config.fisher_product, fisher_max_samples=config.fisher_max_samples)
 
 
 class TaskStream:
@@ -136,7 +141,8 @@ def meta_batch(learner: MAMLTRPO, sampler: MultiTaskSampler, tasks: Sequence[Tas
         add_advantages(episodes, config)
         if r < config.num_steps:
             train_episodes.append(episodes)
-            params = {n: p.detach() for n, p in inner_step(policy, episodes, params, config.fast_lr).items()}
+            step_sizes = policy.step_sizes(config.fast_lr)
+            params = {n: p.detach() for n, p in inner_step(policy, episodes, params, step_sizes).items()}
         timings["inner"] += time.perf_counter() - start
     valid_episodes = episodes
     start = time.perf_counter()
@@ -210,14 +216,17 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
 
 def adapt(policy: GaussianMLPPolicy | None, tasks: Sequence[Task], num_batches: int, config: Config,
           seed: int = 0, callback: Callable[[list], bool | None] | None = None, run_dir=None,
-          overwrite: bool = False) -> AdaptResult:
+          overwrite: bool = False, snapshots: Sequence[int] = (), sampler=None) -> AdaptResult:
     """Adapt ``policy`` (None: a random one) to each task: per batch, sample
-    ``config.fast_batch_size`` episodes per task and take one REINFORCE step.
+    ``config.fast_batch_size`` episodes per task and take one REINFORCE step, with the
+    policy's learned step sizes if it has them (Meta-SGD), else ``config.fast_lr``.
 
     Records (one per task and batch) describe the episodes sampled *before* that batch's
     step: batch 0 shows the unadapted policy. ``callback`` gets each batch's records;
     returning True stops. With ``run_dir`` the records, the config and the adapted
-    policies (``policy_task{id}.pt``) are written there.
+    policies (``policy_task{id}.pt``) are written there. ``snapshots``: batch counts after
+    which the adapted policies are also kept, in ``result.snapshots[count]`` (one run
+    gives the policies after 1, 2, 4, ... batches, as separate runs with the same seed would).
     """
     if int(num_batches) < 0:
         raise ValueError(f"num_batches must be >= 0, got {num_batches}.")
@@ -227,21 +236,25 @@ def adapt(policy: GaussianMLPPolicy | None, tasks: Sequence[Task], num_batches: 
     policy = new_policy(config, seed) if policy is None else policy
     if run_dir is not None:
         runs.prepare_run_dir(run_dir, config, "adapt", overwrite=overwrite)
-    sampler = MultiTaskSampler(config.fast_batch_size, config.max_steps, config.plane, config.wall_penalty)
+    # sampler: where the episodes come from; default the in-process simulation (another
+    # sampler, e.g. awake_tutorial.env_sampler.EnvSampler, runs them on a served machine)
+    sampler = sampler or MultiTaskSampler(config.fast_batch_size, config.max_steps, config.plane, config.wall_penalty)
     params = {n: p.detach() for n, p in stack_params(policy.params(), len(tasks)).items()}
-    records = []
+    records, kept, step_sizes = [], {}, policy.step_sizes(config.fast_lr)
     with torch_threads(config.num_threads):
         start = time.perf_counter()
         for batch in range(int(num_batches)):
             seeds = [seed_for(seed, ADAPT, batch, task.id) for task in tasks]
             episodes = add_advantages(sampler.sample(policy, tasks, seeds, params), config)
-            params = {n: p.detach() for n, p in inner_step(policy, episodes, params, config.fast_lr).items()}
+            params = {n: p.detach() for n, p in inner_step(policy, episodes, params, step_sizes).items()}
             summary = _summary(episodes)
             batch_records = [{"kind": "adapt", "batch": batch, "num_batches": int(num_batches), "task_id": task.id,
                               "mean_return": summary["return"][k], "mean_length": summary["length"][k],
                               "success_rate": summary["success"][k], "wall_time": time.perf_counter() - start}
                              for k, task in enumerate(tasks)]
             records.extend(batch_records)
+            if batch + 1 in snapshots:
+                kept[batch + 1] = [policy.with_params({n: p[k] for n, p in params.items()}) for k in range(len(tasks))]
             if run_dir is not None:
                 runs.append_records(run_dir, batch_records)
             if callback is not None and callback(batch_records):
@@ -251,4 +264,4 @@ def adapt(policy: GaussianMLPPolicy | None, tasks: Sequence[Task], num_batches: 
         for task, adapted in zip(tasks, policies):
             save_policy(adapted, Path(run_dir) / f"policy_task{task.id}.pt")
         runs.write_meta(run_dir, "adapt", len(records) // len(tasks), int(num_batches), "finished")
-    return AdaptResult(records, policies)
+    return AdaptResult(records, policies, kept)

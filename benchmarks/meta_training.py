@@ -4,7 +4,9 @@
     python benchmarks/meta_training.py --batches 500      # the whole default run (the real figure)
     python benchmarks/meta_training.py --compare-exact    # same batches with the exact double-backward HVP
     python benchmarks/meta_training.py --threads 2        # torch threads (default: the config's)
-    python benchmarks/meta_training.py --quality runs/x   # quality of the policy in a run folder
+    python benchmarks/meta_training.py --quality runs/x   # quality of the policy in a run folder:
+        # steps and success after 0/1/2/4/10 adaptation batches, evaluation and held-out tasks,
+        # mean action (headline) and sampled, over 8 adaptation seeds
 
 Prints seconds per meta-batch split into task sampling, rollouts, inner loop (baseline,
 advantages, REINFORCE steps) and TRPO step, and the full-config time extrapolated from
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -50,37 +54,86 @@ def time_training(config, label: str) -> dict:
     return {"per_batch": per_batch, "parts": parts, "records": records, "policy": result.policy}
 
 
-def quality(policy, config, episodes: int = 200, adapt_seeds=range(4)) -> None:
-    """Evaluation-task figures: meta-policy before adaptation and after 1, 2 and num_steps
-    adaptation batches, each averaged over ``adapt_seeds`` (the adaptation is noisy)."""
-    from awake_tutorial.benchmark import InverseResponsePolicy, evaluate, per_task
+QUALITY_BATCHES = (0, 1, 2, 4, 10)
+MODES = (("mean", True), ("sampled", False))  # headline: the mean action, what an operator runs
+
+
+def _score(policies, tasks, deterministic: bool, seed: int, num_batches: int, episodes: int) -> dict:
+    """Mean over tasks of one adaptation seed: steps, success, share of episodes cut at max_steps."""
+    from awake_tutorial.benchmark import evaluate
+    from awake_tutorial.training import EVALUATE, seed_for
+
+    results = [evaluate(p.as_numpy_policy(deterministic=deterministic,
+                                          seed=seed_for(seed, EVALUATE, t.id, num_batches)), [t],
+                        episodes=episodes, seed=1)[0] for t, p in zip(tasks, policies)]
+    lengths = np.array([r["lengths"] for r in results])
+    success = np.array([r["success_rate"] for r in results])
+    return {"steps": float(lengths.mean()), "success": float(success.mean()),
+            "cut": float((lengths >= 100).mean()), "steps_per_task": lengths.mean(1).round(2).tolist()}
+
+
+def quality(policy, config, episodes: int = 100, adapt_seeds=range(8), batches=QUALITY_BATCHES) -> dict:
+    """Steps per episode and success of the meta-policy after 0, 1, 2, 4, 10 adaptation batches,
+    on the 5 evaluation tasks and the 20 held-out tasks of ``compare``, for the mean action
+    (headline) and sampled actions; every figure is a mean over ``adapt_seeds`` (the
+    adaptation is noisy) with its spread over seeds. ``cut``: share of episodes that ran
+    to max_steps without success (limit cycles). Returns {task set: {"K-mode": stats}}."""
+    from awake_tutorial.compare import heldout_tasks
     from awake_tutorial.tasks import load_evaluation_tasks
     from awake_tutorial.training import adapt
 
-    tasks = load_evaluation_tasks()
+    task_sets = {"evaluation": load_evaluation_tasks(), "held-out": heldout_tasks()}
+    print(f"\nquality: mean over {len(adapt_seeds)} adaptation seeds (spread: std over seeds), "
+          f"{episodes} episodes per task and seed")
+    out = {}
+    for set_name, tasks in task_sets.items():
+        per_seed = {}
+        for seed in adapt_seeds:
+            snaps = adapt(policy, tasks, max(batches), config, seed=seed, snapshots=batches).snapshots
+            snaps[0] = [policy] * len(tasks)
+            for k in batches:
+                for mode, deterministic in MODES:
+                    per_seed.setdefault(f"{k}-{mode}", []).append(
+                        _score(snaps[k], tasks, deterministic, seed, k, episodes))
+        out[set_name] = {}
+        print(f"  {set_name} tasks ({len(tasks)})")
+        for key, scores in per_seed.items():
+            steps = [s["steps"] for s in scores]
+            stats = {"steps": float(np.mean(steps)), "steps_std": float(np.std(steps)),
+                     "steps_min": float(np.min(steps)), "steps_max": float(np.max(steps)),
+                     "success": float(np.mean([s["success"] for s in scores])),
+                     "success_min": float(np.min([s["success"] for s in scores])),
+                     "cut": float(np.mean([s["cut"] for s in scores])),
+                     "steps_per_task": np.mean([s["steps_per_task"] for s in scores], 0).round(2).tolist()}
+            out[set_name][key] = stats
+            k, mode = key.split("-")
+            print(f"    {k:>2} batches {mode:<7} steps {stats['steps']:5.2f} +- {stats['steps_std']:4.2f} "
+                  f"({stats['steps_min']:.2f}-{stats['steps_max']:.2f})  success {stats['success']:6.1%} "
+                  f"(worst seed {stats['success_min']:6.1%})  cut at max_steps {stats['cut']:5.1%}")
+    return out
 
-    def show(name, results):
-        lengths = [r["mean_length"] for r in results]
-        success = [r["success_rate"] for r in results]
-        print(f"  {name:<34} success {np.mean(success):6.1%}  mean length {np.mean(lengths):5.2f}  "
-              f"per task {np.round(lengths, 2).tolist()}")
 
-    print(f"\nquality on the {len(tasks)} evaluation tasks ({episodes} episodes each)")
-    for deterministic in (True, False):
-        kind = "mean action" if deterministic else "sampled action"
-        show(f"meta-policy, no adaptation, {kind}",
-             evaluate(policy.as_numpy_policy(deterministic=deterministic), tasks, episodes=episodes, seed=1))
-    for num_batches in sorted({1, 2, config.num_steps}):
-        adapted = {seed: adapt(policy, tasks, num_batches, config, seed=seed).policies for seed in adapt_seeds}
-        for deterministic in (True, False):
-            all_results = [[evaluate(p.as_numpy_policy(deterministic=deterministic, seed=seed), [t],
-                                     episodes=episodes, seed=1)[0] for t, p in zip(tasks, policies)]
-                           for seed, policies in adapted.items()]
-            mean = [{"mean_length": np.mean([r[i]["mean_length"] for r in all_results]),
-                     "success_rate": np.mean([r[i]["success_rate"] for r in all_results])} for i in range(len(tasks))]
-            kind = "mean action" if deterministic else "sampled action"
-            show(f"after {num_batches} adaptation batch(es), {kind}", mean)
-    show("inverse response matrix", evaluate(per_task(InverseResponsePolicy), tasks, episodes=episodes, seed=1))
+def inner_step_sizes(policy, config) -> str:
+    """The inner step sizes a policy adapts with, relative to fast_lr."""
+    sizes = policy.step_sizes(config.fast_lr)
+    if not isinstance(sizes, dict):
+        return f"fixed fast_lr {sizes:g}"
+    return "learned, x fast_lr: " + ", ".join(f"{n} {float(a) / config.fast_lr:.3g}" for n, a in sizes.items())
+
+
+def load_for_quality(source):
+    """(policy, config, training seconds) of a run folder, a shipped name ("meta",
+    "reference") or a policy file with its .json metadata."""
+    from awake_tutorial.config import Config
+    from awake_tutorial.policies import load_policy, load_pretrained
+    from awake_tutorial.pretrained import metadata_path, resolve
+    from awake_tutorial.runs import read_records
+
+    if Path(source).is_dir():
+        config = load_config(Path(source) / "config.yaml")
+        return load_policy(Path(source) / "policy.pt", config=config), config, read_records(source)[-1]["wall_time"]
+    meta = json.loads(metadata_path(resolve(source)).read_text())
+    return load_pretrained(source), Config.from_dict(meta["config"]), meta["wall_time_s"]
 
 
 def main() -> None:
@@ -90,8 +143,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the config's)")
     parser.add_argument("--compare-exact", action="store_true", help="also run with the exact double-backward HVP")
     parser.add_argument("--fisher-max-samples", type=int, default=None, help="override fisher_max_samples")
-    parser.add_argument("--quality", metavar="RUN_DIR", default=None,
-                        help="only evaluate the policy.pt of a finished run (no timing)")
+    parser.add_argument("--quality", metavar="RUN_DIR|POLICY", default=None,
+                        help="only evaluate a run folder's policy.pt, a shipped name (meta, reference) or a .pt with .json")
+    parser.add_argument("--adapt-seeds", type=int, default=8, help="--quality: adaptation seeds (default 8)")
+    parser.add_argument("--episodes", type=int, default=100, help="--quality: episodes per task and seed")
+    parser.add_argument("--json", default=None, help="--quality: also write the figures to this .json file")
     args = parser.parse_args()
 
     config = load_config(args.config, num_batches=args.batches)
@@ -100,12 +156,14 @@ def main() -> None:
     if args.fisher_max_samples is not None:
         config = dataclasses.replace(config, fisher_max_samples=args.fisher_max_samples)
     if args.quality:
-        from pathlib import Path
+        policy, run_config, seconds = load_for_quality(args.quality)
+        print(f"{args.quality}: training {seconds:.1f} s; inner step sizes {inner_step_sizes(policy, run_config)}")
+        figures = quality(policy, run_config, args.episodes, range(args.adapt_seeds))
+        if args.json:
+            from awake_tutorial.runs import write_json_atomic
 
-        from awake_tutorial.policies import load_policy
-
-        run_config = load_config(Path(args.quality) / "config.yaml")
-        quality(load_policy(Path(args.quality) / "policy.pt", config=run_config), run_config)
+            write_json_atomic(args.json, {"policy": args.quality, "training_seconds": seconds,
+                                          "step_sizes": inner_step_sizes(policy, run_config), **figures})
         return
 
     print(f"config: {args.config or 'default'}; fisher_product={config.fisher_product}, "

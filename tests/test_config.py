@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import yaml
 
-from awake_tutorial.config import DEFAULT_CONFIG_FILE, Config, PPOConfig, load_config, save_config
+from awake_tutorial.config import DEFAULT_CONFIG_FILE, REFERENCE_CONFIG_FILE, Config, PPOConfig, load_config, save_config
 
 
 def test_default_file_equals_dataclass_defaults():
@@ -13,9 +13,10 @@ def test_default_file_equals_dataclass_defaults():
 
 
 def test_reference_defaults():
-    c = load_config()
+    c = load_config(REFERENCE_CONFIG_FILE)
     assert (c.gamma, c.gae_lambda, c.first_order, c.hidden_sizes, c.nonlinearity) == (1.0, 0.99, True, (64, 64), "tanh")
     assert (c.fast_batch_size, c.num_steps, c.fast_lr, c.num_batches, c.meta_batch_size) == (16, 4, 0.01, 500, 8)
+    assert not c.meta_sgd
     assert (c.max_kl, c.cg_iters, c.cg_damping, c.ls_max_steps, c.ls_backtrack_ratio) == (1e-3, 80, 1e-5, 100, 0.6)
     assert (c.max_steps, c.seed, c.device, c.init_std) == (100, 0, "cpu", 0.5)
     assert isinstance(c.ppo, PPOConfig)
@@ -86,7 +87,17 @@ def test_replace_is_validated_and_second_order_analytic_is_refused():
     assert Config(first_order=False).fisher_product == "auto"
 
 
-def test_default_yaml_has_every_key():
-    data = yaml.safe_load(DEFAULT_CONFIG_FILE.read_text())
+@pytest.mark.parametrize("path", [DEFAULT_CONFIG_FILE, REFERENCE_CONFIG_FILE])
+def test_default_and_reference_yaml_have_every_key(path):
+    data = yaml.safe_load(path.read_text())
     assert set(data) == {f.name for f in dataclasses.fields(Config)}
     assert set(data["ppo"]) == {f.name for f in dataclasses.fields(PPOConfig)}
+
+
+def test_default_differs_from_the_reference_only_in_the_marked_settings():
+    default, reference = load_config().to_dict(), load_config(REFERENCE_CONFIG_FILE).to_dict()
+    changed = {k for k in default if default[k] != reference[k]}
+    assert changed == {"num_steps", "meta_batch_size", "meta_sgd"}
+    text = DEFAULT_CONFIG_FILE.read_text()
+    assert all(f"{k}:" in line and "changed" in line for k in changed for line in text.splitlines()
+               if line.startswith(f"{k}:"))

@@ -3,11 +3,13 @@
 - :mod:`.reinforce`: the inner loop (REINFORCE adaptation steps).
 - :mod:`.trpo`: conjugate gradient, Hessian/Fisher-vector products, line search.
 - :mod:`.maml_trpo`: the outer loop, MAML with a TRPO meta-update.
+- :mod:`.meta_sgd`: Meta-SGD, MAML-TRPO that also learns the inner step sizes.
 """
 
 from awake_tutorial.metalearners.maml_trpo import MAMLTRPO
+from awake_tutorial.metalearners.meta_sgd import MetaSGDTRPO
 from awake_tutorial.metalearners.reinforce import adapt, inner_loss, inner_step
 from awake_tutorial.metalearners.trpo import conjugate_gradient, kl_divergence, line_search
 
-__all__ = ["MAMLTRPO", "adapt", "inner_loss", "inner_step", "conjugate_gradient", "kl_divergence",
+__all__ = ["MAMLTRPO", "MetaSGDTRPO", "adapt", "inner_loss", "inner_step", "conjugate_gradient", "kl_divergence",
            "line_search"]

@@ -30,7 +30,7 @@ import torch
 from torch.distributions import Normal
 
 from awake_tutorial.episodes import BatchEpisodes, PackedSteps
-from awake_tutorial.metalearners.reinforce import adapt
+from awake_tutorial.metalearners.reinforce import StepSizes, adapt, step_size
 from awake_tutorial.metalearners.trpo import (
     conjugate_gradient,
     flatten,
@@ -75,13 +75,41 @@ class MAMLTRPO:
         self.fisher_product = fisher_product
         self.fisher_max_samples = fisher_max_samples  # analytic Fisher: steps per task used (0 = all)
 
+    # --- what the outer loop learns: MAML learns theta; Meta-SGD (.meta_sgd) adds step sizes ---
+
+    def meta_parameters(self) -> dict[str, torch.Tensor]:
+        """The tensors TRPO updates, by name (here the policy's parameters themselves)."""
+        return self.policy.params()
+
+    def set_meta_parameters(self, values: Mapping[str, torch.Tensor]) -> None:
+        """Write new values of :meth:`meta_parameters` into the policy."""
+        with torch.no_grad():
+            for name, param in self.policy.params().items():
+                param.copy_(values[name])
+
+    def step_sizes(self, params: Mapping[str, torch.Tensor]) -> StepSizes:
+        """The inner loop's step size(s) at meta-parameters ``params``: fast_lr."""
+        return self.fast_lr
+
+    def step_scales(self, params: Mapping[str, torch.Tensor]) -> StepSizes:
+        """Factors equal to 1 whose gradient is d alpha_n / alpha_n (0 for a fixed fast_lr),
+        so that theta + scale * (theta'_k - theta) has the value and first-order gradient of
+        theta'_k (see :meth:`surrogate_loss`)."""
+        return 1.0
+
+    def policy_params(self, params: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The policy's parameters theta among the meta-parameters ``params``."""
+        return {name: params[name] for name in self.policy.params()}
+
     def adapt(self, train_episodes: Sequence[BatchEpisodes], params: Mapping[str, torch.Tensor] | None = None,
               first_order: bool | None = None) -> dict[str, torch.Tensor]:
-        """Per-task adapted parameters theta'_k (K, ...) from theta (default: the policy's)."""
-        params = self.policy.params() if params is None else params
+        """Per-task adapted parameters theta'_k (K, ...) from meta-parameters ``params``
+        (default: the current ones)."""
+        params = self.meta_parameters() if params is None else params
         num_tasks = train_episodes[0].rewards.shape[0]
         first_order = self.first_order if first_order is None else first_order
-        return adapt(self.policy, train_episodes, stack_params(params, num_tasks), self.fast_lr, first_order)
+        theta = stack_params(self.policy_params(params), num_tasks)
+        return adapt(self.policy, train_episodes, theta, self.step_sizes(params), first_order)
 
     def surrogate_loss(self, train_episodes, valid_episodes: BatchEpisodes, params=None, old_pi=None,
                        first_order: bool | None = None, adapted=None):
@@ -89,16 +117,18 @@ class MAMLTRPO:
 
         With ``old_pi`` None the current adapted policy is the old one (ratio 1, KL 0).
         ``adapted``: first-order only, the adapted params theta'_k already computed at
-        ``params`` (e.g. while sampling); they are reused as theta + (theta'_k - theta), which
-        has the same value and first-order gradient as adapting again.
+        ``params`` (e.g. while sampling); they are reused as theta + scale * (theta'_k - theta)
+        (:meth:`step_scales`), which has the same value and first-order gradient as adapting again.
         """
         if adapted is None:
             adapted = self.adapt(train_episodes, params, first_order)
         else:
             if not (self.first_order if first_order is None else first_order):
                 raise ValueError("precomputed adapted params are first-order only; pass adapted=None.")
-            theta = stack_params(self.policy.params() if params is None else params, adapted["log_std"].shape[0])
-            adapted = {n: theta[n] + (adapted[n] - theta[n]).detach() for n in theta}
+            params = self.meta_parameters() if params is None else params
+            theta = stack_params(self.policy_params(params), adapted["log_std"].shape[0])
+            scales = self.step_scales(params)
+            adapted = {n: theta[n] + step_size(scales, n) * (adapted[n] - theta[n]).detach() for n in theta}
         steps = valid_episodes.packed()
         pi = self.policy.distribution(steps.observations, adapted)
         if old_pi is None:
@@ -138,7 +168,7 @@ class MAMLTRPO:
         ``adapted``: optional per-task adapted params at the current theta (first-order only,
         see :meth:`surrogate_loss`); saves recomputing the inner loop.
         """
-        theta = self.policy.params()
+        theta = self.meta_parameters()
         if not self.first_order:
             adapted = None
         loss, kl, old_pi, adapted = self.surrogate_loss(train_episodes, valid_episodes, theta, adapted=adapted)
@@ -167,7 +197,7 @@ class MAMLTRPO:
         result = line_search(evaluate, old_params, full_step, loss.item(), self.max_kl,
                              self.ls_max_steps, self.ls_backtrack_ratio)
         log["line_search_time"] = time.perf_counter() - start
-        torch.nn.utils.vector_to_parameters(result.params, self.policy.parameters())
+        self.set_meta_parameters(unflatten(result.params, theta))
         return {**log, "loss_after": result.loss, "kl": result.kl, "step_accepted": result.accepted,
                 "ls_steps": result.steps, "reject_reason": result.reject_reason,
                 "ls_rejections": result.rejections}

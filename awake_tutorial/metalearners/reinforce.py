@@ -3,6 +3,9 @@
     L_inner(theta) = - E_t[ log pi_theta(a_t | s_t) * A_t ]
     theta'         = theta - fast_lr * grad L_inner(theta)
 
+``fast_lr`` is one number (MAML) or one step size per parameter tensor, {name: alpha_n}
+(Meta-SGD, :mod:`.meta_sgd`): theta'_n = theta_n - alpha_n * grad_n L_inner(theta).
+
 With per-task parameters (leading dim K, see ``stack_params``) the losses of the K tasks
 are summed before differentiating: task k's loss depends only on its own copy, so one
 backward pass yields all K per-task gradients.
@@ -60,7 +63,15 @@ def reinforce_gradient(policy, episodes: BatchEpisodes, params: Mapping[str, tor
     return {name: grads[name][0] if one_task else grads[name] for name in params}  # in params' order
 
 
-def inner_step(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tensor], fast_lr: float,
+StepSizes = float | Mapping[str, torch.Tensor]  # one step size, or one per parameter tensor
+
+
+def step_size(fast_lr: StepSizes, name: str):
+    """The step size of parameter ``name``: ``fast_lr`` itself or ``fast_lr[name]``."""
+    return fast_lr[name] if isinstance(fast_lr, Mapping) else fast_lr
+
+
+def inner_step(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tensor], fast_lr: StepSizes,
                first_order: bool = True) -> Params:
     """One SGD step theta' = theta - fast_lr * grad inner_loss, for every task at once.
 
@@ -70,14 +81,14 @@ def inner_step(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tenso
     """
     if first_order:
         grads = reinforce_gradient(policy, episodes, params)
-        return {name: p - fast_lr * grads[name] for name, p in params.items()}
+        return {name: p - step_size(fast_lr, name) * grads[name] for name, p in params.items()}
     params = {name: p if p.requires_grad else p.detach().requires_grad_() for name, p in params.items()}
     loss = inner_loss(policy, episodes, params).sum()  # sum over tasks: per-task gradients
     grads = torch.autograd.grad(loss, list(params.values()), create_graph=True)
-    return {name: p - fast_lr * g for (name, p), g in zip(params.items(), grads)}
+    return {name: p - step_size(fast_lr, name) * g for (name, p), g in zip(params.items(), grads)}
 
 
-def adapt(policy, episodes: Sequence[BatchEpisodes], params: Mapping[str, torch.Tensor], fast_lr: float,
+def adapt(policy, episodes: Sequence[BatchEpisodes], params: Mapping[str, torch.Tensor], fast_lr: StepSizes,
           first_order: bool = True) -> Params:
     """``len(episodes)`` inner steps, step i on ``episodes[i]`` (num_steps = len(episodes))."""
     params = dict(params)

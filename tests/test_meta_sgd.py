@@ -1,0 +1,132 @@
+"""Meta-SGD: learned inner step sizes; outer gradient, Fisher, TRPO step, files and adapt."""
+
+import math
+
+import pytest
+import torch
+from test_maml import episodes  # tiny float64 episode batches
+
+from awake_tutorial.config import REFERENCE_CONFIG_FILE, load_config
+from awake_tutorial.metalearners import MetaSGDTRPO
+from awake_tutorial.metalearners.meta_sgd import STEP_SIZES
+from awake_tutorial.metalearners.reinforce import reinforce_gradient
+from awake_tutorial.metalearners.trpo import flatten, hessian_vector_product, unflatten
+from awake_tutorial.policies import GaussianMLPPolicy, load_policy, save_policy
+from awake_tutorial.tasks import load_evaluation_tasks
+from awake_tutorial.training import adapt, meta_train
+
+ALPHAS = [0.3, 0.1, 0.2, 0.05, 0.4]  # one per tensor: layers.0.weight/bias, layers.1.weight/bias, log_std
+
+
+def tiny(first_order=True, num_steps=1, **kwargs):
+    policy = GaussianMLPPolicy(obs_dim=3, action_dim=2, hidden_sizes=(5,), seed=0).double()
+    policy.set_step_sizes(torch.tensor(ALPHAS, dtype=torch.float64).log())
+    learner = MetaSGDTRPO(policy, fast_lr=0.3, first_order=first_order, **kwargs)
+    return policy, learner, [episodes(seed=1 + i) for i in range(num_steps)], episodes(seed=3)
+
+
+def directional_fd(learner, train, valid, theta, old_pi, direction, eps=1e-6):
+    """Central difference of the exact (second-order) meta-objective along ``direction``."""
+    flat = flatten(theta).detach()
+
+    def meta_loss(x):
+        return learner.surrogate_loss(train, valid, unflatten(x, theta), old_pi=old_pi, first_order=False)[0]
+
+    return (meta_loss(flat + eps * direction) - meta_loss(flat - eps * direction)) / (2 * eps)
+
+
+def test_step_size_gradient_matches_finite_differences():
+    # one inner step: theta' = theta - alpha * g(theta) with g independent of alpha, so the
+    # first-order gradient w.r.t. log alpha is exact
+    policy, learner, train, valid = tiny(first_order=True)
+    theta = learner.meta_parameters()
+    loss, _, old_pi, _ = learner.surrogate_loss(train, valid, theta)
+    grad = flatten(torch.autograd.grad(loss, list(theta.values())))
+    n = flatten(theta).numel()
+    for i in range(n - len(ALPHAS), n):  # the log step sizes come last
+        direction = torch.zeros(n, dtype=torch.float64)
+        direction[i] = 1.0
+        fd = directional_fd(learner, train, valid, theta, old_pi, direction)
+        assert grad[i].item() == pytest.approx(fd.item(), rel=1e-6, abs=1e-9)
+
+
+def test_second_order_meta_gradient_matches_finite_differences():
+    policy, learner, train, valid = tiny(first_order=False, num_steps=2)
+    theta = learner.meta_parameters()
+    loss, _, old_pi, _ = learner.surrogate_loss(train, valid, theta)
+    grad = flatten(torch.autograd.grad(loss, list(theta.values())))
+    direction = torch.randn(grad.numel(), generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    fd = directional_fd(learner, train, valid, theta, old_pi, direction)
+    assert torch.isclose(grad @ direction, fd, rtol=1e-6, atol=1e-9)
+
+
+def test_analytic_fisher_with_step_sizes_equals_the_double_backward_hessian():
+    policy, learner, train, valid = tiny(fisher_product="analytic", cg_damping=0.0)
+    theta = learner.meta_parameters()
+    _, kl, _, adapted = learner.surrogate_loss(train, valid, theta)
+    exact = hessian_vector_product(kl, theta)
+    analytic = learner._analytic_fisher(theta, adapted, valid)
+    eye = torch.eye(flatten(theta).numel(), dtype=torch.float64)
+    F_exact = torch.stack([exact(e) for e in eye])
+    F_analytic = torch.stack([analytic(e) for e in eye])
+    assert F_exact[-len(ALPHAS):].abs().max() > 1e-3  # the step-size block is really there
+    assert torch.allclose(F_analytic, F_exact, rtol=1e-7, atol=1e-12)
+
+
+def test_reused_adaptation_has_the_same_loss_and_gradient():
+    policy, learner, train, valid = tiny()
+    theta = learner.meta_parameters()
+    adapted = {k: v.detach() for k, v in learner.adapt(train, theta).items()}
+    loss_a = learner.surrogate_loss(train, valid, theta)[0]
+    loss_b = learner.surrogate_loss(train, valid, theta, adapted=adapted)[0]
+    grad_a = torch.autograd.grad(loss_a, list(theta.values()))
+    grad_b = torch.autograd.grad(loss_b, list(theta.values()))
+    assert torch.allclose(loss_a, loss_b) and all(torch.allclose(a, b) for a, b in zip(grad_a, grad_b))
+
+
+@pytest.mark.parametrize("fisher_product", ["analytic", "double_backward"])
+def test_trpo_step_moves_weights_and_step_sizes_within_the_trust_region(fisher_product):
+    policy, learner, train, valid = tiny(fisher_product=fisher_product, max_kl=1e-2)
+    log = learner.step(train, valid)
+    assert log["step_accepted"] and 0 < log["kl"] <= 1e-2
+    assert not torch.allclose(policy.log_step_sizes.exp(), torch.tensor(ALPHAS, dtype=torch.float64))
+    assert not policy.log_step_sizes.requires_grad  # stored as a plain tensor
+
+
+def test_inner_step_uses_one_step_size_per_tensor():
+    policy, learner, train, _ = tiny()
+    theta = learner.meta_parameters()
+    adapted = learner.adapt(train, theta)
+    grads = reinforce_gradient(policy, train[0], {n: p.unsqueeze(0).expand(2, *p.shape) for n, p in policy.params().items()})
+    for (name, p), alpha in zip(policy.params().items(), ALPHAS):
+        assert torch.allclose(adapted[name], p - alpha * grads[name])
+    assert STEP_SIZES in theta and theta[STEP_SIZES].requires_grad
+
+
+def test_step_sizes_are_saved_loaded_and_used_by_adapt(tmp_path):
+    config = load_config(fast_batch_size=4, max_steps=20, fast_lr=0.01)
+    policy = GaussianMLPPolicy(seed=0).set_step_sizes(math.log(0.05))
+    loaded = load_policy(save_policy(policy, tmp_path / "p.pt"))
+    assert torch.equal(loaded.log_step_sizes, policy.log_step_sizes)
+    assert torch.load(tmp_path / "p.pt", weights_only=True)["log_step_sizes"].shape == (7,)
+    tasks = load_evaluation_tasks()[:2]
+    learned = adapt(loaded, tasks, 1, config, seed=0).policies[0]
+    fixed = adapt(load_policy(save_policy(GaussianMLPPolicy(seed=0), tmp_path / "old.pt")), tasks, 1,
+                  config.__class__(**{**config.to_dict(), "fast_lr": 0.05}), seed=0).policies[0]
+    assert all(torch.allclose(learned.params()[n], fixed.params()[n], atol=1e-6) for n in fixed.params())
+    assert torch.equal(learned.log_step_sizes, policy.log_step_sizes)  # adapted policies keep them
+    # an old file without step sizes adapts with the config's fast_lr
+    assert load_policy(tmp_path / "old.pt").step_sizes(0.01) == 0.01
+
+
+def test_meta_sgd_training_learns_step_sizes_and_reference_config_still_trains():
+    tasks = load_evaluation_tasks()
+    small = dict(num_batches=2, meta_batch_size=2, fast_batch_size=4, max_steps=15, cg_iters=10, ls_max_steps=10)
+    source = lambda n, seed: [tasks[i % len(tasks)] for i in range(seed % 5, seed % 5 + n)]  # noqa: E731
+    learned = meta_train(load_config(meta_sgd=True, max_kl=1e-2, **small), task_source=source).policy
+    assert learned.log_step_sizes is not None
+    assert not torch.allclose(learned.log_step_sizes, torch.full((7,), math.log(0.01)))
+    reference = load_config(REFERENCE_CONFIG_FILE)
+    assert (reference.num_steps, reference.meta_batch_size, reference.meta_sgd) == (4, 8, False)
+    result = meta_train(load_config(REFERENCE_CONFIG_FILE, **small), task_source=source)
+    assert result.policy.log_step_sizes is None and len(result.records) == 2
