@@ -27,6 +27,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
 
+from awake_tutorial.atomic import atomic_path
 from awake_tutorial.config import Config, PPOConfig
 from awake_tutorial.envs import AwakeSteeringEnv
 from awake_tutorial.pretrained import check_sha256, resolve, write_metadata
@@ -168,9 +169,8 @@ def save_ppo(model: PPO, path, metadata: Mapping | None = None) -> Path:
     if path.suffix != ".zip":
         path = path.with_name(path.name + ".zip")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.zip")
-    model.save(tmp, exclude=list(PICKLED_ATTRIBUTES))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        model.save(tmp, exclude=list(PICKLED_ATTRIBUTES))
     write_metadata(path, {**dict(metadata or {}), "num_timesteps": int(model.num_timesteps),
                           "stable_baselines3_version": stable_baselines3.__version__})
     return path

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 import awake_tutorial
+from awake_tutorial.atomic import write_json_atomic, write_text_atomic  # noqa: F401 (write_json_atomic: public here too)
 from awake_tutorial.config import Config, load_config, save_config
 
 from awake_tutorial.progress_log import META_FILE, PROGRESS_FILE, read_new_records
@@ -41,13 +42,6 @@ class RunState:
     start_batch: int = 0
     records: list = field(default_factory=list)
     policy_file: Path | None = None
-
-
-def write_json_atomic(path: Path, data) -> None:
-    """Write JSON to ``path`` via a temp file and a rename (never half-written)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)
 
 
 def read_meta(run_dir) -> dict:
@@ -112,10 +106,7 @@ def prepare_run_dir(run_dir, config: Config, kind: str, resume: bool = False,
 
 
 def _rewrite_records(run_dir: Path, records: list[dict]) -> None:
-    path = run_dir / PROGRESS_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-    tmp.replace(path)
+    write_text_atomic(run_dir / PROGRESS_FILE, "".join(json.dumps(r) + "\n" for r in records))
 
 
 def append_records(run_dir, records: list[dict]) -> None:

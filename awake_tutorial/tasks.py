@@ -8,13 +8,13 @@ once, or straight from given matrices (:meth:`Task.from_response`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
+from awake_tutorial.atomic import atomic_path, write_json_atomic
 from awake_tutorial.paths import data_file
 
 N_BPMS = 10
@@ -157,10 +157,8 @@ def save_tasks(tasks: Sequence[Task], path: Path) -> None:
         "response_h": np.stack([t.response_h for t in tasks]),
         "response_v": np.stack([t.response_v for t in tasks]),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
-    tmp.replace(path)
 
 
 def load_tasks(path: Path) -> list[Task]:
@@ -214,5 +212,5 @@ def write_evaluation_tasks(directory: Path | None = None) -> Path:
     path = directory / EVALUATION_TASKS_FILE
     save_tasks(evaluation, path)
     summary = [{"id": t.id, "quad_scales": t.quad_scales} for t in evaluation]
-    path.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json_atomic(path.with_suffix(".json"), summary)
     return path
