@@ -26,9 +26,28 @@
 #
 # 1. How close does it get to the benchmark that knows $R$?
 # 2. What happens when the optics change (tasks 1-4)?
+#
+# ### Learning objectives
+# After this notebook you can
+# * say what a policy $\pi_\theta(a\mid s)$, a value function (baseline), an advantage,
+#   the KL divergence and the Fisher matrix are, in one sentence each;
+# * explain PPO's clipped objective and what the clip protects against;
+# * **read** an evaluation table honestly: success rate first, steps only where every
+#   episode succeeded (graded exercise);
+# * explain why a policy trained on one optics fails on others.
+#
+# **Prerequisites:** notebook 1 (the environment, the benchmarks); basic probability
+# (expectation, Gaussian); what a neural network and gradient descent are.
+#
+# **Time:** about 40 min for a learner; the code runs in about a minute (quick mode:
+# < 30 s).
+#
+# **Scoring convention of the course:** every headline number scores a policy's *mean*
+# action (deterministic: what an operator would run on the machine); where sampled
+# actions matter they appear in a second, labelled column. See `notebooks/README.md`.
 
 # %%
-from awake_tutorial import plotting
+from awake_tutorial import exercises, plotting
 from awake_tutorial.benchmark import FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task
 from awake_tutorial.config import load_config
 from awake_tutorial.dashboard import PPODashboard
@@ -40,12 +59,32 @@ from awake_tutorial.tasks import load_evaluation_tasks
 print(mode_banner())
 
 # %% [markdown]
+# ## Four words first
+#
+# * **Value function, baseline.** $V(s)$ = the expected return from state $s$ on, under
+#   the current policy. Used as a *baseline* it is subtracted from the observed return,
+#   so that an action is judged against what was expected anyway: this lowers the
+#   variance of the policy gradient without biasing it. PPO learns $V_\phi$ as a second
+#   network; the meta-learning notebooks fit a linear baseline (notebook 3).
+# * **Advantage.** $\hat A_t$ estimates how much better action $a_t$ was than the
+#   policy's average in $s_t$. With the TD error $\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t)$,
+#   *generalized advantage estimation* (GAE) takes
+#   $\hat A_t = \sum_{u \ge t} (\gamma\lambda)^{u-t}\delta_u$ (notebook 3 writes it out).
+# * **KL divergence.** How different two policies are in a state $s$:
+#   $\mathrm{KL}(\pi\,\|\,\pi') = \mathbb E_{a\sim\pi}\big[\log\pi(a\mid s) - \log\pi'(a\mid s)\big] \ge 0$,
+#   zero only if they are equal. Not symmetric, in nats.
+# * **Fisher matrix.** For a small change $\Delta$ of the parameters,
+#   $\mathrm{KL}(\pi_\theta\,\|\,\pi_{\theta+\Delta}) \approx \tfrac12 \Delta^\top F \Delta$ with
+#   $F = \mathbb E\big[\nabla_\theta\log\pi_\theta(a\mid s)\,\nabla_\theta\log\pi_\theta(a\mid s)^\top\big]$:
+#   the metric that measures parameter changes by how much they change the *policy*.
+#   TRPO (notebook 4) uses it.
+#
 # ## PPO in one paragraph
 #
 # PPO collects `n_steps` environment steps with the current policy, estimates for every
-# step the advantage $\hat A_t$ (how much better the action was than the policy's
-# average, from a learned value function $V_\phi(s)$ with GAE), and then improves the
-# policy for a few epochs on that data with the *clipped* surrogate objective
+# step the advantage $\hat A_t$ (with GAE, around its learned value function $V_\phi(s)$),
+# and then improves the policy for a few epochs on that data with the *clipped*
+# surrogate objective
 #
 # $$ L^{\text{CLIP}}(\theta) = \mathbb{E}_t\Big[\min\big(\rho_t(\theta)\hat A_t,\;
 #    \operatorname{clip}(\rho_t(\theta), 1-\epsilon, 1+\epsilon)\,\hat A_t\big)\Big],
@@ -70,8 +109,9 @@ tasks = load_evaluation_tasks()
 # mean return, episode length and success rate of the episodes finished in that rollout.
 # Press **Stop** to end training early (the model trained so far is kept).
 #
-# **Look at:** the success rate reaches 100 % within roughly ten rollouts; the episode
-# length keeps falling long after that: PPO goes on learning to steer in *fewer* steps.
+# **Look at:** in full mode the success rate reaches 100 % after a few rollouts, and the
+# episode length keeps falling long after that: PPO goes on learning to steer in
+# *fewer* steps. (Quick mode stops after 4 rollouts.)
 # Careful with short episodes early on: an episode also ends when the beam hits the
 # wall, so read the length together with the success rate.
 
@@ -99,11 +139,12 @@ print(f"shipped PPO model: trained for {shipped.num_timesteps} steps")
 # ## PPO versus the benchmarks on task 0
 #
 # All policies play the same episodes (same seeds, same starting kicks). PPO acts
-# deterministically here (the mean of its Gaussian policy).
+# with its mean action (the course's convention; it is also how stable-baselines3
+# evaluates).
 #
-# **Look at:** a well-trained PPO needs *fewer* steps than the inverse-response
-# controller and comes close to the fewest-steps limit: on its own task, RL without a
-# model can beat the textbook controller.
+# **Look at:** the shipped PPO's steps next to the inverse-response controller's and the
+# fewest-steps limit in the printed table: on its own task, RL without a model can
+# beat the textbook controller (the last assert checks that it does).
 
 # %%
 episodes = budget(100, 20)
@@ -119,6 +160,7 @@ for method, (row,) in results_task0.items():
           f"success {row['success_rate']:.0%}")
 assert results_task0["inverse response"][0]["success_rate"] == 1.0
 assert results_task0["PPO (shipped)"][0]["success_rate"] >= 0.9, "the shipped PPO solves task 0"
+assert results_task0["PPO (shipped)"][0]["mean_length"] < results_task0["inverse response"][0]["mean_length"]
 plotting.plot_comparison(results_task0, title="task 0: PPO and the benchmarks")
 
 # %% [markdown]
@@ -147,6 +189,35 @@ assert min(row["success_rate"] for row in other_tasks) < 0.9, "PPO fails on some
 plotting.plot_comparison(results, title="PPO trained on task 0, tested on every task")
 
 # %% [markdown]
+# ### Exercise 1 (graded): reading the result honestly
+# "PPO needs 40 steps on task 2" means little when half of its episodes failed: the
+# mean length then averages in episodes that ended at the time limit (100 steps) or at
+# the wall. Write `length_ratio(ppo_rows, inverse_rows)`: for each task, PPO's mean
+# episode length divided by the inverse-response controller's, **or `None`** where PPO's
+# success rate is below 100 %. Both arguments are lists of rows from `evaluate` (dicts
+# with `task_id`, `mean_length`, `success_rate`, ...); return a dict `{task_id: ratio}`.
+
+# %% tags=["exercise-stub"]
+def length_ratio(ppo_rows, inverse_rows):
+    """{task_id: PPO mean length / inverse mean length, or None where PPO fails episodes}."""
+    raise NotImplementedError("match the rows by row['task_id']; a ratio only where "
+                              "row['success_rate'] == 1.0, else None")
+
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def length_ratio(ppo_rows, inverse_rows):
+    """{task_id: PPO mean length / inverse mean length, or None where PPO fails episodes}."""
+    inverse_length = {row["task_id"]: row["mean_length"] for row in inverse_rows}
+    return {row["task_id"]: row["mean_length"] / inverse_length[row["task_id"]]
+            if row["success_rate"] == 1.0 else None
+            for row in ppo_rows}
+
+
+# %%
+assert exercises.check_length_ratio(length_ratio, results["PPO trained on task 0"], results["inverse response"])
+print(length_ratio(results["PPO trained on task 0"], results["inverse response"]))
+
+# %% [markdown]
 # ## Why this motivates meta-learning
 #
 # Training PPO from scratch for every new optics setting costs tens of thousands of
@@ -160,11 +231,15 @@ plotting.plot_comparison(results, title="PPO trained on task 0, tested on every 
 # adaptation step (the *inner loop*), notebook 4 learns the starting point that makes
 # this step effective (the *outer loop*, MAML).
 #
-# ### Questions
+# ## Self-check quiz
 # 1. On which evaluation tasks does PPO fail completely, and on which only partly?
 #    Compare their response matrices with task 0's: `plotting.plot_tasks(tasks)`.
 # 2. Would training PPO on *all* tasks (a random task per episode) solve the problem?
 #    What would such a policy have to infer from the readings alone?
+# 3. Subtracting a baseline $V(s_t)$ from the return changes every term of the policy
+#    gradient. Why does it not change its expectation?
+# 4. What does the clip in $L^\text{CLIP}$ do when $\hat A_t > 0$ and the new policy
+#    already makes $a_t$ 1.5 times as likely as the old one ($\epsilon = 0.2$)?
 
 # %% [markdown]
 # <details><summary>Answers</summary>
@@ -172,8 +247,9 @@ plotting.plot_comparison(results, title="PPO trained on task 0, tested on every 
 # 1. Compare the signs of the strong entries (columns 0-2, BPMs 4-9). Where a task's
 #    matrix has the *same* signs as task 0's but other magnitudes, PPO's corrections
 #    point roughly the right way and over- or undershoot: it succeeds on part of the
-#    episodes, slowly. Where the signs *flip* (a quadrupole setting that changes the
-#    phase advance between a corrector and a BPM by more than half a turn), PPO's
+#    episodes, slowly. Where the signs *flip* (a quadrupole setting that moves the
+#    phase advance $\mu_i - \mu_j$ between a corrector and a BPM across a multiple of
+#    half a turn, where $\sin 2\pi(\mu_i - \mu_j)$ changes sign), PPO's
 #    correction pushes the beam the wrong way: short failed episodes, the beam ends on
 #    the wall. And where the response is much weaker, the corrections are too small and
 #    episodes run into the time limit.
@@ -184,5 +260,11 @@ plotting.plot_comparison(results, title="PPO trained on task 0, tested on every 
 #    better it must *identify* the task, e.g. from how the readings responded to its
 #    last actions: a policy with memory (a recurrent network, the "RL$^2$" approach to
 #    meta-RL), or, as in this course, a few gradient steps on data of the task (MAML).
+# 3. $\mathbb E_{a\sim\pi}[\nabla_\theta\log\pi_\theta(a\mid s)] = \nabla_\theta \int \pi_\theta(a\mid s)\,da
+#    = \nabla_\theta 1 = 0$, so $\mathbb E[\nabla\log\pi\; V(s)] = 0$ for any function of the state
+#    alone. Only the variance changes, and a good $V$ lowers it.
+# 4. $\rho_t = 1.5 > 1 + \epsilon = 1.2$: the clipped term $1.2\,\hat A_t$ is the smaller one, its
+#    gradient is zero, so this sample stops pushing $a_t$ further up. PPO may improve
+#    the policy, but only up to a limited ratio per batch of data.
 #
 # </details>
