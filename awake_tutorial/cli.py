@@ -23,6 +23,7 @@ from awake_tutorial import plotting
 from awake_tutorial.cli_tools import (CONFIG, EPISODES, OVERWRITE, SEED, SUBCOMMANDS, TASKS, USER_ERRORS,  # noqa: F401
                                       CLIError, build_parser, evaluation_tasks, load_settings, option,
                                       print_table, run_folder, save_standard_figures, subcommand)
+from awake_tutorial.cli_machine import MACHINE_OPTIONS, adapt_on_machine  # also registers serve-machine, restore
 from awake_tutorial.paths import DATA_DIR
 from awake_tutorial.progress_log import read_progress
 from awake_tutorial.tasks import load_evaluation_tasks, write_evaluation_tasks
@@ -117,18 +118,21 @@ def meta_train_command(args) -> None:
 @subcommand("adapt", "adapt a policy to evaluation tasks (the inner loop alone)",
             option("--policy", required=True, help="policy file (.pt) or 'random'"), TASKS,
             option("--num-batches", type=int, default=5, help="adaptation batches (default 5)"), SEED,
-            option("--run-dir", type=Path, help="run folder (default: runs/adapt_<time>)"), OVERWRITE, *CONFIG)
+            option("--run-dir", type=Path, help="run folder (default: runs/adapt_<time>)"), OVERWRITE, *CONFIG,
+            *MACHINE_OPTIONS)
 def adapt_command(args) -> None:
     from awake_tutorial.training import adapt
 
     config = load_settings(args, num_batches=args.num_batches)
-    tasks = evaluation_tasks(args.tasks)
     policy = load_meta_policy(args.policy, config, args.seed)
+    if args.machine:
+        return adapt_on_machine(args, config, policy, run_folder(args, "adapt"))
+    tasks = evaluation_tasks(args.tasks)
     run_dir = run_folder(args, "adapt")
     bar = tqdm(total=config.num_batches, unit="batch", desc="adapt", dynamic_ncols=True)
     try:
         records = adapt(policy, tasks, config.num_batches, config, seed=args.seed, run_dir=run_dir,
-                        callback=lambda batch: bar.update(1), overwrite=args.overwrite).records
+                        callback=lambda batch: bar.update(1) and False, overwrite=args.overwrite).records
     finally:
         bar.close()
     first = {r["task_id"]: r for r in records if r["batch"] == 0}

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 WALL_M = 0.01  # m: BPMs past a beam loss read +-10 mm
 
 
-class MachineError(RuntimeError):
+class MachineError(ConnectionError):
     """The machine cannot be reached or answered wrongly (message names prefix and port)."""
 
 

@@ -1,0 +1,113 @@
+"""EnvSampler: episodes one after another on one gym env, e.g. a machine over EPICS.
+
+:class:`~awake_tutorial.samplers.MultiTaskSampler` steps thousands of simulated episodes
+at once. A real machine has one beam: its episodes run one after another, each step a
+setpoint sent and BPMs read. ``EnvSampler`` does that, with the same interface, so the
+public adaptation loop runs on a machine unchanged::
+
+    sampler = EnvSampler(AwakeSteeringEnv(machine=EpicsMachine(...)), episodes_per_task=16)
+    training.adapt(policy, [env.task], num_batches=1, config=config, sampler=sampler)
+
+Randomness follows MultiTaskSampler exactly: a task's seed draws the B env seeds, then
+the action noise in blocks of ``NOISE_BLOCK`` steps. So on the in-process env, or on a
+served machine without noise and drift, the episodes equal MultiTaskSampler's (tested),
+up to float32 rounding of the batched policy call.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from awake_tutorial.episodes import BatchEpisodes
+from awake_tutorial.policies import GaussianMLPPolicy, stack_params
+from awake_tutorial.samplers import MAX_SEED, NOISE_BLOCK, RolloutPolicy
+
+MAX_RESTARTS = 10  # resets of one episode whose start lost the beam (drifted machine)
+
+
+class EnvSampler:
+    """Sample ``episodes_per_task`` episodes of the one task of ``env``, sequentially.
+
+    Args:
+        env: an :class:`~awake_tutorial.envs.AwakeSteeringEnv` (any backend).
+        episodes_per_task: B, episodes per call.
+        on_step: optional ``f(obs, reward, info)`` called after every step (e.g. a live plot).
+    Counters: ``steps`` (env steps = setpoints sent by actions), ``episodes``, ``seconds``.
+    """
+
+    def __init__(self, env, episodes_per_task: int,
+                 on_step: Callable[[np.ndarray, float, dict], None] | None = None):
+        if int(episodes_per_task) < 1:
+            raise ValueError(f"episodes_per_task must be >= 1, got {episodes_per_task}.")
+        self.env, self.episodes_per_task, self.on_step = env, int(episodes_per_task), on_step
+        self.steps, self.episodes, self.seconds = 0, 0, 0.0
+
+    def sample(self, policy: GaussianMLPPolicy, tasks: Sequence, seeds: Sequence[int] | None,
+               params: Mapping[str, torch.Tensor] | None = None) -> BatchEpisodes:
+        """B episodes with a ~ pi_params(. | s); BatchEpisodes of shape (1, T, B, ...)."""
+        if len(tasks) != 1:
+            raise ValueError(f"an EnvSampler runs the one task of its env, got {len(tasks)} tasks; "
+                             "adapt to one machine at a time.")
+        if seeds is None:
+            raise ValueError("EnvSampler needs a seed per call (seeds=None is not supported).")
+        start = time.perf_counter()
+        B, A = self.episodes_per_task, policy.action_dim
+        params = policy.params() if params is None else dict(params)
+        if params["log_std"].dim() == 1:
+            params = stack_params(params, 1)
+        act = RolloutPolicy(policy, params)
+        rng = np.random.default_rng(int(seeds[0]))
+        env_seeds = [int(s) for s in rng.integers(0, MAX_SEED, size=B)]
+        blocks: list[np.ndarray] = []  # action noise (NOISE_BLOCK, B, A), drawn in order as needed
+
+        def noise(t: int, b: int) -> np.ndarray:
+            while len(blocks) <= t // NOISE_BLOCK:
+                blocks.append(rng.standard_normal((NOISE_BLOCK, B, A), dtype=np.float32))
+            return blocks[t // NOISE_BLOCK][t % NOISE_BLOCK, b]
+
+        episodes = [self._episode(act, env_seeds[b], lambda t, b=b: noise(t, b)) for b in range(B)]
+        self.seconds += time.perf_counter() - start
+        return self._batch(episodes)
+
+    def _episode(self, act: RolloutPolicy, seed: int, noise: Callable[[int], np.ndarray]) -> tuple:
+        obs, info = self.env.reset(seed=seed)
+        for _ in range(MAX_RESTARTS):  # bounded: a start that lost the beam is drawn again
+            if not info.get("wall"):
+                break
+            obs, info = self.env.reset()
+        else:
+            raise RuntimeError(f"{MAX_RESTARTS} starts in a row lost the beam: the machine is far from "
+                               "its model (drift?); re-centre it before adapting.")
+        observations, actions, rewards, success = [], [], [], False
+        for t in range(self.env.max_steps):
+            action = act(obs[None, None].astype(np.float32), noise(t)[None, None])[0, 0]
+            observations.append(obs)
+            actions.append(action)
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            self.steps += 1
+            rewards.append(reward)
+            success = bool(info["success"])
+            if self.on_step is not None:
+                self.on_step(obs, reward, info)
+            if terminated or truncated:
+                break
+        self.episodes += 1
+        return np.array(observations), np.array(actions), np.array(rewards), success
+
+    @staticmethod
+    def _batch(episodes: list[tuple]) -> BatchEpisodes:
+        """Pad the episodes to the longest: tensors (1, T, B, ...) as MultiTaskSampler returns."""
+        T, B = max(len(e[2]) for e in episodes), len(episodes)
+        obs = np.zeros((T, B, episodes[0][0].shape[-1]), dtype=np.float32)
+        actions = np.zeros((T, B, episodes[0][1].shape[-1]), dtype=np.float32)
+        rewards, mask = np.zeros((T, B), dtype=np.float32), np.zeros((T, B), dtype=np.float32)
+        for b, (o, a, r, _) in enumerate(episodes):
+            n = len(r)
+            obs[:n, b], actions[:n, b], rewards[:n, b], mask[:n, b] = o, a, r, 1.0
+        return BatchEpisodes(observations=torch.from_numpy(obs)[None], actions=torch.from_numpy(actions)[None],
+                             rewards=torch.from_numpy(rewards)[None], mask=torch.from_numpy(mask)[None],
+                             success=torch.tensor([[e[3] for e in episodes]]))
