@@ -85,15 +85,28 @@ class Channels:
                                f"{where(self.prefix)}; is the server still running?") from None
 
     def write(self, key: str, values) -> None:
-        from caproto import ErrorResponseReceived
-
+        """Put with completion. caproto's threading client does not report a refused put
+        (it waits for a completion that never comes), so after a timeout the alarm tells
+        a refusal (MAJOR alarm, status WRITE) from a server that is gone."""
         try:
             self.pvs[key].write(list(values), wait=True, timeout=self.timeout)
         except TimeoutError:
+            if self.refused(key):
+                raise MachineError(f"the server refused {self.pvs[key].name} = {list(values)}: beyond the "
+                                   "limit (the PV is in a MAJOR alarm); nothing was applied.") from None
             raise MachineError(f"writing {self.pvs[key].name} timed out after {self.timeout} s: "
                                f"{where(self.prefix)}; is the server still running?") from None
-        except ErrorResponseReceived as error:
-            raise MachineError(f"the server refused {self.pvs[key].name}: {error}") from None
+
+    def refused(self, key: str) -> bool:
+        """True if the PV is in the alarm of a refused setpoint."""
+        from caproto import AlarmSeverity, AlarmStatus, ChannelType
+
+        try:
+            metadata = self.pvs[key].read(data_type=ChannelType.TIME_DOUBLE, timeout=self.timeout).metadata
+        except TimeoutError:
+            return False
+        return (metadata.severity == AlarmSeverity.MAJOR_ALARM
+                and metadata.status in (AlarmStatus.WRITE, AlarmStatus.HWLIMIT))
 
     def close(self) -> None:
         self.context.disconnect()

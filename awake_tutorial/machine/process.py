@@ -4,15 +4,17 @@
         with served.machine() as machine:          # an EpicsMachine talking to it
             ...
 
-The server runs ``python -m awake_tutorial.machine.server`` on a free port; while it runs
-this process's ``EPICS_CA_*`` variables point to it (loopback only), so clients made here
-find it and no other. ``stop()`` (end of the ``with`` block, or at exit) ends the server
-and restores the variables, even after an error.
+The server runs ``python -m awake_tutorial.machine.server`` on a free port, loopback only.
+``served.machine()`` connects to it and no other; ``with served.environ():`` points other
+clients made in this process there, and ``served.variables`` does the same for a
+subprocess (e.g. ``awake-tutorial restore``). ``stop()`` (end of the ``with`` block, or at
+exit) ends the server, even after an error.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import socket
 import subprocess
@@ -59,16 +61,16 @@ class ServedMachine:
         self.process: subprocess.Popen | None = None
         self.startup_time: float | None = None  # s from launch to the first successful read
         self._log = None
-        self._saved_environ: dict[str, str | None] = {}
+        self.variables: dict[str, str] = {}  # EPICS_CA_* for a client of this server
 
     def start(self) -> "ServedMachine":
         """Launch the server and wait until a client reads from it (MachineError if it does not)."""
         from awake_tutorial.machine.client import Channels, MachineError
 
         self.port = self.port or free_port()
-        variables = {"EPICS_CA_SERVER_PORT": str(self.port), "EPICS_CA_REPEATER_PORT": str(free_port()),
-                     "EPICS_CA_ADDR_LIST": LOOPBACK, "EPICS_CA_AUTO_ADDR_LIST": "NO"}
-        env = {**os.environ, **variables, "EPICS_CAS_BEACON_ADDR_LIST": LOOPBACK,
+        self.variables = {"EPICS_CA_SERVER_PORT": str(self.port), "EPICS_CA_REPEATER_PORT": str(free_port()),
+                          "EPICS_CA_ADDR_LIST": LOOPBACK, "EPICS_CA_AUTO_ADDR_LIST": "NO"}
+        env = {**os.environ, **self.variables, "EPICS_CAS_BEACON_ADDR_LIST": LOOPBACK,
                "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO", "EPICS_CAS_INTF_ADDR_LIST": LOOPBACK,
                "PYTHONUNBUFFERED": "1"}
         self._log = tempfile.TemporaryFile(mode="w+")
@@ -76,8 +78,6 @@ class ServedMachine:
         self.process = subprocess.Popen([sys.executable, "-m", "awake_tutorial.machine.server", *self.args],
                                         stdout=self._log, stderr=subprocess.STDOUT, env=env)
         atexit.register(self.stop)
-        self._saved_environ = {k: os.environ.get(k) for k in CLIENT_VARIABLES}
-        os.environ.update(variables)
         try:
             while True:  # bounded: start_timeout
                 if self.process.poll() is not None:
@@ -90,7 +90,8 @@ class ServedMachine:
                     time.sleep(0.05)
                     continue
                 try:
-                    channels = Channels({"task": machine_pvs(self.prefix)["task"]}, self.prefix, min(left, 0.5))
+                    with self.environ():
+                        channels = Channels({"task": machine_pvs(self.prefix)["task"]}, self.prefix, min(left, 0.5))
                 except MachineError:
                     continue
                 channels.read("task")
@@ -109,14 +110,29 @@ class ServedMachine:
         self._log.seek(0)
         return self._log.read()
 
+    @contextlib.contextmanager
+    def environ(self):
+        """Inside the block, clients made in this process find this server (and no other)."""
+        saved = {k: os.environ.get(k) for k in CLIENT_VARIABLES}
+        os.environ.update(self.variables)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
     def machine(self, plane: str = "horizontal", **kwargs):
-        """An :class:`~awake_tutorial.machine.EpicsMachine` on this server."""
+        """An :class:`~awake_tutorial.machine.EpicsMachine` connected to this server."""
         from awake_tutorial.machine.client import EpicsMachine
 
-        return EpicsMachine(self.prefix, plane, **kwargs)
+        with self.environ():  # the search happens while connecting; then the link is direct
+            return EpicsMachine(self.prefix, plane, **kwargs)
 
     def stop(self) -> None:
-        """End the server (terminate, then kill after 5 s) and restore the EPICS variables."""
+        """End the server (terminate, then kill after 5 s)."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -124,12 +140,6 @@ class ServedMachine:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
-        for key, value in self._saved_environ.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._saved_environ = {}
         atexit.unregister(self.stop)
 
     @property

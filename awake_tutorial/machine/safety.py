@@ -24,8 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-from awake_tutorial.runs import write_json_atomic
-
 log = logging.getLogger(__name__)
 
 
@@ -36,7 +34,9 @@ def default_save_file(prefix: str, plane: str) -> Path:
 
 
 def save(path, prefix: str, plane: str, pv: str, kicks: np.ndarray) -> Path:
-    """Write the save file (creating its folder)."""
+    """Write the save file (creating its folder), atomically."""
+    from awake_tutorial.runs import write_json_atomic  # the project's one atomic writer
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, {"prefix": prefix, "plane": plane, "pv": pv,

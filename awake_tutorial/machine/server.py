@@ -10,8 +10,9 @@ otherwise, and sends its beacons to loopback unless ``EPICS_CAS_BEACON_ADDR_LIST
 ``EPICS_CA_SERVER_PORT`` picks the port (default 5064), so several servers (tests,
 several learners) can run on one computer without colliding.
 
-A setpoint beyond the corrector limit is refused: the put fails, and the setpoint PV
-goes into a MAJOR alarm (status HWLIMIT) until the next accepted setpoint.
+A setpoint beyond the corrector limit is refused: the put fails (a put with completion
+gets the error ECA_PUTFAIL), nothing changes, and the setpoint PV goes into a MAJOR alarm
+(status WRITE, as caproto marks a failed write) until the next accepted setpoint.
 """
 
 from __future__ import annotations
@@ -105,12 +106,15 @@ def make_group(line: SimulatedLine, prefix: str = DEFAULT_PREFIX, planes=PLANES)
     return group_class(prefix=prefix, line=line, planes=planes)
 
 
-class NoBeaconErrors(logging.Filter):
-    """Drop caproto's "Failed to send beacon" errors: with no CA repeater listening on
-    loopback the beacons bounce, which is harmless (clients search for the PVs)."""
+class QuietExpectedErrors(logging.Filter):
+    """Drop two expected caproto error reports: "Failed to send beacon" (no CA repeater
+    listens on loopback, so beacons bounce; clients search instead, harmless) and the
+    traceback of a refused setpoint (:meth:`LineGroupBase.apply` logs one line instead)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Failed to send beacon")
+        if str(record.msg).startswith("Failed to send beacon"):
+            return False
+        return not (record.exc_info and isinstance(record.exc_info[1], LimitError))
 
 
 def loopback_defaults() -> None:
@@ -134,7 +138,8 @@ def serve(task_id: int = 0, plane: str = "both", prefix: str = DEFAULT_PREFIX, b
     interfaces = os.environ.get("EPICS_CAS_INTF_ADDR_LIST", "").split() or [LOOPBACK]
     port = os.environ.get("EPICS_CA_SERVER_PORT", "5064")
     logging.getLogger("caproto").setLevel(logging.WARNING)
-    logging.getLogger("caproto.ctx").addFilter(NoBeaconErrors())
+    for name in ("caproto.ctx", "caproto.circ"):
+        logging.getLogger(name).addFilter(QuietExpectedErrors())
     print(f"serving the simulated AWAKE line, task {task_id}, planes {', '.join(planes)}, "
           f"BPM noise {bpm_noise} mm, drift {drift}/step, limit {limit} rad, seed {seed}", flush=True)
     print(f"listening on {' '.join(interfaces)} port {port}; PVs:", flush=True)
