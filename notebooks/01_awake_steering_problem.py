@@ -56,7 +56,7 @@
 # %%
 import numpy as np
 
-from awake_tutorial import exercises, plotting
+from awake_tutorial import exercises, plotting, plotting_compare
 from awake_tutorial.benchmark import FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task
 from awake_tutorial.envs import AwakeSteeringEnv
 from awake_tutorial.quick import budget, mode_banner
@@ -272,7 +272,7 @@ for row_inv, row_few in zip(inverse, fewest):
           f"fewest {row_few['mean_length']:.2f} steps")
 assert all(f["mean_length"] <= i["mean_length"] + 1e-9 for f, i in zip(fewest, inverse))
 assert all(row["success_rate"] == 1.0 for row in fewest)
-plotting.plot_comparison(results, title="policies that know R (same episodes for both)")
+plotting_compare.plot_comparison(results, title="policies that know R (same episodes for both)")
 
 # %% [markdown]
 # ### Knowing the wrong physics
@@ -291,7 +291,7 @@ for row_own, row_wrong in zip(inverse, wrong_model):
     print(f"task {row_own['task_id']}: own R {row_own['mean_length']:.2f} steps, nominal R "
           f"{row_wrong['mean_length']:.2f} steps (success {row_wrong['success_rate']:.0%})")
 assert sum(w["mean_length"] for w in wrong_model) > sum(i["mean_length"] for i in inverse)
-plotting.plot_comparison({"inverse, own R": inverse, "inverse, nominal R": wrong_model},
+plotting_compare.plot_comparison({"inverse, own R": inverse, "inverse, nominal R": wrong_model},
                          title="the right and the wrong model")
 
 # %% [markdown]

@@ -47,7 +47,7 @@
 # actions matter they appear in a second, labelled column. See `notebooks/README.md`.
 
 # %%
-from awake_tutorial import exercises, plotting
+from awake_tutorial import exercises, plotting, plotting_compare
 from awake_tutorial.benchmark import FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task
 from awake_tutorial.config import load_config
 from awake_tutorial.dashboard import PPODashboard
@@ -161,7 +161,7 @@ for method, (row,) in results_task0.items():
 assert results_task0["inverse response"][0]["success_rate"] == 1.0
 assert results_task0["PPO (shipped)"][0]["success_rate"] >= 0.9, "the shipped PPO solves task 0"
 assert results_task0["PPO (shipped)"][0]["mean_length"] < results_task0["inverse response"][0]["mean_length"]
-plotting.plot_comparison(results_task0, title="task 0: PPO and the benchmarks")
+plotting_compare.plot_comparison(results_task0, title="task 0: PPO and the benchmarks")
 
 # %% [markdown]
 # ## The same PPO policy on other optics
@@ -186,7 +186,7 @@ for row_inv, row_ppo in zip(*results.values()):
           f"{row_ppo['success_rate']:4.0%}   (inverse response {row_inv['mean_length']:.1f} steps)")
 other_tasks = results["PPO trained on task 0"][1:]
 assert min(row["success_rate"] for row in other_tasks) < 0.9, "PPO fails on some other optics"
-plotting.plot_comparison(results, title="PPO trained on task 0, tested on every task")
+plotting_compare.plot_comparison(results, title="PPO trained on task 0, tested on every task")
 
 # %% [markdown]
 # ### Exercise 1 (graded): reading the result honestly

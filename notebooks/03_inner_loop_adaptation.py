@@ -24,13 +24,30 @@
 # five evaluation tasks: how many adaptation batches does it take to steer the beam?
 # Remember the number; notebook 5 starts the same inner loop from the meta-learned
 # policy instead.
+#
+# ### Learning objectives
+# After this notebook you can
+# * write the REINFORCE loss as the code computes it (mean per episode, then over
+#   episodes) and say why it is averaged that way;
+# * **implement** the REINFORCE loss and generalized advantage estimation (two graded
+#   exercises), and fit the linear baseline's features in your head;
+# * explain what treating the time limit as terminal costs;
+# * read an adaptation curve: how many batches (episodes on the machine) a random start needs.
+#
+# **Prerequisites:** notebooks 1-2 (environment; value function, advantage, baseline);
+# torch tensors and autograd at the level of `loss.backward()`; least squares.
+#
+# **Time:** about 60 min for a learner (two exercises); the code runs in under a minute
+# (quick mode: < 30 s).
 
 # %%
 import inspect
 
+import numpy as np
+import torch
 from IPython.display import Code
 
-from awake_tutorial import plotting, training
+from awake_tutorial import exercises, plotting, plotting_compare, training
 from awake_tutorial.benchmark import InverseResponsePolicy, evaluate, per_task
 from awake_tutorial.config import load_config
 from awake_tutorial.dashboard import AdaptationDashboard
@@ -49,8 +66,9 @@ print(mode_banner())
 # $$ \pi_\theta(a \mid s) = \mathcal N\big(\mu_\theta(s),\ \operatorname{diag}\sigma^2\big),
 #    \qquad s \in [-1,1]^{10} \text{ (readings)},\ a \in \mathbb R^{10} \text{ (kick changes, 1 = 0.1 mrad)}. $$
 #
-# While learning it *samples* actions (exploration, initial $\sigma$ = 0.5); to evaluate
-# it we act with the mean $\mu_\theta(s)$.
+# While learning it *samples* actions (exploration, initial $\sigma$ = 0.5); to score
+# it we act with the mean $\mu_\theta(s)$, the course's convention for every headline
+# number (what an operator would run).
 #
 # ## REINFORCE, the policy gradient
 #
@@ -61,12 +79,51 @@ print(mode_banner())
 # $$ \nabla_\theta J(\theta) = \mathbb E\Big[\sum_t \nabla_\theta \log\pi_\theta(a_t\mid s_t)\, \hat A_t\Big]. $$
 #
 # $\hat A_t$ is the **advantage**: how much better the rest of the episode went than
-# expected from $s_t$. We estimate it with GAE ($\gamma = 1$, $\lambda = 0.99$) around a
-# linear value baseline $V(s_t)$ fitted on the same batch, and normalise it per batch.
-# Actions with $\hat A_t > 0$ are made more likely, the others less.
+# expected from $s_t$. Actions with $\hat A_t > 0$ are made more likely, the others less.
 #
-# One **adaptation step** is one gradient step on the loss
-# $\mathcal L_\text{inner}(\theta) = -\tfrac1N\sum \log\pi_\theta(a_t\mid s_t)\hat A_t$:
+# ### The baseline: a linear fit per batch
+# The expectation $V(s_t)$ comes from a **linear baseline** (`awake_tutorial/baseline.py`),
+# fitted anew on every batch, one fit per task. Features of step $t$ (22 numbers),
+# with $t' = t/100$:
+#
+# $$ x_t = \big[\,s_t,\ s_t^2,\ t',\ t'^2,\ t'^3,\ 1\,\big], \qquad V(s_t) = x_t^\top c , $$
+#
+# and $c$ is the ridge least-squares fit to the reward-to-go $R_t = \sum_{u\ge t}\gamma^{u-t} r_u$
+# over all steps of the batch:
+#
+# $$ c = \arg\min_c \sum_{b,t} \big(x_{t}^\top c - R_{t}\big)^2 + \rho\,\|c\|^2
+#    \ \Leftrightarrow\ (X^\top X + \rho I)\, c = X^\top R, \qquad \rho = 10^{-5} . $$
+#
+# ### Generalized advantage estimation (GAE)
+# With the TD error $\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t)$, GAE sums the TD errors
+# of the rest of the episode, discounted by $\gamma\lambda$ (`episodes.generalized_advantages`):
+#
+# $$ \hat A_t = \sum_{u=t}^{T_b-1} (\gamma\lambda)^{u-t}\, \delta_u
+#    = \delta_t + \gamma\lambda\, \hat A_{t+1}, \qquad V(s_{T_b}) = 0 ,
+#    \qquad \gamma = 1,\ \lambda = 0.99 . $$
+#
+# $\lambda = 1$ gives $R_t - V(s_t)$ (unbiased, noisy), $\lambda = 0$ gives $\delta_t$ (low
+# variance, as biased as $V$). The advantages are then normalised per task,
+# $\hat A \leftarrow (\hat A - m)/s$ with the weighted mean $m$ and standard deviation $s$
+# of the loss below.
+#
+# ### The loss, as the code averages it
+# A batch holds $B$ episodes of lengths $T_b$. The code averages **over the steps of
+# each episode first, then over the episodes** (`BatchEpisodes.weights`, as in
+# pytorch-maml-rl):
+#
+# $$ \mathcal L_\text{inner}(\theta) = -\frac1B \sum_{b=1}^{B} \frac1{T_b}\sum_{t=0}^{T_b-1}
+#    \log\pi_\theta(a_{b,t}\mid s_{b,t})\, \hat A_{b,t} . $$
+#
+# The textbook estimator weights every step alike ($1/N$ with $N = \sum_b T_b$). Here
+# every *episode* weighs the same: a failed episode of 100 steps counts as much as a
+# successful one of 3 steps, instead of 33 times as much. Early in adaptation most
+# steps belong to long failed episodes, and with $1/N$ they would drown the few short
+# successes that show what to do. The price: a step of a long episode is weighted less
+# than in the textbook gradient, which is then not exactly $\nabla_\theta J$; the
+# direction still improves the return (the adaptation below shows it).
+#
+# One **adaptation step** is one gradient step on this loss:
 #
 # $$ \theta' = \theta - \alpha\, \nabla_\theta \mathcal L_\text{inner}(\theta), \qquad \alpha = \texttt{fast\_lr} = 0.01 . $$
 #
@@ -100,6 +157,62 @@ Code(inspect.getsource(reinforce.inner_loss) + "\n\n" + inspect.getsource(reinfo
 Code(inspect.getsource(training.add_advantages), language="python")
 
 # %% [markdown]
+# ### Exercise 1 (graded): the REINFORCE loss
+# Write `reinforce_loss(log_probs, advantages, mask)`. All three are tensors of shape
+# $(T, B)$: time steps, episodes of one task. `mask[t, b]` is 1.0 while episode $b$ runs
+# and 0.0 after its end; the entries after the end are padding, with arbitrary values.
+# Return the loss $\mathcal L_	ext{inner}$ above as a one-number tensor (autograd must
+# be able to differentiate it with respect to `log_probs`).
+
+# %% tags=["exercise-stub"]
+def reinforce_loss(log_probs, advantages, mask):
+    """-(1/B) sum_b (1/T_b) sum_t log_probs * advantages over the steps that ran; a scalar tensor."""
+    raise NotImplementedError("per episode: (log_probs * advantages * mask).sum(0) / mask.sum(0); "
+                              "then the mean over episodes, and mind the sign")
+
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def reinforce_loss(log_probs, advantages, mask):
+    """-(1/B) sum_b (1/T_b) sum_t log_probs * advantages over the steps that ran; a scalar tensor."""
+    per_episode = (log_probs * advantages * mask).sum(dim=0) / mask.sum(dim=0)  # (B,): mean over its steps
+    return -per_episode.mean()  # mean over episodes; minus: descent makes good actions likelier
+
+
+# %%
+assert exercises.check_reinforce_loss(reinforce_loss)
+
+# %% [markdown]
+# ### Exercise 2 (graded): generalized advantage estimation
+# Write `gae(rewards, values, mask, gamma, lam)`: `rewards`, `values` ($V(s_t)$) and
+# `mask` are $(T, B)$ tensors as above; return the advantages $\hat A_t$ $(T, B)$
+# (not normalised). After an episode's last step $V = 0$: nothing beyond it counts.
+# Hint: compute backwards in time, $\hat A_t = \delta_t + \gamma\lambda\hat A_{t+1}$.
+
+# %% tags=["exercise-stub"]
+def gae(rewards, values, mask, gamma, lam):
+    """GAE(gamma, lambda) advantages (T, B) of padded episodes; V = 0 after each episode's end."""
+    raise NotImplementedError("loop t from T-1 down to 0: delta = r[t] + gamma * mask[t+1] * V[t+1] - V[t]; "
+                              "A[t] = (delta + gamma * lam * A[t+1]) * mask[t]")
+
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def gae(rewards, values, mask, gamma, lam):
+    """GAE(gamma, lambda) advantages (T, B) of padded episodes; V = 0 after each episode's end."""
+    T = rewards.shape[0]
+    advantages = torch.zeros_like(rewards)
+    next_advantage = torch.zeros_like(rewards[0])
+    for t in reversed(range(T)):
+        next_value = values[t + 1] * mask[t + 1] if t + 1 < T else torch.zeros_like(values[t])
+        delta = rewards[t] + gamma * next_value - values[t]
+        next_advantage = (delta + gamma * lam * next_advantage) * mask[t]  # 0 after the end
+        advantages[t] = next_advantage
+    return advantages
+
+
+# %%
+assert exercises.check_gae(gae)
+
+# %% [markdown]
 # ## Adapt a random policy, live
 #
 # Each adaptation batch samples 16 episodes per task (80 episodes in all), then takes
@@ -122,41 +235,114 @@ assert len(result.policies) == len(tasks)
 plotting.plot_adaptation(result.records)
 
 # %% [markdown]
-# ## The adapted policies, acting deterministically
+# ## The adapted policies
 #
-# `result.policies[k]` is the policy adapted to task $k$. Evaluated with its mean
-# action on fresh episodes, next to the inverse-response benchmark:
+# `result.policies[k]` is the policy adapted to task $k$. The headline column scores its
+# **mean action** on fresh episodes (the course's convention); the second column lets it
+# sample, as it did while adapting. Next to them, the random start and the
+# inverse-response benchmark:
 
 # %%
 episodes = budget(100, 20)
-adapted_to = {task.id: policy.as_numpy_policy() for task, policy in zip(tasks, result.policies)}
-adapted = evaluate(per_task(lambda task, plane: adapted_to[task.id]), tasks, episodes=episodes, seed=1)
+adapted_to = {task.id: policy for task, policy in zip(tasks, result.policies)}
+adapted = evaluate(per_task(lambda task, plane: adapted_to[task.id].as_numpy_policy()), tasks,
+                   episodes=episodes, seed=1)
+adapted_sampled = evaluate(per_task(lambda task, plane: adapted_to[task.id].as_numpy_policy(
+    deterministic=False, seed=task.id)), tasks, episodes=episodes, seed=1)
 random_policy = training.new_policy(config, seed=0)  # the starting point of the adaptation
 before = evaluate(random_policy.as_numpy_policy(), tasks, episodes=episodes, seed=1)
 inverse = evaluate(per_task(InverseResponsePolicy), tasks, episodes=episodes, seed=1)
-for row_b, row_a, row_i in zip(before, adapted, inverse):
-    print(f"task {row_a['task_id']}: random {row_b['mean_length']:5.1f} steps ({row_b['success_rate']:4.0%}) -> "
-          f"adapted {row_a['mean_length']:5.1f} steps ({row_a['success_rate']:4.0%}); "
-          f"inverse response {row_i['mean_length']:.1f}")
-plotting.plot_comparison({"random init": before, f"after {num_batches} batches": adapted,
+print(f"{'':7s} {'random start':>16s} {'adapted (mean)':>16s} {'adapted (sampled)':>18s} {'inverse':>8s}")
+for row_b, row_a, row_s, row_i in zip(before, adapted, adapted_sampled, inverse):
+    print(f"task {row_a['task_id']}: {row_b['mean_length']:6.1f} ({row_b['success_rate']:4.0%}) "
+          f"{row_a['mean_length']:9.1f} ({row_a['success_rate']:4.0%}) "
+          f"{row_s['mean_length']:11.1f} ({row_s['success_rate']:4.0%}) {row_i['mean_length']:8.1f}")
+print("(steps per episode, success rate in brackets)")
+plotting_compare.plot_comparison({"random init": before, f"after {num_batches} batches": adapted,
                           "inverse response": inverse},
-                         title="adaptation from a random policy")
+                         title="adaptation from a random policy (mean action)")
 
 # %% [markdown]
+# ## The time limit: treated as terminal
+#
+# An episode that reaches 100 steps is *cut*, not finished: the textbook would bootstrap
+# its last advantage from the value of the state where it was cut,
+# $\delta_{T-1} = r_{T-1} + \gamma V(s_T) - V(s_{T-1})$ (stable-baselines3's PPO in notebook 2
+# does). The course's inner loop, like pytorch-maml-rl, sets $V(s_T) = 0$ instead, as if
+# the episode had ended (`episodes.generalized_advantages`). Why the course keeps it:
+#
+# * every episode, in training and in scoring, is cut at 100 steps: the objective *is*
+#   the return within 100 steps, and the baseline's time features $t', t'^2, t'^3$ let $V$
+#   learn that little return is left near the limit;
+# * the shipped meta-policy was trained this way, and the inner loop must be the one it
+#   was meta-trained for.
+#
+# What it costs: the policy does not see $t$, so in a cut episode the last actions are
+# credited as if steering had ended there, without the $-10\cdot$RMS per step the beam
+# would go on costing. The bias touches only episodes that run into the limit. How
+# many are there? Below, for the random start and for the adapted policies, sampling
+# as during adaptation:
+
+# %%
+def share_at_time_limit(rows):
+    """Fraction of the episodes that ran to the time limit, over all tasks."""
+    return np.mean([np.mean(np.array(row["lengths"]) >= config.max_steps) for row in rows])
+
+
+before_sampled = evaluate(random_policy.as_numpy_policy(deterministic=False, seed=0), tasks,
+                          episodes=config.fast_batch_size, seed=0)
+print(f"episodes cut by the time limit: random start {share_at_time_limit(before_sampled):.1%}, "
+      f"after {num_batches} batches {share_at_time_limit(adapted_sampled):.1%}")
+
+# %% [markdown]
+# Most failed episodes of a random start end at the wall, not at the time limit, and
+# adapted policies hardly reach it: the bias concerns a small share of the data, and
+# mostly in the first batches. (Where many episodes are cut, e.g. a policy that hovers
+# just above 1 mm, bootstrapping would matter more.)
+#
 # ## What we learned
 #
 # * REINFORCE adapts a policy to each task with no knowledge of $R$, from episodes only.
-# * From a random start it takes tens of batches, i.e. **hundreds of episodes per
-#   task**, before the beam is steered reliably.
+# * From a random start it takes many batches, i.e. **hundreds of episodes per task**,
+#   before the beam is steered reliably (count them in the adaptation figure).
 # * Once adapted, a learned policy can need *fewer* steps than the inverse-response
-#   controller: it is not bound to correct along one fixed direction (notebook 1's
-#   fewest-steps limit shows how much room there is).
+#   controller: it is not bound to correct along one fixed direction (compare the
+#   columns of the table above; notebook 1's fewest-steps limit shows how much room
+#   there is).
 #
 # The idea of MAML: keep exactly this inner loop, but *learn its starting point*
 # $\theta$ over many tasks so that **one to four** steps are enough on a new task.
 #
-# ### Try it
-# * Change the step size: `load_config(fast_lr=0.05)` or `0.002`. What happens to speed
-#   and stability?
-# * Change the batch size `fast_batch_size` (episodes per step): fewer episodes make
-#   cheaper but noisier gradient estimates.
+# ## Self-check quiz
+# 1. Change the step size: `load_config(fast_lr=0.05)` or `0.002`. What do you expect
+#    for speed and stability? (Try it: rerun the adaptation cell.)
+# 2. Fewer episodes per step, `load_config(fast_batch_size=4)`: what changes?
+# 3. A batch has one failed episode of 100 steps and three successes of 2 steps each.
+#    What weight does one step of the failed episode get in the course's loss, and in
+#    the textbook's $1/N$ average?
+# 4. With $\lambda = 0$, what is $\hat A_t$? And with $\lambda = 1$, $\gamma = 1$?
+# 5. Why does the baseline get the features $t', t'^2, t'^3$, although the policy never
+#    sees the time?
+
+# %% [markdown]
+# <details><summary>Answers</summary>
+#
+# 1. A larger step makes each REINFORCE step move the policy further: from a random
+#    start, adaptation with `fast_lr=0.05` steers every task after far fewer batches.
+#    There is no trust region in the inner loop, so a too-large step can also overshoot
+#    into a worse policy from a noisy gradient; `0.002` is slow: after 100 batches some
+#    tasks are still not solved reliably.
+# 2. Each step costs 4 instead of 16 episodes, but the gradient estimate is noisier
+#    (variance about four times larger): more batches are needed, and the adapted
+#    policies are less reliable; in episodes on the machine it can still be cheaper.
+# 3. Course: $\frac14\cdot\frac1{100} = 0.0025$ per step of the failed episode, and
+#    $\frac14\cdot\frac12 = 0.125$ per step of a success. Textbook: $\frac1{106}$ for every
+#    step, so the failed episode gets 94 % of the total weight.
+# 4. $\lambda = 0$: $\hat A_t = \delta_t = r_t + \gamma V(s_{t+1}) - V(s_t)$, one-step TD.
+#    $\lambda = \gamma = 1$: $\hat A_t = R_t - V(s_t)$, the reward-to-go minus the baseline.
+# 5. The reward-to-go depends on how much time is left: the same orbit early in an
+#    episode has more (negative) reward ahead than near the 100-step limit. The time
+#    features let the linear fit capture that, so the advantage is not blamed on the
+#    action.
+#
+# </details>
