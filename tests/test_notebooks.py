@@ -137,3 +137,18 @@ def test_notebook_head_objectives_time_equations_and_quiz(name):
     answers = markdown[markdown.index(quiz[0]) + 1]
     assert answers.startswith("<details><summary>Answers") and answers.endswith("</details>"), \
         f"{name}: the quiz answers follow in a collapsed <details> cell"
+
+
+def test_glossary_lists_every_config_key_and_the_scoring_convention():
+    import dataclasses
+
+    from awake_tutorial.config import Config, PPOConfig
+
+    page = (NOTEBOOK_DIR / "README.md").read_text()
+    for field in dataclasses.fields(Config):
+        if field.name != "ppo":
+            assert f"| `{field.name}` |" in page, f"notebooks/README.md: config key `{field.name}` missing"
+    for field in dataclasses.fields(PPOConfig):
+        assert f"`{field.name}`" in page, f"notebooks/README.md: ppo key `{field.name}` missing"
+    for heading in ("## The scoring convention", "## Glossary", "## Troubleshooting", "## Further reading"):
+        assert heading in page
