@@ -24,7 +24,11 @@ from awake_tutorial.envs import dynamics
 from awake_tutorial.tasks import Task
 
 PLANES = ("horizontal", "vertical")
-DEFAULT_LIMIT = 2e-3  # rad, |kick| allowed per corrector (a stand-in for a power-supply limit)
+# rad, |kick| allowed per corrector: a stand-in for a power-supply limit, set above any kick
+# a 100-step episode can reach (start <= 5e-4, steps of <= 1e-4), so by default it never
+# changes an episode (random policies do reach 5-7 mrad on weak-response tasks); a tighter
+# one (--limit) shows the limits at work
+DEFAULT_LIMIT = 0.011
 MAX_DRIFT = 0.1  # quad scales stay within +-0.1 of their start
 DERIVATIVE_STEP = 1e-4  # finite-difference step of the quad scales
 
