@@ -145,13 +145,14 @@ def _act_function(policy) -> Callable[[np.ndarray], Any]:
 
 def evaluate(policy, tasks: Sequence[Task | int], *, episodes: int = 100, seed: int = 0,
              max_steps: int = 100, plane: str = "horizontal",
-             wall_penalty: str = "strict") -> list[dict[str, Any]]:
+             wall_penalty: str = "strict", bpm_noise: float = 0.0) -> list[dict[str, Any]]:
     """Run ``episodes`` episodes of each task, all at once in a vector env.
 
     ``policy``: see the module docstring. Episode i of every task starts from the
     vector env's reset with seed ``seed`` (sub-env i gets ``seed + i``), so the results
     are reproducible. Returns one dict per task: "task_id", "mean_length", "std_length",
     "mean_return", "success_rate", "lengths" (list of int), "returns" (list of float).
+    ``bpm_noise``: BPM noise std, mm, of the envs (default 0, see ``AwakeSteeringEnv``).
     """
     if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
         raise ValueError(f"episodes must be an int >= 1, got {episodes!r}.")
@@ -167,7 +168,7 @@ def evaluate(policy, tasks: Sequence[Task | int], *, episodes: int = 100, seed: 
             task_policy.reset()
         envs = AwakeSteeringVectorEnv([task] * episodes, max_steps=max_steps, plane=plane,
                                       wall_penalty=wall_penalty,
-                                      autoreset_mode=AutoresetMode.NEXT_STEP)
+                                      autoreset_mode=AutoresetMode.NEXT_STEP, bpm_noise=bpm_noise)
         obs, _ = envs.reset(seed=seed)
         lengths = np.zeros(episodes, dtype=np.int64)
         returns = np.zeros(episodes)
