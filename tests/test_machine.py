@@ -229,7 +229,7 @@ def test_the_next_session_restores_what_a_killed_one_left(served, tmp_path):
     safety.save(save_file, PREFIX, "horizontal", NAMES["setpoint"], saved)
     data = safety.read(save_file)
     data["pid"] = int(dead.stdout)  # as if that (finished) process had written it
-    from awake_tutorial.runs import write_json_atomic
+    from awake_tutorial.atomic import write_json_atomic
 
     write_json_atomic(save_file, data)
     channels = raw_channels(served)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from awake_tutorial.atomic import write_json_atomic  # the project's one atomic writer
+
 log = logging.getLogger(__name__)
 
 
@@ -35,8 +37,6 @@ def default_save_file(prefix: str, plane: str) -> Path:
 
 def save(path, prefix: str, plane: str, pv: str, kicks: np.ndarray) -> Path:
     """Write the save file (creating its folder), atomically."""
-    from awake_tutorial.runs import write_json_atomic  # the project's one atomic writer
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, {"prefix": prefix, "plane": plane, "pv": pv,
