@@ -206,13 +206,15 @@ def make_tasks_command(args) -> None:
     print(f"evaluation tasks: {write_evaluation_tasks(args.out)}")
 
 
-@subcommand("compare", "score every method on the evaluation and held-out tasks", *CONFIG,
+@subcommand("compare", "score every method on the evaluation and held-out tasks, in machine steps", *CONFIG,
             option("--meta-policy", default="meta", help="meta-policy: 'meta' (shipped) or a .pt file"),
             option("--ppo", default="ppo", help="PPO policy: 'ppo' (shipped) or a .zip file"),
             option("--methods", nargs="+", metavar="M", help="subset of the methods (default: all)"),
-            option("--episodes", type=int, help="episodes per task (default 50; quick mode 10)"),
+            option("--episodes", type=int, help="episodes per task and seed (default 12; quick mode 4)"),
             option("--heldout", type=int, help="number of held-out tasks (default 20; quick mode 3)"),
-            SEED, option("--out", type=Path, default=Path("runs/comparison"), help="output folder"))
+            option("--seeds", type=int, nargs="+", metavar="S",
+                   help="adaptation and episode seeds (default 0 1000 2000 3000; quick mode 0 1000)"),
+            option("--out", type=Path, default=Path("runs/comparison"), help="output folder"))
 def compare_command(args) -> None:
     from awake_tutorial import compare
     from awake_tutorial.policies import load_pretrained
@@ -221,19 +223,35 @@ def compare_command(args) -> None:
 
     config = load_settings(args)
     methods = args.methods or list(compare.METHODS)
-    meta = load_pretrained(args.meta_policy) if any(m.startswith("meta-") for m in methods) else None
+    compare.check_models(methods, meta_policy=True, ppo_model=True, reference_policy=True)  # unknown names
+    family = {m: compare.split_method(m)[0] for m in methods}
+    reference = None
+    if "reference" in family.values():
+        try:
+            reference = load_pretrained("reference")
+        except (FileNotFoundError, KeyError) as error:
+            methods = [m for m in methods if family[m] != "reference"]
+            print(f"skipping the reference-K methods: no reference meta-policy ({error})", file=sys.stderr)
+    meta = load_pretrained(args.meta_policy) if "meta" in family.values() else None
     ppo = load_ppo(DATA_DIR / "ppo_task0.zip" if args.ppo == "ppo" else args.ppo) if "ppo" in methods else None
-    episodes = args.episodes or budget(50, 10)
+    episodes = args.episodes or budget(12, 4)
+    seeds = args.seeds or list(budget(compare.SEEDS, compare.SEEDS[:2]))
     task_sets = {"evaluation": load_evaluation_tasks(), "held-out": compare.heldout_tasks(args.heldout or budget(20, 3))}
     bar = tqdm(total=len(methods) * len(task_sets), unit="method", desc="compare", dynamic_ncols=True)
     rows = []
     for task_set, tasks in task_sets.items():
-        rows += compare.compare_methods(tasks, methods, episodes=episodes, seed=args.seed, meta_policy=meta,
-                                        ppo_model=ppo, config=config, task_set=task_set,
+        rows += compare.compare_methods(tasks, methods, episodes=episodes, seed=seeds, meta_policy=meta,
+                                        ppo_model=ppo, config=config, task_set=task_set, reference_policy=reference,
                                         progress=lambda method: bar.update(1))
     bar.close()
-    keys = ("method", "task_set", "mean_length", "worst_length", "success_rate", "steps_over_fewest")
-    print_table([{k: row[k] for k in keys} for row in compare.summarize(rows)], f"{episodes} episodes per task")
+    steps = compare.STEPS
+    columns = {"method": "method", "task_set": "tasks", "machine_steps": "machine steps", steps: "steps",
+               f"{steps}_std": "+-", "success_rate": "success", f"sampled_{steps}": "sampled steps",
+               "sampled_success_rate": "sampled success", "steps_over_fewest": "steps/fewest"}
+    print_table([{name: "-" if row[k] is None else row[k] for k, name in columns.items()}
+                 for row in compare.summarize(rows)],
+                f"{episodes} episodes per task and seed, {len(seeds)} seeds; steps: mean action, a failed episode "
+                f"counts as {config.max_steps}; +-: std over seeds; sampled: the Gaussian policies sampling")
     for kind, path in compare.write_results(rows, args.out).items():
         print(f"{kind}: {path}")
 

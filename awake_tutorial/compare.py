@@ -1,35 +1,66 @@
-"""All methods of the course on the same tasks: how many steps does each need?
+"""All methods of the course on the same tasks, counted in machine steps.
 
-Methods: a random policy, PPO trained on task 0, the meta-policy after 0/1/2/4
-adaptation batches (``meta-K``), and the two benchmarks that know the response matrix
-(``inverse``, ``fewest-steps``: the physical limit). Each is scored by
-:func:`awake_tutorial.benchmark.evaluate` with the same seeds, so every method starts
-from the same initial orbits.
+On a real accelerator every step costs beam time, so each method is scored by two numbers:
+the **machine steps it spends on a task before it acts** (``machine_steps``) and the
+**steps it then needs per episode** to bring the orbit below 1 mm RMS.
 
-The Gaussian policies (``random``, ``meta-K``) act as they are trained and adapted: they
-sample their actions (seeded, so the scores are reproducible). MAML optimises the
-return of the sampling policy, and its mean action alone can settle in a limit cycle
-just above the 1 mm goal after a noisy adaptation step (notebook 6, exercise 2).
-PPO acts with its mean action, as stable-baselines3 evaluates it.
+======================  =====================================================  ===================
+method                  what it is                                             machine steps spent
+======================  =====================================================  ===================
+``random``              a randomly initialised policy (= ``reinforce-0``)       0
+``reinforce-K``         the random policy after K REINFORCE batches on the task  its K batches' steps
+``ppo``                 PPO trained on evaluation task 0 only                   its training steps
+``meta-K``              the shipped meta-policy after K adaptation batches      its K batches' steps
+``reference-K``         the reference course's meta-policy (configs/reference)  its K batches' steps
+``nominal``             fewest-steps planner on the nominal optics' matrix      0
+``measure-correct``     probe each corrector, then plan on the measured matrix  11 (10 probes, 1 restore)
+``inverse``             inverse response, given the task's true matrix          0
+``fewest-steps``        fewest-steps planner, given the true matrix (the limit) 0
+======================  =====================================================  ===================
+
+PPO's steps (``num_timesteps`` of the model) were spent on task 0, not on the task scored.
+Meta-training's own steps were spent on a simulator and are not counted.
+
+**Scoring (one convention).** ``steps_failed_as_max``: the mean number of steps to reach
+RMS < 1 mm, where a failed episode (time limit or beam on the wall) counts as
+``max_steps`` (100): failures are never averaged in at their (short) length. The headline
+scores the **mean action** of the Gaussian policies (deterministic: what an operator runs);
+``sampled_*`` columns score the same policies sampling their actions (as they are trained),
+empty for deterministic methods. PPO acts with its mean action. ``mean_length`` is the
+plain mean episode length (failures at their own length), kept for reference.
+
+**Seeds.** Each seed ``s`` adapts with seed ``s`` and evaluates with ``evaluate(seed=s)``
+(sub-env i starts from seed s + i): seeds 1000 apart never share a start. Summaries report
+the mean over seeds and the spread over seeds (std, min, max) of each seed's mean over tasks.
 """
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from awake_tutorial.benchmark import FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task
 from awake_tutorial.config import Config, load_config
-from awake_tutorial.tasks import Task, load_evaluation_tasks, sample_tasks
+from awake_tutorial.controllers import MeasureThenCorrectPolicy, NominalModelPolicy
+from awake_tutorial.tasks import Task, sample_tasks
 
 HELDOUT_SEED = 777  # never used in training: meta-training draws its tasks from other seeds
 HELDOUT_FIRST_ID = 100
 ADAPTATION_BATCHES = (0, 1, 2, 4)
-METHODS = ("random", "ppo", *(f"meta-{k}" for k in ADAPTATION_BATCHES), "inverse", "fewest-steps")
-FIELDS = ("method", "task_set", "task_id", "mean_length", "std_length", "success_rate", "mean_return")
+REINFORCE_BATCHES = (10, 40)
+SEEDS = (0, 1000, 2000, 3000)  # >= 4 adaptation seeds; 1000 apart: no shared starts
+METHODS = ("random", *(f"reinforce-{k}" for k in REINFORCE_BATCHES), "ppo",
+           *(f"meta-{k}" for k in ADAPTATION_BATCHES), *(f"reference-{k}" for k in ADAPTATION_BATCHES),
+           "nominal", "measure-correct", "inverse", "fewest-steps")
+GIVEN_R = {"inverse": InverseResponsePolicy, "fewest-steps": FewestStepsPolicy, "nominal": NominalModelPolicy}
+STEPS = "steps_failed_as_max"  # the headline score, see the module docstring
+CONVENTION = ("steps_failed_as_max: mean steps to reach RMS < 1 mm, a failed episode (time limit or wall) "
+              "counted as max_steps; headline: mean action of Gaussian policies, sampled_*: sampled actions; "
+              "spread: over seeds (std, min, max of each seed's mean over the tasks); machine_steps: steps "
+              "spent on the task before acting (adaptation episodes, probes, PPO's training steps on task 0).")
+FIELDS = ("method", "task_set", "task_id", "seed", "machine_steps", STEPS, "success_rate",
+          f"sampled_{STEPS}", "sampled_success_rate", "mean_length", "std_length", "mean_return")
 
 
 def heldout_tasks(n: int = 20) -> list[Task]:
@@ -45,108 +76,214 @@ def _sampling(policy, seed: int, task_id: int, num_batches: int = 0):
 
 
 def sampling_policy(policy, seed: int = 0):
-    """``per_task`` policy: a GaussianMLPPolicy sampling its actions, as ``meta-0`` is scored."""
+    """``per_task`` policy: a GaussianMLPPolicy sampling its actions, as the ``sampled_*`` columns."""
     return per_task(lambda task, plane: _sampling(policy, seed, task.id))
 
 
-def _adapted(policy, tasks: Sequence[Task], num_batches: int, config: Config, seed: int):
-    """``per_task`` policy: ``policy`` adapted to each task with ``num_batches`` batches."""
-    from awake_tutorial.training import adapt
-
-    policies = adapt(policy, tasks, num_batches, config, seed=seed).policies
-    by_id = {task.id: _sampling(p, seed, task.id, num_batches) for task, p in zip(tasks, policies)}
-    return per_task(lambda task, plane: by_id[task.id])
-
-
-def _policy_for(method: str, tasks, meta_policy, ppo_model, config: Config, seed: int):
-    if method == "inverse":
-        return per_task(InverseResponsePolicy)
-    if method == "fewest-steps":
-        return per_task(FewestStepsPolicy)
+def split_method(method: str) -> tuple[str, int]:
+    """"meta-2" -> ("meta", 2), "random" -> ("reinforce", 0), "ppo" -> ("ppo", 0)."""
     if method == "random":
-        from awake_tutorial.training import new_policy
+        return "reinforce", 0
+    family, _, batches = method.rpartition("-")
+    return (family, int(batches)) if batches.isdigit() else (method, 0)
 
-        return sampling_policy(new_policy(config, seed), seed)
+
+def _gaussian(method: str, tasks, models: dict, config: Config, seed: int):
+    """(mean-action policy, sampling policy, machine steps per task id) of an adapted policy."""
+    from awake_tutorial.training import adapt, new_policy
+
+    family, num_batches = split_method(method)
+    start = new_policy(config, seed) if family == "reinforce" else models[family]
+    config = models.get("reference_config", config) if family == "reference" else config
+    result = adapt(start, tasks, num_batches, config, seed=seed)
+    steps = {task.id: 0.0 for task in tasks}
+    for record in result.records:  # mean length of the batch's episodes, per task
+        steps[record["task_id"]] += record["mean_length"] * config.fast_batch_size
+    by_id = {task.id: p for task, p in zip(tasks, result.policies)}
+    mean = per_task(lambda task, plane: by_id[task.id].as_numpy_policy())
+    sampled = per_task(lambda task, plane: _sampling(by_id[task.id], seed, task.id, num_batches))
+    return mean, sampled, {i: int(round(s)) for i, s in steps.items()}
+
+
+def _policies(method: str, tasks, models: dict, config: Config, seed: int):
+    """(headline policy, sampling policy or None, machine steps per task id)."""
+    zero = {task.id: 0 for task in tasks}
+    if method in GIVEN_R:
+        return per_task(GIVEN_R[method]), None, zero
+    if method == "measure-correct":
+        controllers = {task.id: MeasureThenCorrectPolicy(task, config.plane, seed=seed) for task in tasks}
+        return (per_task(lambda task, plane: controllers[task.id]), None,
+                {i: c.machine_steps for i, c in controllers.items()})
     if method == "ppo":
         from awake_tutorial.ppo import ppo_policy
 
-        return ppo_policy(ppo_model)
-    if method.startswith("meta-"):
-        return _adapted(meta_policy, tasks, int(method.split("-")[1]), config, seed)
-    raise ValueError(f"unknown method {method!r}; choose from {METHODS}.")
+        return ppo_policy(models["ppo"]), None, {task.id: int(models["ppo"].num_timesteps) for task in tasks}
+    return _gaussian(method, tasks, models, config, seed)
 
 
-def compare_methods(tasks: Sequence[Task], methods: Sequence[str] | None = None, episodes: int = 50,
-                    seed: int = 0, meta_policy=None, ppo_model=None, config: Config | None = None,
-                    task_set: str = "evaluation",
-                    progress: Callable[[str], None] | None = None) -> list[dict]:
-    """Score each method on each task; one row per (method, task) with ``FIELDS``.
+def _scores(results: list[dict], max_steps: int, prefix: str = "") -> list[dict]:
+    """Per task: steps with failures counted as ``max_steps``, and the success rate."""
+    return [{f"{prefix}{STEPS}": float(np.mean(np.where(r["successes"], r["lengths"], max_steps))),
+             f"{prefix}success_rate": r["success_rate"]} for r in results]
 
-    ``meta_policy`` (a GaussianMLPPolicy) is needed for ``meta-K``, ``ppo_model`` (an SB3
-    PPO) for ``ppo``; methods whose model is missing raise a clear error.
-    """
-    config = load_config() if config is None else config
-    methods = list(METHODS if methods is None else methods)
+
+def check_models(methods: Sequence[str], meta_policy=None, ppo_model=None, reference_policy=None) -> None:
+    """Clear errors for unknown methods and for methods whose model is missing."""
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}.")
-    if meta_policy is None and any(m.startswith("meta-") for m in methods):
-        raise ValueError("meta-K methods need meta_policy= (e.g. policies.load_pretrained('meta')).")
-    if ppo_model is None and "ppo" in methods:
-        raise ValueError("the ppo method needs ppo_model= (e.g. ppo.load_ppo('data/ppo_task0.zip')).")
+    needs = {"meta": (meta_policy, "meta_policy= (e.g. policies.load_pretrained('meta'))"),
+             "reference": (reference_policy, "reference_policy= (policies.load_pretrained('reference'))"),
+             "ppo": (ppo_model, "ppo_model= (e.g. ppo.load_ppo('data/ppo_task0.zip'))")}
+    for family, (model, how) in needs.items():
+        if model is None and any(split_method(m)[0] == family for m in methods):
+            raise ValueError(f"the {family} method(s) need {how}.")
+
+
+def compare_methods(tasks: Sequence[Task], methods: Sequence[str] | None = None, episodes: int = 50,
+                    seed: int | Sequence[int] = 0, meta_policy=None, ppo_model=None, config: Config | None = None,
+                    task_set: str = "evaluation", progress: Callable[[str], None] | None = None,
+                    reference_policy=None, reference_config: Config | None = None) -> list[dict]:
+    """Score each method on each task with each seed; one row per (method, task, seed) with
+    ``FIELDS`` (+ "lengths": the headline episode lengths).
+
+    ``seed``: one seed or several (see the module docstring). ``meta_policy`` (a
+    GaussianMLPPolicy) is needed for ``meta-K``, ``reference_policy`` for ``reference-K``
+    (adapted with ``reference_config``, default ``configs/reference.yaml``), ``ppo_model``
+    (an SB3 PPO) for ``ppo``; a method whose model is missing raises a clear error.
+    """
+    from awake_tutorial.paths import PACKAGE_DIR
+    from awake_tutorial.training import torch_threads
+
+    config = load_config() if config is None else config
+    methods = list(METHODS if methods is None else methods)
+    check_models(methods, meta_policy, ppo_model, reference_policy)
+    if reference_config is None and reference_policy is not None:
+        reference_config = load_config(PACKAGE_DIR / "configs" / "reference.yaml", num_threads=config.num_threads)
+    models = {"meta": meta_policy, "ppo": ppo_model, "reference": reference_policy,
+              "reference_config": reference_config}
+    settings = dict(episodes=episodes, max_steps=config.max_steps, plane=config.plane,
+                    wall_penalty=config.wall_penalty)
     rows = []
     for method in methods:
         if progress is not None:
             progress(method)
-        policy = _policy_for(method, tasks, meta_policy, ppo_model, config, seed)
-        results = evaluate(policy, tasks, episodes=episodes, seed=seed, max_steps=config.max_steps,
-                           plane=config.plane, wall_penalty=config.wall_penalty)
-        rows += [{"method": method, "task_set": task_set, **{k: r[k] for k in FIELDS[2:]}} for r in results]
+        with torch_threads(config.num_threads):  # the Gaussian policies run torch at every step
+            rows += _method_rows(method, tasks, models, config, np.atleast_1d(seed).tolist(), task_set, settings)
     return rows
 
 
+def _method_rows(method, tasks, models, config, seeds, task_set, settings) -> list[dict]:
+    """The rows of one method: adapt or build it and score it, seed by seed."""
+    rows = []
+    for s in seeds:
+        headline, sampled, machine_steps = _policies(method, tasks, models, config, s)
+        results = evaluate(headline, tasks, seed=s, **settings)
+        scores = _scores(results, config.max_steps)
+        if sampled is not None:
+            extra = _scores(evaluate(sampled, tasks, seed=s, **settings), config.max_steps, "sampled_")
+        else:
+            extra = [{f"sampled_{STEPS}": None, "sampled_success_rate": None}] * len(results)
+        rows += [{"method": method, "task_set": task_set, "task_id": r["task_id"], "seed": s,
+                  "machine_steps": machine_steps[r["task_id"]], **score, **more,
+                  **{k: r[k] for k in ("mean_length", "std_length", "mean_return", "lengths")}}
+                 for r, score, more in zip(results, scores, extra)]
+    return rows
+
+
+def pooled_by_task(rows: Sequence[dict], method: str, task_set: str = "evaluation") -> list[dict]:
+    """One method's rows with all seeds pooled, one dict per task as
+    :func:`~awake_tutorial.benchmark.evaluate` returns (for ``plot_comparison``):
+    "task_id", "lengths" (every seed's), "mean_length", "success_rate", ``steps_failed_as_max``."""
+    pooled: dict[int, list[dict]] = {}
+    for r in rows:
+        if r["method"] == method and r["task_set"] == task_set:
+            pooled.setdefault(r["task_id"], []).append(r)
+    return [{"task_id": task_id, "lengths": [n for r in group for n in r["lengths"]],
+             **{k: float(np.mean([r[k] for r in group])) for k in ("mean_length", "success_rate", STEPS)}}
+            for task_id, group in sorted(pooled.items())]
+
+
+def _spread(values: Sequence[float], name: str) -> dict:
+    """Mean, std (ddof 1; None for one value), min and max of per-seed values."""
+    values = np.asarray(values, dtype=float)
+    return {name: float(values.mean()), f"{name}_std": float(values.std(ddof=1)) if len(values) > 1 else None,
+            f"{name}_min": float(values.min()), f"{name}_max": float(values.max())}
+
+
 def summarize(rows: Sequence[dict]) -> list[dict]:
-    """Per method and task set: mean and spread (over tasks) of the episode length,
-    success rate, return, and ``steps_over_fewest`` = mean length / fewest-steps length."""
-    fewest = {(r["task_set"], r["task_id"]): r["mean_length"] for r in rows if r["method"] == "fewest-steps"}
+    """Per method and task set (with its "family" and adaptation "batches"), over seeds:
+    machine steps, ``steps_failed_as_max`` and its ``sampled_`` twin (mean, std, min, max of each seed's mean over the tasks), success
+    rate (mean over seeds; ``worst_success_rate``: the worst task), ``worst_steps`` (the
+    worst task), ``steps_over_fewest`` (mean of steps / the fewest-steps planner's on the
+    same task and seed, 1 = the physical limit) and the plain ``mean_length``."""
+    fewest = {(r["task_set"], r["task_id"], r["seed"]): r[STEPS] for r in rows if r["method"] == "fewest-steps"}
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["method"], r["task_set"]), []).append(r)
     summary = []
     for (method, task_set), group in groups.items():
-        lengths = np.array([r["mean_length"] for r in group])
-        ratios = [r["mean_length"] / fewest[(task_set, r["task_id"])] for r in group
-                  if (task_set, r["task_id"]) in fewest]
-        summary.append({
-            "method": method, "task_set": task_set, "tasks": len(group),
-            "mean_length": float(lengths.mean()), "std_length": float(lengths.std()),
-            "worst_length": float(lengths.max()),
-            "success_rate": float(np.mean([r["success_rate"] for r in group])),
-            "worst_success_rate": float(np.min([r["success_rate"] for r in group])),
-            "mean_return": float(np.mean([r["mean_return"] for r in group])),
-            "steps_over_fewest": float(np.mean(ratios)) if ratios else float("nan"),
-        })
+        seeds = sorted({r["seed"] for r in group})
+        task_ids = sorted({r["task_id"] for r in group})
+
+        def per(key, by, ids, g=group):  # mean of ``key`` per seed (by="seed") or per task
+            return [np.mean([r[key] for r in g if r[by] == i]) for i in ids]
+
+        ratios = [r[STEPS] / fewest[key] for r in group
+                  if (key := (task_set, r["task_id"], r["seed"])) in fewest]
+        family, batches = split_method(method)
+        row = {"method": method, "family": family, "batches": batches, "task_set": task_set,
+               "tasks": len(task_ids), "seeds": len(seeds),
+               **_spread(per("machine_steps", "seed", seeds), "machine_steps"),
+               **_spread(per(STEPS, "seed", seeds), STEPS),
+               "worst_steps": float(np.max(per(STEPS, "task_id", task_ids))),
+               **_spread(per("success_rate", "seed", seeds), "success_rate"),
+               "worst_success_rate": float(np.min(per("success_rate", "task_id", task_ids))),
+               "steps_over_fewest": float(np.mean(ratios)) if ratios else None,
+               "mean_length": float(np.mean([r["mean_length"] for r in group])),
+               "mean_return": float(np.mean([r["mean_return"] for r in group]))}
+        sampled = f"sampled_{STEPS}"
+        if group[0][sampled] is None:
+            row.update({f"{sampled}{end}": None for end in ("", "_std", "_min", "_max")}, sampled_success_rate=None)
+        else:
+            row.update(**_spread(per(sampled, "seed", seeds), sampled),
+                       sampled_success_rate=float(np.mean([r["sampled_success_rate"] for r in group])))
+        summary.append(row)
     return summary
 
 
-def write_results(rows: Sequence[dict], out_dir) -> dict[str, Path]:
-    """Write ``comparison.csv`` (per task), ``comparison.json`` (rows + summary) and
-    ``comparison.png`` into ``out_dir``; returns their paths."""
-    from awake_tutorial.plotting import plot_method_summary, save_figure
-    from awake_tutorial.runs import write_json_atomic
+def _csv(rows: Sequence[dict], fields: Sequence[str]) -> str:
+    import csv
+    import io
+
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def write_results(rows: Sequence[dict], out_dir) -> dict:
+    """Write into ``out_dir``: ``comparison.csv`` (one row per method, task and seed; the
+    header names the scoring convention), ``comparison_summary.csv`` (:func:`summarize`),
+    ``comparison.json`` (rows with their episode lengths, summary, convention) and the
+    figures ``comparison.png`` and ``comparison_machine_steps.png``; returns their paths."""
+    from pathlib import Path
+
+    from awake_tutorial.atomic import write_json_atomic, write_text_atomic
+    from awake_tutorial.plotting import save_figure
+    from awake_tutorial.plotting_compare import plot_method_summary, plot_steps_vs_machine_steps
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"csv": out_dir / "comparison.csv", "json": out_dir / "comparison.json",
-             "png": out_dir / "comparison.png"}
-    tmp = paths["csv"].with_name("comparison.csv.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows({k: r[k] for k in FIELDS} for r in rows)
-    tmp.replace(paths["csv"])
+    paths = {"csv": out_dir / "comparison.csv", "summary_csv": out_dir / "comparison_summary.csv",
+             "json": out_dir / "comparison.json", "png": out_dir / "comparison.png",
+             "machine_steps_png": out_dir / "comparison_machine_steps.png"}
     summary = summarize(rows)
-    write_json_atomic(paths["json"], {"rows": list(rows), "summary": summary})
+    write_text_atomic(paths["csv"], _csv(rows, FIELDS))
+    write_text_atomic(paths["summary_csv"], _csv(summary, list(summary[0])))
+    write_json_atomic(paths["json"], {"convention": CONVENTION,
+                                      "rows": list(rows), "summary": summary})
     save_figure(plot_method_summary(summary), paths["png"])
+    save_figure(plot_steps_vs_machine_steps(summary), paths["machine_steps_png"])
     return paths
-

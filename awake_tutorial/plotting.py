@@ -1,4 +1,5 @@
-"""Every figure of the course, shared by the notebooks, the dashboard and the CLI.
+"""Every figure of the course, shared by the notebooks, the dashboard and the CLI
+(the figures comparing methods live in :mod:`awake_tutorial.plotting_compare`).
 
 Functions take plain data (tasks, arrays, lists of record dicts as written to
 ``progress.jsonl``) and return a :class:`matplotlib.figure.Figure`; nothing is shown.
@@ -224,76 +225,6 @@ def plot_ppo_learning_curve(records: Sequence[Mapping]):
     of the episodes finished in each rollout against environment steps."""
     return _grouped_curves(records, "task_id", "timesteps", RATE_PANELS,
                            "environment steps", "PPO learning curve")
-
-
-# --- methods compared ---------------------------------------------------------------
-
-
-def _grouped_bars(ax, categories, groups: Mapping[str, Sequence[float]], errors=None) -> None:
-    """At each category, one bar per group, side by side (NaN values leave a gap)."""
-    width = 0.8 / len(groups)
-    for i, (label, values) in enumerate(groups.items()):
-        x = np.arange(len(categories)) + (i - (len(groups) - 1) / 2) * width
-        ax.bar(x, values, width, yerr=None if errors is None else errors[label], capsize=2, label=label)
-    ax.set_xticks(range(len(categories)), [str(c) for c in categories])
-
-
-def plot_comparison(results: Mapping[str, Sequence[Mapping]], title: str | None = None):
-    """Methods side by side on the evaluation tasks.
-
-    Args:
-        results: method name -> output of :func:`awake_tutorial.benchmark.evaluate`
-            (one dict per task with "task_id", "mean_length", "std_length", "success_rate").
-    Bars: mean episode length (steps, error bar = standard deviation) and success rate.
-    """
-    if not results:
-        raise ValueError("plot_comparison needs at least one method's results.")
-    task_ids = sorted({r["task_id"] for rows in results.values() for r in rows})
-    tables = {method: {r["task_id"]: r for r in rows} for method, rows in results.items()}
-
-    def column(key):
-        return {m: _values([t.get(i, {}) for i in task_ids], key) for m, t in tables.items()}
-
-    fig, axes = new_figure(1, 2, width=min(7.0, 2.0 + 0.3 * len(task_ids) * len(results)), height=3.2)
-    ax_len, ax_succ = axes[0]
-    _grouped_bars(ax_len, task_ids, column("mean_length"), errors=column("std_length"))
-    _grouped_bars(ax_succ, task_ids, column("success_rate"))
-    for ax, ylabel in ((ax_len, "episode length (steps)"), (ax_succ, "success rate")):
-        ax.set(xlabel="evaluation task", ylabel=ylabel)
-    ax_succ.set_ylim(0, 1.05)
-    ax_len.legend(fontsize=8)
-    fig.suptitle(title or "methods compared (lower length is better)")
-    return fig
-
-
-def plot_method_summary(summary: Sequence[Mapping]):
-    """Every method on each task set (rows of :func:`awake_tutorial.compare.summarize`):
-    mean episode length over the fewest-steps planner's (1 = the physical limit, log
-    scale) and success rate (black tick: the worst task of the set)."""
-    methods = list(dict.fromkeys(r["method"] for r in summary))
-    task_sets = list(dict.fromkeys(r["task_set"] for r in summary))
-    if not methods:
-        raise ValueError("plot_method_summary needs at least one summary row.")
-    tables = {t: {r["method"]: r for r in summary if r["task_set"] == t} for t in task_sets}
-
-    def column(key):
-        return {f"{t} tasks": _values([tables[t].get(m, {}) for m in methods], key) for t in task_sets}
-
-    fig, axes = new_figure(1, 2, width=min(7.0, 2.0 + 0.35 * len(methods) * len(task_sets)), height=3.4)
-    ax_ratio, ax_succ = axes[0]
-    _grouped_bars(ax_ratio, methods, column("steps_over_fewest"))
-    ax_ratio.axhline(1.0, color="k", ls="--", lw=1, label="fewest steps (limit)")
-    ax_ratio.set(yscale="log", ylabel="steps / fewest steps")
-    _grouped_bars(ax_succ, methods, column("success_rate"))
-    width = 0.8 / len(task_sets)
-    for i, worst in enumerate(column("worst_success_rate").values()):
-        ax_succ.plot(np.arange(len(methods)) + (i - (len(task_sets) - 1) / 2) * width, worst, "k_", ms=10)
-    ax_succ.set(ylabel="success rate", ylim=(0, 1.05))
-    for label in ax_ratio.get_xticklabels() + ax_succ.get_xticklabels():
-        label.set(rotation=30, horizontalalignment="right")
-    ax_ratio.legend(fontsize=8)
-    fig.suptitle("every method: steps needed and success")
-    return fig
 
 
 # --- a run folder's standard figures --------------------------------------------------

@@ -3,17 +3,23 @@
 Inputs: the shipped evaluation tasks and pretrained policy, the comparison table written
 by `awake-tutorial compare --out docs/results`, and the pretrained run's figure
 (`awake-tutorial meta-train ... --run-dir runs/pretrained`).
+
+`python docs/make_figures.py --compare` first reruns the comparison itself (full budgets,
+about 3 minutes): docs/results (csv, json, figures), then every picture, including
+docs/figures/comparison*.png. Run it after reshipping a policy.
 """
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-from awake_tutorial import plotting  # noqa: E402
+from awake_tutorial import plotting, plotting_compare  # noqa: E402
+from awake_tutorial.compare import pooled_by_task  # noqa: E402
 from awake_tutorial.config import load_config  # noqa: E402
 from awake_tutorial.policies import load_pretrained  # noqa: E402
 from awake_tutorial.tasks import load_evaluation_tasks  # noqa: E402
@@ -28,17 +34,23 @@ def save(fig, name):
 
 
 if __name__ == "__main__":
+    if "--compare" in sys.argv[1:]:
+        from awake_tutorial.cli import main
+
+        if main(["compare", "--out", str(DOCS / "results")]) != 0:
+            sys.exit("awake-tutorial compare failed")
     tasks = load_evaluation_tasks()
     config = load_config()
     save(plotting.plot_tasks(tasks[:3]), "response_matrices.png")
     rows = json.loads((DOCS / "results" / "comparison.json").read_text())["rows"]
-    evaluation = {m: [r for r in rows if r["method"] == m and r["task_set"] == "evaluation"]
-                  for m in ("ppo", "inverse", "fewest-steps")}
-    save(plotting.plot_comparison(evaluation, "PPO trained on task 0, on every evaluation task"), "ppo_tasks.png")
+    evaluation = {m: pooled_by_task(rows, m) for m in ("ppo", "inverse", "fewest-steps")}
+    save(plotting_compare.plot_comparison(evaluation, "PPO trained on task 0, on every evaluation task"),
+         "ppo_tasks.png")
     save(plotting.plot_adaptation(adapt(None, tasks, 40, config, seed=0).records), "adaptation_random.png")
     save(plotting.plot_adaptation(adapt(load_pretrained("meta"), tasks, 4, config, seed=0).records),
          "adaptation_meta.png")
-    shutil.copy(DOCS / "results" / "comparison.png", OUT / "comparison.png")
+    for name in ("comparison.png", "comparison_machine_steps.png"):
+        shutil.copy(DOCS / "results" / name, OUT / name)
     run_figure = Path("runs/pretrained/meta_training.png")
     if run_figure.exists():
         shutil.copy(run_figure, OUT / "meta_training.png")

@@ -26,7 +26,7 @@
 # %%
 import json
 
-from awake_tutorial import plotting
+from awake_tutorial import plotting, plotting_compare
 from awake_tutorial.compare import compare_methods, summarize
 from awake_tutorial.config import load_config
 from awake_tutorial.dashboard import AdaptationDashboard
@@ -100,8 +100,8 @@ for method in methods:
     row = summary[method]
     print(f"{method:14s} {row['success_rate']:8.0%} {row['worst_success_rate']:11.0%} "
           f"{row['mean_length']:6.2f} {row['steps_over_fewest']:15.2f}")
-plotting.plot_comparison({method: [r for r in rows if r["method"] == method] for method in methods},
-                         title="meta-policy adapted for k batches vs the benchmarks")
+plotting_compare.plot_comparison({method: [r for r in rows if r["method"] == method] for method in methods},
+                                 title="meta-policy adapted for k batches vs the benchmarks")
 
 # %%
 assert summary["meta-4"]["worst_success_rate"] >= 0.95, "the adapted meta-policy steers every task"

@@ -14,7 +14,7 @@ from awake_tutorial.envs import AwakeSteeringEnv
 from awake_tutorial.tasks import Task, load_evaluation_tasks
 
 KEYS = {"task_id", "mean_length", "std_length", "mean_return", "success_rate", "lengths",
-        "returns"}
+        "returns", "successes"}
 
 
 @pytest.fixture(scope="module")

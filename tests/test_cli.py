@@ -119,7 +119,9 @@ def test_evaluate_scores_a_gaussian_policy_as_compare_does(capsys, tmp_path):
         results[extra] = json.loads((tmp_path / "r.json").read_text())["results"][0]
     (meta_0,) = compare_methods([get_evaluation_task(1)], ["meta-0"], episodes=6, seed=2, meta_policy=policy,
                                 config=load_config())
-    assert (results[()]["mean_length"], results[()]["mean_return"]) == (meta_0["mean_length"], meta_0["mean_return"])
+    sampled, mean_action = results[()], results[("--mean-action",)]  # compare: mean action first, sampled second
+    assert (mean_action["mean_length"], mean_action["mean_return"]) == (meta_0["mean_length"], meta_0["mean_return"])
+    assert np.mean(np.where(sampled["successes"], sampled["lengths"], 100)) == meta_0["sampled_steps_failed_as_max"]
     (mean,) = evaluate(policy.as_numpy_policy(), [1], episodes=6, seed=2)
     assert results[("--mean-action",)] == mean and results[()] != mean
 

@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from awake_tutorial import plotting
+from awake_tutorial import plotting, plotting_compare
 from awake_tutorial.progress_log import record_kind
 from awake_tutorial.tasks import Task, load_evaluation_tasks
 
@@ -107,18 +107,66 @@ def test_episode_trace_shows_readings_rms_actions_and_rewards():
     np.testing.assert_allclose([p.get_height() for p in ax_rew.patches], [-2.0, -0.5])
 
 
-def test_comparison_bars_are_the_evaluation_numbers():
-    results = {m: [{"task_id": t, "mean_length": 3.0 + t + i, "std_length": 0.5,
-                    "success_rate": 1.0 - 0.25 * i} for t in range(3)]
-               for i, m in enumerate(["inverse", "maml"])}
-    fig = plotting.plot_comparison(results)
+def test_comparison_bars_are_the_evaluation_numbers_with_quartiles_never_below_zero():
+    results = {m: [{"task_id": t, "mean_length": 3.0 + t + i, "success_rate": 1.0 - 0.25 * i,
+                    "lengths": [1, 1, 1, 2, 100] if (m, t) == ("ppo", 0) else [2, 3, 4, 5]} for t in range(3)]
+               for i, m in enumerate(["inverse", "ppo"])}
+    fig = plotting_compare.plot_comparison(results)
     ax_len, ax_succ = fig.axes
     heights = [p.get_height() for p in ax_len.patches]
     assert heights == [3, 4, 5, 4, 5, 6]
     assert [p.get_height() for p in ax_succ.patches] == [1, 1, 1, 0.75, 0.75, 0.75]
-    assert [t.get_text() for t in ax_len.get_legend().get_texts()] == ["inverse", "maml"]
+    assert [t.get_text() for t in ax_len.get_legend().get_texts()] == ["inverse", "ppo"]
+    # one interquartile line per bar, at the bar's centre; a skewed sample (mean 21 > Q3 = 2)
+    # is drawn from Q1 to Q3, where a mean +- std bar would reach -18 steps
+    segments = np.concatenate([c.get_segments() for c in ax_len.collections])
+    centres = [p.get_x() + p.get_width() / 2 for p in ax_len.patches]
+    np.testing.assert_allclose(segments[:, 0, 0], centres)
+    np.testing.assert_allclose(segments[:, :, 1], [[2.75, 4.25]] * 3 + [[1, 2]] + [[2.75, 4.25]] * 2)
+    assert segments[:, :, 1].min() >= 0
     with pytest.raises(ValueError, match="at least one method"):
-        plotting.plot_comparison({})
+        plotting_compare.plot_comparison({})
+
+
+def summary_row(method, family, batches, machine_steps, steps, spread=0.5, sampled=None, task_set="evaluation"):
+    key = "steps_failed_as_max"
+    row = {"method": method, "family": family, "batches": batches, "task_set": task_set, "seeds": 4,
+           "machine_steps": machine_steps, "machine_steps_min": machine_steps * 0.9,
+           "machine_steps_max": machine_steps * 1.1, key: steps, f"{key}_min": steps - spread,
+           f"{key}_max": steps + 2 * spread, f"sampled_{key}": sampled}
+    if sampled is not None:
+        row.update({f"sampled_{key}_min": sampled - 0.1, f"sampled_{key}_max": sampled + 0.1})
+    return row
+
+
+def test_steps_against_machine_steps_shows_each_family_at_its_cost():
+    summary = [summary_row("meta-0", "meta", 0, 0, 9.0, sampled=8.0),
+               summary_row("meta-4", "meta", 4, 300, 2.5, sampled=2.4),
+               summary_row("meta-1", "meta", 1, 100, 3.0, sampled=3.2),
+               summary_row("measure-correct", "measure-correct", 0, 11, 1.6),
+               summary_row("fewest-steps", "fewest-steps", 0, 0, 1.5),
+               summary_row("fewest-steps", "fewest-steps", 0, 0, 1.7, task_set="held-out")]
+    fig = plotting_compare.plot_steps_vs_machine_steps(summary)
+    ax_eval, ax_held = fig.axes
+    assert ax_eval.get_xscale() == "symlog" and ax_eval.get_yscale() == "log"
+    assert ax_eval.get_title() == "evaluation tasks (4 seeds)" and ax_held.get_title() == "held-out tasks (4 seeds)"
+    x, y = line_data(ax_eval, "meta-policy")  # sorted by batches, joined
+    np.testing.assert_allclose(x, [0, 100, 300])
+    np.testing.assert_allclose(y, [9.0, 3.0, 2.5])
+    (sampled,) = [line for line in ax_eval.get_lines() if line.get_color() == "tab:blue" and line.get_ls() == ":"]
+    np.testing.assert_allclose(sampled.get_ydata(), [8.0, 3.2, 2.4])
+    assert sampled.get_markerfacecolor() == "white"
+    np.testing.assert_allclose(np.array(line_data(ax_eval, "measure then correct")), [[11], [1.6]])
+    np.testing.assert_allclose(line_data(ax_held, "fewest steps (true R)")[1], [1.7])
+    assert [t.get_text() for t in ax_eval.texts] == ["0", "1", "4"]  # batches, on the joined family only
+    # error bars span min..max over seeds: never below zero
+    bars = [seg for c in ax_eval.collections for seg in c.get_segments()]
+    vertical = [seg for seg in bars if seg[0][0] == seg[1][0] and seg[0][1] != seg[1][1]]
+    assert sorted((round(s[0][1], 6), round(s[1][1], 6)) for s in vertical if s[0][0] == 11) == [(1.1, 2.6)]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == ["meta-policy", "measure then correct", "fewest steps (true R)", "open: sampled actions"]
+    with pytest.raises(ValueError, match="at least one summary row"):
+        plotting_compare.plot_steps_vs_machine_steps([])
 
 
 def test_standard_figures_pick_the_kind_of_log():
@@ -136,7 +184,7 @@ def test_method_summary_shows_steps_over_fewest_and_success_per_task_set():
                 "success_rate": success, "worst_success_rate": success / 2}
                for t in ("evaluation", "heldout")
                for m, ratio, success in (("ppo", 8.0, 0.5), ("inverse", 2.0, 1.0), ("fewest-steps", 1.0, 1.0))]
-    fig = plotting.plot_method_summary(summary)
+    fig = plotting_compare.plot_method_summary(summary)
     ax_ratio, ax_succ = fig.axes
     assert [p.get_height() for p in ax_ratio.patches] == [8, 2, 1, 16, 4, 2]
     assert ax_ratio.get_yscale() == "log" and [t.get_text() for t in ax_ratio.get_xticklabels()] == [
@@ -145,4 +193,4 @@ def test_method_summary_shows_steps_over_fewest_and_success_per_task_set():
     worst = np.concatenate([line.get_ydata() for line in ax_succ.get_lines()])
     np.testing.assert_allclose(worst, [0.25, 0.5, 0.5, 0.25, 0.5, 0.5])
     with pytest.raises(ValueError, match="at least one summary row"):
-        plotting.plot_method_summary([])
+        plotting_compare.plot_method_summary([])

@@ -92,7 +92,7 @@ def test_comparison_quick_run_gives_a_well_formed_table(tmp_path):
     tasks = [get_evaluation_task(1)] + compare.heldout_tasks(1)
     rows = compare.compare_methods(tasks, ["inverse", "fewest-steps", "meta-0", "meta-1"], episodes=4,
                                    meta_policy=load_pretrained("meta"), config=config)
-    assert len(rows) == 8 and all(set(r) == set(compare.FIELDS) for r in rows)
+    assert len(rows) == 8 and all(set(r) == {*compare.FIELDS, "lengths"} for r in rows)
     paths = compare.write_results(rows, tmp_path)
     summary = json.loads(paths["json"].read_text())["summary"]
     fewest = [s for s in summary if s["method"] == "fewest-steps"][0]
