@@ -21,11 +21,28 @@
 # inner loop and learns its *starting point* $\theta$ over many tasks, so that a few
 # inner steps suffice on a task never seen before. In this notebook you run the whole
 # meta-training, end to end, with a live dashboard.
+#
+# ### Learning objectives
+# After this notebook you can
+# * state the MAML objective and the difference between first- and second-order MAML;
+# * write the Gaussian policy's log-likelihood, the KL between two Gaussians and the
+#   Fisher matrix, and say how TRPO uses them;
+# * **implement** conjugate gradient and the KL-scaled TRPO step (two graded exercises);
+# * follow one MAML-TRPO meta-batch step by step (algorithm box) and read the
+#   meta-training dashboard.
+#
+# **Prerequisites:** notebook 3 (REINFORCE, GAE, the baseline); notebook 2's
+# definitions of the KL divergence and the Fisher matrix; gradients and Hessians.
+#
+# **Time:** about 60 min for a learner (two exercises); the code runs in about 2 min
+# (quick mode: < 30 s).
 
 # %%
 import json
 
-from awake_tutorial import plotting
+import torch
+
+from awake_tutorial import exercises, plotting
 from awake_tutorial.config import load_config
 from awake_tutorial.dashboard import MetaTrainingDashboard, watch
 from awake_tutorial.paths import REPO_DIR
@@ -74,8 +91,38 @@ print(mode_banner())
 # $$ \max_\theta\ \frac1K\sum_{k=1}^K \mathbb E\Big[\frac{\pi_{\theta'_k}(a\mid s)}{\pi_{\theta'_{k,\text{old}}}(a\mid s)}\hat A\Big]
 #    \quad\text{s.t.}\quad \frac1K\sum_k \overline{\mathrm{KL}}\big(\pi_{\theta'_k}\,\|\,\pi_{\theta'_{k,\text{old}}}\big) \le \delta . $$
 #
-# ($\overline{\mathrm{KL}}$: mean over the visited states. Near $\theta_\text{old}$ both
-# directions of the KL agree to second order, which is all TRPO uses.)
+# ($\overline{\mathrm{KL}}$: mean over the visited states, weighted as the loss of
+# notebook 3. Near $\theta_\text{old}$ both directions of the KL agree to second order,
+# which is all TRPO uses.)
+#
+# ### The Gaussian policy: log-likelihood, KL and Fisher matrix
+# With mean $\mu = \mu_\theta(s)$ and standard deviations $\sigma_i = e^{\log\sigma_i}$ (10
+# action dimensions, independent), the log-likelihood that the ratio and the REINFORCE
+# loss use is (`policy.distribution(obs).log_prob(a).sum(-1)`)
+#
+# $$ \log\pi_\theta(a\mid s) = \sum_{i=1}^{10}\Big[-\frac{(a_i-\mu_i)^2}{2\sigma_i^2} - \log\sigma_i
+#    - \tfrac12\log 2\pi\Big] . $$
+#
+# The KL between the new policy $(\mu, \sigma)$ and the old one $(\mu^\text{old}, \sigma^\text{old})$
+# in one state has a closed form (`trpo.kl_divergence`, i.e. `torch.distributions.kl_divergence(new, old)`):
+#
+# $$ \mathrm{KL}\big(\pi\,\|\,\pi^\text{old}\big) = \sum_{i=1}^{10}\Big[\log\frac{\sigma^\text{old}_i}{\sigma_i}
+#    + \frac{\sigma_i^2 + (\mu_i - \mu^\text{old}_i)^2}{2(\sigma_i^\text{old})^2} - \tfrac12\Big] . $$
+#
+# Its second derivative at $\theta = \theta_\text{old}$ is the **Fisher matrix**
+# $F = \mathbb E\big[\nabla_\theta\log\pi\,\nabla_\theta\log\pi^\top\big]$, so that
+# $\overline{\mathrm{KL}} \approx \tfrac12\Delta\theta^\top F\,\Delta\theta$. For this policy it has a simple
+# form (`MAMLTRPO._analytic_fisher`, first-order MAML): with $J_t = \partial\mu_\theta(s_t)/\partial\theta$
+# the Jacobian of the mean network and $w_t$ the step weights of notebook 3,
+#
+# $$ F = \frac1K\sum_{k=1}^K\Big(\sum_t w_t\, J_t^\top \operatorname{diag}\!\big(\sigma^{-2}\big) J_t\Big)
+#    \ \text{for the network weights}, \qquad 2I \ \text{for}\ \log\sigma , $$
+#
+# no cross terms (the mean block is estimated on at most `fisher_max_samples` steps per
+# task). The code never builds $F$ (about 5000 x 5000): it computes products
+# $Fv = J^\top(\sigma^{-2}\odot Jv)$ from one Jacobian-vector and one vector-Jacobian product.
+# With Meta-SGD the meta-parameters also hold the log step sizes, and the same products
+# run along each task's adapted direction (`metalearners/meta_sgd.py`).
 #
 # Linearising the objective (gradient $g$) and taking the KL to second order (Fisher
 # matrix $F$) gives the step direction $x = F^{-1} g$:
@@ -91,6 +138,93 @@ print(mode_banner())
 # The code: `awake_tutorial/metalearners/trpo.py` (conjugate gradient, line search) and
 # `awake_tutorial/metalearners/maml_trpo.py` (the meta-objective and the step).
 #
+# ### Algorithm: one MAML-TRPO meta-batch (`training.meta_batch`)
+#
+# ```text
+# input: meta-parameters theta (Meta-SGD: with the log step sizes), settings of awake.yaml
+# draw K = meta_batch_size tasks T_1..T_K from p(T)
+# for each task k (all K at once, batched):
+#     theta_k <- theta
+#     repeat num_steps times:                                  # inner loop (notebook 3)
+#         sample fast_batch_size episodes of T_k with pi(theta_k), actions sampled
+#         fit the linear baseline, compute GAE advantages (normalised)
+#         theta_k <- theta_k - alpha * grad L_inner(theta_k)     # REINFORCE step
+#     sample fast_batch_size validation episodes of T_k with pi(theta_k); advantages
+# outer step (TRPO), L(theta) = -mean_k E_valid[ pi_theta_k / pi_theta_k,old * A ]:
+#     g <- grad_theta L                   (first order: d theta_k / d theta = I)
+#     x <- conjugate_gradient(v -> F v, g, cg_iters)        # x ~ F^-1 g
+#     full step d <- sqrt(2 max_kl / x^T F x) * x
+#     for j = 0, 1, ..., ls_max_steps - 1:                   # backtracking line search
+#         theta_new <- theta - ls_backtrack_ratio^j * d; re-adapt on the same training episodes
+#         if L(theta_new) < L(theta) and mean_k KL(pi_new_k || pi_old_k) <= max_kl:
+#             theta <- theta_new; stop
+#     (no try accepted: theta unchanged, a rejected step)
+# ```
+#
+# (The loss is minimised, so the code steps along $-x$; "improves" means a lower $L$.)
+#
+# ### Exercise 1 (graded): conjugate gradient
+# Write `conjugate_gradient(Av, b, iters)` that solves $Ax = b$ for a symmetric positive
+# definite $A$ known only through the function `Av(v)` $= Av$ ($b$ a flat torch vector).
+# Start from $x = 0$, $r = p = b$; each iteration:
+#
+# $$ \alpha = \frac{r^\top r}{p^\top A p},\quad x \leftarrow x + \alpha p,\quad
+#    r' = r - \alpha A p,\quad p \leftarrow r' + \frac{r'^\top r'}{r^\top r}\, p,\quad r \leftarrow r' . $$
+#
+# Stop after `iters` iterations or when $r^\top r < 10^{-10}$.
+
+# %% tags=["exercise-stub"]
+def conjugate_gradient(Av, b, iters):
+    """Approximate solution x of A x = b (flat torch vectors); A only through Av(v) = A v."""
+    raise NotImplementedError("x = zeros_like(b), r = b.clone(), p = b.clone(); in the loop: Ap = Av(p), "
+                              "alpha = r.dot(r) / p.dot(Ap), x += alpha p, r_new = r - alpha Ap, ...")
+
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def conjugate_gradient(Av, b, iters):
+    """Approximate solution x of A x = b (flat torch vectors); A only through Av(v) = A v."""
+    x = torch.zeros_like(b)
+    r, p = b.clone(), b.clone()  # residual b - A x at x = 0, first search direction
+    rr = r.dot(r)
+    for _ in range(iters):
+        if rr < 1e-10:
+            break
+        Ap = Av(p)
+        alpha = rr / p.dot(Ap)
+        x = x + alpha * p
+        r = r - alpha * Ap
+        rr_new = r.dot(r)
+        p = r + (rr_new / rr) * p  # the next direction, A-conjugate to the previous ones
+        rr = rr_new
+    return x
+
+
+# %%
+assert exercises.check_conjugate_gradient(conjugate_gradient)
+
+# %% [markdown]
+# ### Exercise 2 (graded): the KL-scaled step
+# Given the direction $x \approx F^{-1}g$ and the Fisher-vector product `fvp(v)` $= Fv$,
+# return the step $\Delta\theta = \beta x$ whose quadratic KL $\tfrac12\Delta\theta^\top F\Delta\theta$
+# equals $\delta$ = `max_kl` (the edge of the trust region). Derive $\beta$ first.
+
+# %% tags=["exercise-stub"]
+def kl_scaled_step(x, fvp, max_kl):
+    """The multiple of x whose quadratic KL 1/2 d^T F d equals max_kl."""
+    raise NotImplementedError("1/2 (b x)^T F (b x) = max_kl gives b = sqrt(2 max_kl / x^T F x); "
+                              "x^T F x is x.dot(fvp(x))")
+
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def kl_scaled_step(x, fvp, max_kl):
+    """The multiple of x whose quadratic KL 1/2 d^T F d equals max_kl."""
+    return torch.sqrt(2 * max_kl / x.dot(fvp(x))) * x
+
+
+# %%
+assert exercises.check_kl_scaled_step(kl_scaled_step)
+
+# %% [markdown]
 # ## The settings
 # All settings live in `awake_tutorial/configs/awake.yaml` (the reference course's
 # values); any of them can be overridden, e.g. `load_config(meta_batch_size=16)`.
@@ -159,7 +293,7 @@ assert watched is not None and len(watched.records) == len(result.records)
 watched.figure()
 
 # %% [markdown]
-# ## Questions
+# ## Self-check quiz
 #
 # 1. In the figure, why is the return *before* adaptation also rising, although MAML
 #    only optimises the return *after* adaptation?
@@ -168,6 +302,10 @@ watched.figure()
 # 3. Second-order MAML: run two meta-batches with `load_config(first_order=False,
 #    num_batches=2)` and compare `result.records[-1]["timings"]["outer"]` with the
 #    first-order run.
+# 4. Why does TRPO solve $Fx = g$ with conjugate gradient instead of forming and
+#    inverting $F$?
+# 5. A line-search try lowers the surrogate loss, but its KL is $1.5\,\delta$. What happens
+#    next, and why can the quadratic model have been wrong?
 
 # %% [markdown]
 # <details><summary>Answers</summary>
@@ -187,5 +325,15 @@ watched.figure()
 #    a hundred times slower: every Fisher-vector product in the conjugate gradient then
 #    differentiates twice through the inner REINFORCE steps. On many problems
 #    first-order MAML learns about as well, which is why it is the default here.
+#
+# 4. $F$ has as many rows and columns as the policy has parameters (thousands): forming
+#    it costs thousands of Fisher-vector products and its inverse a cubic solve. CG needs
+#    only products $Fv$ (each about the cost of two backward passes), and `cg_iters`
+#    of them already give a good direction, damped by `cg_damping` where $F$ is nearly singular.
+# 5. The try is rejected and the step is shrunk by `ls_backtrack_ratio`; the next, shorter
+#    try is tested again. $\tfrac12\Delta\theta^\top F\Delta\theta$ is only the second-order
+#    Taylor model of the KL: for a step of finite size the higher-order terms (e.g. the
+#    $\sigma$ dependence of the Gaussian KL, the network's non-linearity) make the measured
+#    KL differ.
 #
 # </details>

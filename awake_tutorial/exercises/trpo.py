@@ -40,8 +40,8 @@ def check_conjugate_gradient(fn: Callable) -> str | None:
         if problem:
             return problem
         exact = torch.linalg.solve(A, b).numpy()
-        error = np.linalg.norm(x - exact) / np.linalg.norm(exact)
-        if error < 1e-6:
+        residual = np.linalg.norm(A.numpy() @ x - b.numpy())
+        if residual <= 1e-4 * np.linalg.norm(b.numpy()):  # CG stops at |r|^2 < tol: not exact
             continue
         if not calls:
             return "your function never called Av: conjugate gradient learns A only through products A p."
@@ -49,7 +49,6 @@ def check_conjugate_gradient(fn: Callable) -> str | None:
             return "wrong sign: start from x = 0, r = b - A x = b, and move x along +alpha p."
         if np.allclose(x, b.numpy()):
             return "you returned b: x must be updated (x += alpha * p) in every iteration."
-        residual = np.linalg.norm(A.numpy() @ x - b.numpy())
         reference = conjugate_gradient(Av, b, 2 * n)[0].numpy()
         return (f"after {2 * n} iterations |A x - b| = {residual:.3g} (the package's CG: "
                 f"{np.linalg.norm(A.numpy() @ reference - b.numpy()):.1g}). Check alpha = r.r / p.Ap, "
