@@ -202,3 +202,36 @@ def test_evaluate_scores_only_the_first_episode_of_each_sub_env():
     result = evaluate(policy, [task], episodes=2, max_steps=12)[0]
     assert result["lengths"][0] == 12 and result["lengths"][1] <= 5 and crashed[1]
     assert result["success_rate"] == 0.0  # the later success of sub-env 1 does not count
+
+
+def linear_scan_plan(policy, obs):
+    """The planner as first written: try n = 1, 2, ... with lsq_linear every time."""
+    from scipy.optimize import lsq_linear
+
+    obs = np.asarray(obs, dtype=np.float64)
+    for n in range(1, policy.max_plan + 1):
+        result = lsq_linear(policy._A, -obs, bounds=(-n * 1e-4, n * 1e-4), method="bvls")
+        if np.linalg.norm(result.fun) < policy._target:
+            return n, result.x
+        if np.max(np.abs(result.x)) < n * 1e-4 * (1 - 1e-9):
+            break
+    return n, result.x
+
+
+def test_fewest_steps_bisection_gives_the_plans_of_a_linear_scan(evaluation_tasks):
+    """The bisection and the in-box shortcut change the speed only: same n, same bits."""
+    rng = np.random.default_rng(5)
+    obs = rng.uniform(-0.95, 0.95, (30, 10)) * rng.uniform(0, 1, (30, 1)) ** 2  # near and far
+    lengths = set()
+    for task in (evaluation_tasks[0], evaluation_tasks[3], synthetic_task(2)):
+        policy = FewestStepsPolicy(task)
+        for row in obs:
+            n, d = policy.plan(row)
+            expected_n, expected_d = linear_scan_plan(policy, row)
+            assert n == expected_n
+            np.testing.assert_array_equal(d, expected_d)
+            lengths.add(n)
+    assert 1 in lengths and max(lengths) >= 8  # the search covered one-step and long plans
+    dead = FewestStepsPolicy(Task.from_response(20 * np.diag(np.r_[np.ones(9), 0.0])), max_plan=50)
+    row = np.r_[np.full(9, 0.5), [0.9]]  # out of reach: heads for the best orbit
+    assert dead.plan(row)[0] == linear_scan_plan(dead, row)[0] == 3
