@@ -1,0 +1,109 @@
+"""compare: machine steps spent, the scoring convention, the spread over seeds, the files."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from awake_tutorial import cli, compare
+from awake_tutorial.config import load_config
+from awake_tutorial.policies import GaussianMLPPolicy
+from awake_tutorial.tasks import get_evaluation_task
+from awake_tutorial.training import adapt
+
+STEPS = compare.STEPS
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config()
+
+
+def test_failed_episodes_count_as_max_steps_never_at_their_short_length():
+    results = [{"lengths": [2, 5, 100], "successes": [True, False, False], "success_rate": 1 / 3}]
+    (score,) = compare._scores(results, max_steps=100)
+    assert score[STEPS] == pytest.approx((2 + 100 + 100) / 3)  # the wall hit at step 5 counts as 100
+    assert compare._scores(results, 100, "sampled_")[0]["sampled_success_rate"] == 1 / 3
+
+
+def test_machine_steps_are_the_adaptation_episodes_probes_or_nothing(config):
+    tasks = [get_evaluation_task(1), get_evaluation_task(3)]
+    policy = GaussianMLPPolicy(seed=4)
+    rows = compare.compare_methods(tasks, ["meta-2", "measure-correct", "nominal", "fewest-steps"], episodes=3,
+                                   seed=[5, 1005], meta_policy=policy, config=config)
+    by = {(r["method"], r["task_id"], r["seed"]): r for r in rows}
+    assert len(rows) == 4 * 2 * 2 and {r["seed"] for r in rows} == {5, 1005}
+    for seed in (5, 1005):
+        records = adapt(policy, tasks, 2, config, seed=seed).records
+        for task in tasks:
+            spent = sum(r["mean_length"] * config.fast_batch_size for r in records if r["task_id"] == task.id)
+            assert by[("meta-2", task.id, seed)]["machine_steps"] == round(spent) > 0
+            assert by[("measure-correct", task.id, seed)]["machine_steps"] == 11
+            assert by[("nominal", task.id, seed)]["machine_steps"] == by[("fewest-steps", task.id, seed)]["machine_steps"] == 0
+    for r in rows:  # the headline follows the convention; sampled columns only for Gaussian policies
+        assert r[STEPS] >= r["mean_length"] * r["success_rate"]
+        assert (r[f"sampled_{STEPS}"] is None) == (r["method"] != "meta-2")
+    assert by[("fewest-steps", 1, 5)]["mean_return"] != by[("fewest-steps", 1, 1005)]["mean_return"]  # other starts
+    # the headline of a Gaussian policy is its mean action
+    adapted = adapt(policy, tasks[:1], 2, config, seed=5).policies[0]
+    from awake_tutorial.benchmark import evaluate
+
+    (mean,) = evaluate(adapted.as_numpy_policy(), tasks[:1], episodes=3, seed=5)
+    assert by[("meta-2", 1, 5)]["lengths"] == mean["lengths"]
+
+
+def test_summary_spreads_over_seeds_and_leaves_deterministic_sampled_columns_empty():
+    def row(method, seed, task_id, steps, success=1.0, sampled=None):
+        return {"method": method, "task_set": "evaluation", "task_id": task_id, "seed": seed, "machine_steps": 10 * seed,
+                STEPS: steps, "success_rate": success, f"sampled_{STEPS}": sampled,
+                "sampled_success_rate": None if sampled is None else 1.0, "mean_length": steps, "mean_return": -steps}
+
+    rows = [row("fewest-steps", s, t, 1.0) for s in (1, 2) for t in (0, 1)]
+    rows += [row("meta-1", 1, 0, 2.0, sampled=3.0), row("meta-1", 1, 1, 4.0, 0.5, sampled=3.0),
+             row("meta-1", 2, 0, 4.0, sampled=5.0), row("meta-1", 2, 1, 6.0, sampled=5.0)]
+    summary = {s["method"]: s for s in compare.summarize(rows)}
+    meta = summary["meta-1"]
+    assert (meta["family"], meta["batches"], meta["seeds"], meta["tasks"]) == ("meta", 1, 2, 2)
+    assert meta[STEPS] == 4.0 and meta[f"{STEPS}_min"] == 3.0 and meta[f"{STEPS}_max"] == 5.0  # per-seed means
+    assert meta[f"{STEPS}_std"] == pytest.approx(np.std([3.0, 5.0], ddof=1))
+    assert meta["worst_steps"] == 5.0 and meta["worst_success_rate"] == 0.75  # task 1, mean over seeds
+    assert meta["success_rate"] == 0.875 and meta["steps_over_fewest"] == 4.0
+    assert meta["machine_steps"] == 15 and (meta["machine_steps_min"], meta["machine_steps_max"]) == (10, 20)
+    assert meta[f"sampled_{STEPS}"] == 4.0 and meta[f"sampled_{STEPS}_max"] == 5.0
+    fewest = summary["fewest-steps"]
+    assert fewest[f"sampled_{STEPS}"] is None and fewest["sampled_success_rate"] is None
+    assert fewest[f"{STEPS}_std"] == 0.0
+
+
+def test_missing_models_and_unknown_methods_are_clear_errors():
+    task = [get_evaluation_task(1)]
+    with pytest.raises(ValueError, match="unknown method"):
+        compare.compare_methods(task, ["genius"])
+    with pytest.raises(ValueError, match="reference_policy="):
+        compare.compare_methods(task, ["reference-1"])
+    with pytest.raises(ValueError, match="ppo_model="):
+        compare.compare_methods(task, ["ppo"])
+    assert compare.split_method("random") == ("reinforce", 0)
+    assert compare.split_method("reinforce-40") == ("reinforce", 40)
+    assert compare.split_method("measure-correct") == ("measure-correct", 0)
+
+
+def test_cli_compare_writes_the_new_columns_and_figures(capsys, tmp_path):
+    status = cli.main(["compare", "--methods", "meta-1", "measure-correct", "fewest-steps", "--episodes", "2",
+                       "--heldout", "1", "--seeds", "0", "1000", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "machine steps" in out and "sampled steps" in out and "std over seeds" in out
+    with open(tmp_path / "comparison.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == list(compare.FIELDS) and STEPS in rows[0]
+    assert len(rows) == 3 * 2 * (5 + 1)  # methods x seeds x (evaluation + held-out tasks)
+    assert {r["machine_steps"] for r in rows if r["method"] == "measure-correct"} == {"11"}
+    data = json.loads((tmp_path / "comparison.json").read_text())
+    assert "failed episode" in data["convention"] and len(data["summary"]) == 3 * 2
+    with open(tmp_path / "comparison_summary.csv") as f:
+        summary = list(csv.DictReader(f))
+    assert {r["seeds"] for r in summary} == {"2"} and f"{STEPS}_std" in summary[0]
+    for name in ("comparison.png", "comparison_machine_steps.png"):
+        assert (tmp_path / name).stat().st_size > 10_000
