@@ -72,17 +72,27 @@ def resolve(name_or_path) -> Path:
 
 
 def export_meta_policy(policy, config, path, num_batches: int, wall_time: float) -> Path:
-    """Write a trained meta-policy and its metadata (architecture, config, how long)."""
+    """Write a trained meta-policy and its metadata (architecture, config, learned step
+    sizes, how long, the command that makes it)."""
+    from awake_tutorial.config import DEFAULT_CONFIG_FILE, REFERENCE_CONFIG_FILE, load_config
+    from awake_tutorial.paths import REPO_DIR
     from awake_tutorial.policies import save_policy
 
     path = save_policy(policy, path)
+    config_file = next((f for f in (DEFAULT_CONFIG_FILE, REFERENCE_CONFIG_FILE)
+                        if load_config(f, seed=config.seed) == config), None)
+    config_arg = "your_config.yaml" if config_file is None else config_file.relative_to(REPO_DIR).as_posix()
+    step_sizes = policy.step_sizes(config.fast_lr)
     write_metadata(path, {
-        "kind": "meta-policy (MAML-TRPO)",
+        "kind": "meta-policy (Meta-SGD-TRPO)" if config.meta_sgd else "meta-policy (MAML-TRPO)",
         "architecture": {"obs_dim": policy.obs_dim, "action_dim": policy.action_dim,
                          "hidden_sizes": list(policy.hidden_sizes), "nonlinearity": policy.nonlinearity},
         "config": asdict(config), "seed": config.seed, "num_batches": int(num_batches),
         "wall_time_s": round(float(wall_time), 1),
-        "command": f"awake-tutorial meta-train --seed {config.seed} --export {path.name}",
+        "inner_step_sizes": ({name: float(alpha) for name, alpha in step_sizes.items()}
+                             if isinstance(step_sizes, dict) else float(step_sizes)),
+        "command": f"awake-tutorial meta-train --config {config_arg} --seed {config.seed} "
+                   f"--run-dir runs/pretrained --export data/{path.name}",
     })
     return path
 

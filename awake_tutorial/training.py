@@ -103,7 +103,8 @@ def make_learner(policy: GaussianMLPPolicy, config: Config) -> MAMLTRPO:
     return learner(policy, fast_lr=config.fast_lr, first_order=config.first_order, max_kl=config.max_kl,
                    cg_iters=config.cg_iters, cg_damping=config.cg_damping, cg_residual_tol=config.cg_residual_tol,
                    ls_max_steps=config.ls_max_steps, ls_backtrack_ratio=config.ls_backtrack_ratio,
-                   fisher_product=config.fisher_product, fisher_max_samples=config.fisher_max_samples)
+                   fisher_product=config.fisher_product, fisher_max_samples=config.fisher_max_samples,
+                   adapted_std=config.adapted_std)
 
 
 class TaskStream:
@@ -135,7 +136,8 @@ def meta_batch(learner: MAMLTRPO, sampler: MultiTaskSampler, tasks: Sequence[Tas
         start = time.perf_counter()
         # seeded once per meta-batch; later rounds continue the same random streams
         seeds = [seed_for(config.seed, ROLLOUT, batch, k) for k in range(len(tasks))] if r == 0 else None
-        episodes = sampler.sample(policy, tasks, seeds, params)
+        # the validation round samples the adapted policies as the outer loss scores them
+        episodes = sampler.sample(policy, tasks, seeds, params if r < config.num_steps else learner.deployed(params))
         timings["sampling"] += time.perf_counter() - start
         start = time.perf_counter()
         add_advantages(episodes, config)

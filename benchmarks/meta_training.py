@@ -3,6 +3,9 @@
     python benchmarks/meta_training.py                    # 30 meta-batches of the default config
     python benchmarks/meta_training.py --batches 500      # the whole default run (the real figure)
     python benchmarks/meta_training.py --compare-exact    # same batches with the exact double-backward HVP
+    python benchmarks/meta_training.py --batches 500 --against awake_tutorial/configs/reference.yaml
+        # the default config's full run timed against the reference config's, same process
+        # (the ratio holds on a shared machine, where seconds alone do not)
     python benchmarks/meta_training.py --threads 2        # torch threads (default: the config's)
     python benchmarks/meta_training.py --quality runs/x   # quality of the policy in a run folder:
         # steps and success after 0/1/2/4/10 adaptation batches, evaluation and held-out tasks,
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 
@@ -141,6 +145,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=30, help="meta-batches to run (default 30)")
     parser.add_argument("--config", default=None, help="config file (default: the package's awake.yaml)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the config's)")
+    parser.add_argument("--against", default=None, help="also time this config (a baseline) and print the ratio")
     parser.add_argument("--compare-exact", action="store_true", help="also run with the exact double-backward HVP")
     parser.add_argument("--fisher-max-samples", type=int, default=None, help="override fisher_max_samples")
     parser.add_argument("--quality", metavar="RUN_DIR|POLICY", default=None,
@@ -172,6 +177,13 @@ def main() -> None:
     low, high = REFERENCE_SECONDS_PER_BATCH
     print(f"  vs the reference course ({low:.0f}-{high:.0f} s per meta-batch): "
           f"{low / fast['per_batch']:.0f}x-{high / fast['per_batch']:.0f}x faster")
+    if args.against:
+        baseline = time_training(dataclasses.replace(load_config(args.against, num_batches=args.batches),
+                                                     num_threads=config.num_threads), f"baseline {args.against}")
+        total, base_total = (run["per_batch"] * len(run["records"]) for run in (fast, baseline))
+        print(f"\n{len(fast['records'])} meta-batches: {total:.1f} s vs baseline {base_total:.1f} s = "
+              f"{total / base_total:.2f}x the baseline; load average {os.getloadavg()[0]:.1f} "
+              f"on {os.cpu_count()} cores")
     if args.compare_exact:
         exact = time_training(dataclasses.replace(config, fisher_product="double_backward", fisher_max_samples=0),
                               "same, exact double-backward Hessian-vector product")

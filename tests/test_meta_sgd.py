@@ -60,8 +60,9 @@ def test_second_order_meta_gradient_matches_finite_differences():
     assert torch.isclose(grad @ direction, fd, rtol=1e-6, atol=1e-9)
 
 
-def test_analytic_fisher_with_step_sizes_equals_the_double_backward_hessian():
-    policy, learner, train, valid = tiny(fisher_product="analytic", cg_damping=0.0)
+@pytest.mark.parametrize("adapted_std", [0.0, 0.1])
+def test_analytic_fisher_with_step_sizes_equals_the_double_backward_hessian(adapted_std):
+    policy, learner, train, valid = tiny(fisher_product="analytic", cg_damping=0.0, adapted_std=adapted_std)
     theta = learner.meta_parameters()
     _, kl, _, adapted = learner.surrogate_loss(train, valid, theta)
     exact = hessian_vector_product(kl, theta)
@@ -130,3 +131,15 @@ def test_meta_sgd_training_learns_step_sizes_and_reference_config_still_trains()
     assert (reference.num_steps, reference.meta_batch_size, reference.meta_sgd) == (4, 8, False)
     result = meta_train(load_config(REFERENCE_CONFIG_FILE, **small), task_source=source)
     assert result.policy.log_step_sizes is None and len(result.records) == 2
+
+
+def test_adapted_std_scores_the_adapted_policy_near_its_mean_and_keeps_the_exploration_std():
+    policy, learner, train, valid = tiny(adapted_std=0.1, max_kl=1e-2)
+    theta = learner.meta_parameters()
+    _, _, old_pi, adapted = learner.surrogate_loss(train, valid, theta)
+    assert torch.allclose(old_pi.scale, torch.full_like(old_pi.scale, 0.1))
+    assert not adapted["log_std"].requires_grad  # the outer loss does not depend on the log-std
+    log_std = policy.log_std.detach().clone()
+    log = learner.step(train, valid)
+    assert log["step_accepted"] and 0 < log["kl"] <= 1e-2
+    assert torch.equal(policy.log_std.detach(), log_std)  # exploration std: a setting (init_std)

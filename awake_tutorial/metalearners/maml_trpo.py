@@ -8,6 +8,11 @@ validation episodes. The meta-objective is the mean over tasks of the surrogate 
 
 and TRPO updates theta under mean_k KL(pi_theta'_k || pi_old'_k) <= max_kl.
 
+``adapted_std`` > 0 scores the adapted policy as it is deployed, close to its mean action:
+the validation episodes and the loss use pi_theta'_k with its std set to ``adapted_std``
+(:meth:`MAMLTRPO.deployed`), while the adaptation episodes still explore with the
+policy's own std (then a setting, init_std: the outer loss does not depend on it).
+
 Fisher-vector products (``fisher_product``):
   * "double_backward": exact Hessian of the KL by double backward, through the
     adaptation itself (required for second-order MAML).
@@ -35,6 +40,7 @@ from awake_tutorial.metalearners.trpo import (
     conjugate_gradient,
     flatten,
     gauss_newton_vector_product,
+    gradient,
     hessian_vector_product,
     kl_divergence,
     line_search,
@@ -60,7 +66,7 @@ class MAMLTRPO:
     def __init__(self, policy, fast_lr: float = 0.01, first_order: bool = True, max_kl: float = 1e-3,
                  cg_iters: int = 80, cg_damping: float = 1e-5, cg_residual_tol: float = 1e-10,
                  ls_max_steps: int = 100, ls_backtrack_ratio: float = 0.6, fisher_product: str = "auto",
-                 fisher_max_samples: int = 0):
+                 fisher_max_samples: int = 0, adapted_std: float = 0.0):
         if fisher_product not in FISHER_PRODUCTS:
             raise ValueError(f"fisher_product must be one of {FISHER_PRODUCTS}, got {fisher_product!r}.")
         if fisher_product == "analytic" and not first_order:
@@ -74,6 +80,7 @@ class MAMLTRPO:
         self.ls_max_steps, self.ls_backtrack_ratio = ls_max_steps, ls_backtrack_ratio
         self.fisher_product = fisher_product
         self.fisher_max_samples = fisher_max_samples  # analytic Fisher: steps per task used (0 = all)
+        self.adapted_std = adapted_std  # > 0: std of the adapted policies in the outer loss (see deployed)
 
     # --- what the outer loop learns: MAML learns theta; Meta-SGD (.meta_sgd) adds step sizes ---
 
@@ -100,6 +107,13 @@ class MAMLTRPO:
     def policy_params(self, params: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The policy's parameters theta among the meta-parameters ``params``."""
         return {name: params[name] for name in self.policy.params()}
+
+    def deployed(self, adapted: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The adapted parameters as the outer loss scores them: with ``adapted_std`` > 0 their
+        log-std is replaced by log(adapted_std) (a constant), else unchanged."""
+        if not self.adapted_std:
+            return dict(adapted)
+        return {**adapted, "log_std": torch.full_like(adapted["log_std"], math.log(self.adapted_std)).detach()}
 
     def adapt(self, train_episodes: Sequence[BatchEpisodes], params: Mapping[str, torch.Tensor] | None = None,
               first_order: bool | None = None) -> dict[str, torch.Tensor]:
@@ -129,6 +143,7 @@ class MAMLTRPO:
             theta = stack_params(self.policy_params(params), adapted["log_std"].shape[0])
             scales = self.step_scales(params)
             adapted = {n: theta[n] + step_size(scales, n) * (adapted[n] - theta[n]).detach() for n in theta}
+        adapted = self.deployed(adapted)
         steps = valid_episodes.packed()
         pi = self.policy.distribution(steps.observations, adapted)
         if old_pi is None:
@@ -149,7 +164,7 @@ class MAMLTRPO:
         log_std = adapted["log_std"].detach()
         jacobian = self.policy.mean_jacobian(steps.observations, adapted)
         metric = steps.weights.unsqueeze(-1) / num_tasks / torch.exp(2 * log_std).unsqueeze(1)  # (K, N, A)
-        log_std_curvature = 2.0 * steps.weights.sum() / num_tasks  # d2 KL / d log_std2
+        log_std_curvature = 0.0 if self.adapted_std else 2.0 * steps.weights.sum() / num_tasks  # d2 KL/d log_std2
         mean_product = gauss_newton_vector_product(jacobian.jvp, jacobian.vjp, metric)
         mean_names = [n for n in theta if n != "log_std"]
 
@@ -172,7 +187,7 @@ class MAMLTRPO:
         if not self.first_order:
             adapted = None
         loss, kl, old_pi, adapted = self.surrogate_loss(train_episodes, valid_episodes, theta, adapted=adapted)
-        grad = flatten(torch.autograd.grad(loss, list(theta.values()), retain_graph=True))
+        grad = flatten(gradient(loss, theta.values(), retain_graph=True))
         if self.fisher_product == "double_backward":
             fvp = hessian_vector_product(kl, theta, self.cg_damping)
         else:
@@ -207,7 +222,7 @@ class MAMLTRPO:
         with torch.enable_grad():  # the inner loop needs gradients even inside no_grad
             adapted = self.adapt(train_episodes, params, first_order=True)
         steps = valid_episodes.packed()
-        pi = self.policy.distribution(steps.observations, {n: p.detach() for n, p in adapted.items()})
+        pi = self.policy.distribution(steps.observations, self.deployed({n: p.detach() for n, p in adapted.items()}))
         return surrogate_and_kl(pi, old_pi, steps)
 
 

@@ -80,7 +80,7 @@ class MetaSGDTRPO(MAMLTRPO):
         log_std = adapted["log_std"].detach()
         jacobian = self.policy.mean_jacobian(steps.observations, adapted)
         metric = steps.weights.unsqueeze(-1) / num_tasks / torch.exp(2 * log_std).unsqueeze(1)  # (K, N, A)
-        log_std_curvature = (2.0 * steps.weights.sum(-1) / num_tasks).unsqueeze(-1)  # (K, 1)
+        log_std_curvature = (0.0 if self.adapted_std else 2.0) * steps.weights.sum(-1).unsqueeze(-1) / num_tasks
 
         def product(vector):
             v = unflatten(vector, theta)

@@ -42,6 +42,14 @@ def unflatten(vector: torch.Tensor, like: Mapping[str, torch.Tensor]) -> Params:
     return {name: piece.view(t.shape) for (name, t), piece in zip(like.items(), pieces)}
 
 
+def gradient(scalar: torch.Tensor, tensors, **kwargs) -> tuple[torch.Tensor, ...]:
+    """d scalar / d tensors, with zeros for tensors the scalar does not depend on
+    (e.g. the log-std when the outer loss fixes the adapted policies' std)."""
+    tensors = list(tensors)
+    grads = torch.autograd.grad(scalar, tensors, allow_unused=True, **kwargs)
+    return tuple(torch.zeros_like(t) if g is None else g for t, g in zip(tensors, grads))
+
+
 def kl_divergence(pi: Normal, old_pi: Normal) -> torch.Tensor:
     """KL(pi || old_pi) of diagonal Gaussians, summed over the action dims: (..., A) -> (...)."""
     return torch.distributions.kl_divergence(pi, old_pi).sum(dim=-1)
@@ -78,11 +86,11 @@ def hessian_vector_product(scalar: torch.Tensor, params: Mapping[str, torch.Tens
     ``scalar`` must have been computed from ``params`` with autograd recording.
     """
     tensors = list(params.values())
-    grad = flatten(torch.autograd.grad(scalar, tensors, create_graph=True))
+    grad = flatten(gradient(scalar, tensors, create_graph=True))
 
     def product(vector: torch.Tensor) -> torch.Tensor:
         grad_dot_v = torch.dot(grad, vector)
-        hv = torch.autograd.grad(grad_dot_v, tensors, retain_graph=True)
+        hv = gradient(grad_dot_v, tensors, retain_graph=True)
         return flatten(hv) + damping * vector
 
     return product
