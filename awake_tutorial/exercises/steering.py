@@ -138,14 +138,23 @@ def check_method(factory: Callable) -> str | None:
     return None
 
 
-def score_method(factory: Callable, task_sets: dict, episodes: int, seed: int = 0,
-                 name: str = "mine") -> list[dict]:
-    """Rows in the format of :func:`awake_tutorial.compare.compare_methods` for your method
-    on every task set ({name: tasks}), to append to its rows before ``summarize``."""
+def score_method(factory: Callable, task_sets: dict, episodes: int, seeds: Sequence[int] = (0,),
+                 name: str = "mine", machine_steps: int = 0, max_steps: int = 100) -> list[dict]:
+    """Rows in the format of :func:`awake_tutorial.compare.compare_methods` for your method on
+    every task set ({name: tasks}) and seed, to append to its rows before ``summarize``.
+
+    ``machine_steps``: the steps your method spends on a task before it acts (e.g. probes);
+    scored with the course's convention (failed episodes count as ``max_steps``).
+    """
+    from awake_tutorial.compare import STEPS, _scores
+
     rows = []
     for task_set, tasks in task_sets.items():
-        for result in evaluate(per_task(factory), tasks, episodes=episodes, seed=seed):
-            rows.append({"method": name, "task_set": task_set,
-                         **{k: result[k] for k in ("task_id", "mean_length", "std_length",
-                                                   "success_rate", "mean_return")}})
+        for seed in seeds:
+            results = evaluate(per_task(factory), tasks, episodes=episodes, seed=seed, max_steps=max_steps)
+            for result, score in zip(results, _scores(results, max_steps)):
+                rows.append({"method": name, "task_set": task_set, "task_id": result["task_id"], "seed": seed,
+                             "machine_steps": machine_steps, **score, f"sampled_{STEPS}": None,
+                             "sampled_success_rate": None,
+                             **{k: result[k] for k in ("mean_length", "std_length", "mean_return", "lengths")}})
     return rows
