@@ -19,7 +19,7 @@ MACHINE_OPTIONS = (
     option("--machine", metavar="PREFIX",
            help="run the episodes on the machine served under this PV prefix (e.g. AWAKE:SIM:) "
                 "instead of the simulation; its task is the one the server reports"),
-    option("--timeout", type=float, default=2.0, help="with --machine: seconds per EPICS read or write (default 2)"),
+    option("--timeout", type=float, default=5.0, help="with --machine: seconds per EPICS read or write (default 5)"),
     option("--dry-run", action="store_true",
            help="with --machine: log the setpoints that would be sent and send none"),
 )
@@ -44,7 +44,7 @@ def serve_machine_command(args) -> None:
 
 @subcommand("restore", "put back the corrector settings saved in FILE (after a session was killed)",
             option("file", type=Path, help="save file, e.g. runs/machine_backup_AWAKE_SIM_horizontal.json"),
-            option("--timeout", type=float, default=2.0, help="seconds per EPICS read or write (default 2)"))
+            option("--timeout", type=float, default=5.0, help="seconds per EPICS read or write (default 5)"))
 def restore_command(args) -> None:
     from awake_tutorial.machine.safety import read, restore_file
 

@@ -111,3 +111,23 @@ class EnvSampler:
         return BatchEpisodes(observations=torch.from_numpy(obs)[None], actions=torch.from_numpy(actions)[None],
                              rewards=torch.from_numpy(rewards)[None], mask=torch.from_numpy(mask)[None],
                              success=torch.tensor([[e[3] for e in episodes]]))
+
+
+def run_episodes(env, policy: Callable[[np.ndarray], np.ndarray], episodes: int, seed: int = 0) -> dict:
+    """Run ``episodes`` episodes of ``policy`` (obs (10,) -> action (10,)) on ``env``, one after
+    another, e.g. a fixed controller on a machine. Episode i starts from ``reset(seed=seed + i)``.
+
+    Returns {"lengths": [int], "successes": [bool], "steps": env steps taken, "score": mean
+    steps per episode with every failure counted as ``env.max_steps`` (the course's scoring)}.
+    """
+    lengths, successes = [], []
+    for i in range(int(episodes)):
+        obs, info = env.reset(seed=seed + i)
+        for step in range(1, env.max_steps + 1):  # ends within max_steps
+            obs, _, terminated, truncated, info = env.step(np.asarray(policy(obs)))
+            if terminated or truncated:
+                break
+        lengths.append(step)
+        successes.append(bool(info["success"]))
+    score = float(np.mean([n if ok else env.max_steps for n, ok in zip(lengths, successes)]))
+    return {"lengths": lengths, "successes": successes, "steps": int(sum(lengths)), "score": score}

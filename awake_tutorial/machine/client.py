@@ -124,7 +124,7 @@ class EpicsMachine:
             ``runs/machine_backup_<prefix>_<plane>.json``).
     """
 
-    def __init__(self, prefix: str = DEFAULT_PREFIX, plane: str = "horizontal", timeout: float = 2.0,
+    def __init__(self, prefix: str = DEFAULT_PREFIX, plane: str = "horizontal", timeout: float = 5.0,
                  dry_run: bool = False, save_file=None):
         self.prefix, self.plane, self.dry_run = prefix, plane, bool(dry_run)
         self.names = {**plane_pvs(prefix, plane), **machine_pvs(prefix)}
@@ -150,6 +150,14 @@ class EpicsMachine:
 
     def beam_lost(self) -> bool:
         return int(self.channels.read("beam")[0]) == BEAM_LOST
+
+    def quad_scales(self) -> np.ndarray:
+        """The served quadrupole scale factors (10,): they move when the machine drifts."""
+        return self.channels.read("scales").astype(np.float64)
+
+    def machine_steps(self) -> int:
+        """Setpoints the server has accepted so far (from any client)."""
+        return int(self.channels.read("steps")[0])
 
     def model_task(self):
         """The optics model of the served machine: the evaluation task it reports."""

@@ -11,6 +11,7 @@ state of one machine rather than of an episode:
   The response follows to first order, ``R(s) = R(s0) + sum_k dR/ds_k (s_k - s0_k)``:
   one optics call at start (derivatives by finite differences) instead of one per step
   (~50 ms each). Within +-0.1 of the start this is within a few % of the exact optics.
+  That call (with the optics' imports) makes a drifting server start 2-3 s later.
 
 Setpoints beyond the corrector limit are refused (:class:`LimitError`), never clipped.
 With noise and drift off the readings equal the in-process env's bit for bit.
@@ -75,7 +76,8 @@ class SimulatedLine:
         self.R = {p: task.response(p) for p in PLANES}  # current response, m/rad
         self.kicks = {p: np.zeros(dynamics.N_CORRECTORS) for p in PLANES}
         self.steps = 0  # accepted setpoints
-        self.scales0 = self.scales = np.ones(10)
+        # the task's quadrupole scale factors (knob order of the optics), ones if it has none
+        self.scales0 = self.scales = np.array(list(task.quad_scales.values()) or [1.0] * 10)
         self._derivatives = None
         if self.drift:
             self._linearize()
@@ -121,15 +123,13 @@ class SimulatedLine:
         """R and dR/ds at the task's quad scales, from one batched optics call."""
         from awake_tutorial.optics import KNOBS, response_matrices
 
-        self.knobs = list(KNOBS)
-        self.scales0 = np.array([self.task.quad_scales.get(k, 1.0) for k in KNOBS])
-        settings = np.vstack([self.scales0, self.scales0 + DERIVATIVE_STEP * np.eye(len(KNOBS))])
+        scales0 = np.array([self.task.quad_scales.get(k, 1.0) for k in KNOBS])
+        settings = np.vstack([scales0, scales0 + DERIVATIVE_STEP * np.eye(len(KNOBS))])
         h, v = response_matrices(settings)
         self._base = {"horizontal": h[0], "vertical": v[0]}
         self._derivatives = {"horizontal": (h[1:] - h[0]) / DERIVATIVE_STEP,
                              "vertical": (v[1:] - v[0]) / DERIVATIVE_STEP}
-        self.scales = self.scales0.copy()
-        self.R = dict(self._base)
+        self.scales0, self.scales = scales0, scales0.copy()
 
     def _drift_step(self) -> None:
         step = self.drift * self.rng.standard_normal(self.scales.shape)

@@ -53,10 +53,11 @@ class ServedMachine:
 
     def __init__(self, task_id: int = 0, plane: str = "both", prefix: str = DEFAULT_PREFIX,
                  bpm_noise: float = 0.0, drift: float = 0.0, seed: int = 0, limit: float = DEFAULT_LIMIT,
-                 port: int | None = None, start_timeout: float = 10.0):
+                 port: int | None = None, start_timeout: float = 30.0):
         self.prefix = prefix
         self.args = ["--task-id", str(task_id), "--plane", plane, "--prefix", prefix, "--bpm-noise", str(bpm_noise),
-                     "--drift", str(drift), "--seed", str(seed), "--limit", repr(float(limit))]
+                     "--drift", str(drift), "--seed", str(seed), "--limit", repr(float(limit)),
+                     "--exit-with-parent"]  # never outlives this process, even if it is killed
         self.port, self.start_timeout = port, float(start_timeout)
         self.process: subprocess.Popen | None = None
         self.startup_time: float | None = None  # s from launch to the first successful read

@@ -96,7 +96,7 @@ def recover(path, machine) -> bool:
     return True
 
 
-def restore_file(path, timeout: float = 2.0) -> np.ndarray:
+def restore_file(path, timeout: float = 5.0) -> np.ndarray:
     """Put the kicks of a save file back on its machine, check the readbacks, delete the file.
 
     Returns the restored kicks (10,) rad.

@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import threading
+import time
 
 from caproto import AlarmSeverity, AlarmStatus
 from caproto.server import PVGroup, pvproperty, run
@@ -124,6 +126,19 @@ def loopback_defaults() -> None:
         os.environ["EPICS_CAS_AUTO_BEACON_ADDR_LIST"] = "NO"
 
 
+def exit_with_parent(poll: float = 0.5) -> None:
+    """End this process when its parent ends (a notebook kernel killed without clean-up):
+    a background thread polls the parent's pid."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
 def serve(task_id: int = 0, plane: str = "both", prefix: str = DEFAULT_PREFIX, bpm_noise: float = 0.0,
           drift: float = 0.0, seed: int = 0, limit: float = DEFAULT_LIMIT) -> None:
     """Serve the simulated line until interrupted (prints the PV names first)."""
@@ -165,7 +180,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m awake_tutorial.machine.server", description=__doc__.splitlines()[0])
     add_arguments(parser)
+    parser.add_argument("--exit-with-parent", action="store_true", help="end when the parent process ends")
     args = parser.parse_args(argv)
+    if args.exit_with_parent:
+        exit_with_parent()
     try:
         serve(args.task_id, args.plane, args.prefix, args.bpm_noise, args.drift, args.seed, args.limit)
     except KeyboardInterrupt:
