@@ -227,7 +227,7 @@ assert exercises.check_kl_scaled_step(kl_scaled_step)
 # %% [markdown]
 # ## The settings
 # All settings live in `awake_tutorial/configs/awake.yaml` (the reference course's
-# values); any of them can be overridden, e.g. `load_config(meta_batch_size=16)`.
+# values, except those the file marks "changed"); any of them can be overridden, e.g. `load_config(meta_batch_size=16)`.
 
 # %%
 config = load_config(num_batches=budget(500, 20))
