@@ -10,7 +10,7 @@ import torch
 
 from awake_tutorial import compare, pretrained
 from awake_tutorial.benchmark import evaluate
-from awake_tutorial.config import load_config
+from awake_tutorial.config import REFERENCE_CONFIG_FILE, Config, load_config
 from awake_tutorial.policies import load_pretrained
 from awake_tutorial.ppo import load_ppo, ppo_policy
 from awake_tutorial.tasks import get_evaluation_task
@@ -26,6 +26,14 @@ def test_meta_policy_loads_matches_its_sha256_and_metadata():
     assert all(isinstance(v, torch.Tensor) for v in state.values())
     policy = load_pretrained("meta")
     assert list(policy.hidden_sizes) == meta["architecture"]["hidden_sizes"]
+
+
+def test_reference_policy_is_the_reference_configs_maml_policy():
+    meta = json.loads((DATA / "reference_meta_policy.json").read_text())
+    assert meta["sha256"] == pretrained.file_sha256(DATA / "reference_meta_policy.pt")
+    assert Config.from_dict(meta["config"]) == load_config(REFERENCE_CONFIG_FILE)
+    policy = load_pretrained("reference")
+    assert policy.log_step_sizes is None and policy.step_sizes(0.01) == 0.01  # MAML: fixed fast_lr
 
 
 def test_meta_policy_reaches_the_threshold_without_adaptation():
