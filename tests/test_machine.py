@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from awake_tutorial.envs import AwakeSteeringEnv
 from awake_tutorial.machine import EpicsMachine, LimitError, MachineError, ServedMachine, free_port
-from awake_tutorial.machine.client import Channels
+from awake_tutorial.machine.channels import Channels
 from awake_tutorial.machine.pvs import machine_pvs, plane_pvs
 
 PREFIX = "AWAKE:SIM:"

@@ -104,3 +104,22 @@ def test_machine_commands_have_plain_help():
     result = subprocess.run([sys.executable, "-m", "awake_tutorial.cli", "adapt", "--help"],
                             capture_output=True, text=True, timeout=60)
     assert "--machine PREFIX" in result.stdout and "--dry-run" in result.stdout
+
+
+def test_drift_moves_the_optics_within_bounds_reproducibly():
+    from awake_tutorial.machine.line import MAX_DRIFT, SimulatedLine
+
+    task = get_evaluation_task(1)
+    lines = [SimulatedLine(task, drift=0.01, seed=4) for _ in range(2)]
+    start = lines[0].scales.copy()
+    np.testing.assert_allclose(lines[0].R["horizontal"], task.response_h, rtol=1e-9, atol=1e-9)
+    for _ in range(300):
+        for line in lines:
+            line.set_kicks("horizontal", np.zeros(10))
+    moved = np.abs(lines[0].scales - start)
+    assert 0.02 < moved.max() <= MAX_DRIFT + 1e-12  # a random walk of 300 steps of 0.01, reflected at 0.1
+    assert not np.allclose(lines[0].R["horizontal"], task.response_h, rtol=1e-3)
+    np.testing.assert_array_equal(lines[0].R["horizontal"], lines[1].R["horizontal"])  # same seed, same drift
+    frozen = SimulatedLine(task)
+    frozen.set_kicks("horizontal", np.zeros(10))
+    assert frozen.R["horizontal"] is task.response_h  # no drift: the task's own matrix

@@ -43,7 +43,8 @@ def check_safe_setpoint(fn: Callable[[np.ndarray, np.ndarray, float], np.ndarray
         if close(mine, kicks + np.clip(action, -1, 1) * KICK_PER_ACTION, rtol=1e-9, atol=1e-15):
             return ("you clipped each action component to [-1, 1]: that changes the direction. Divide "
                     "the whole vector by max|a| instead.")
-        if close(mine, kicks + action, rtol=1e-9, atol=1e-15) or close(mine, kicks + action / max(1, np.abs(action).max()), rtol=1e-9, atol=1e-15):
+        unscaled = [kicks + action, kicks + action / max(1, np.abs(action).max())]  # units forgotten
+        if any(close(mine, wrong, rtol=1e-9, atol=1e-15) for wrong in unscaled):
             return "one action unit is 1e-4 rad: multiply the (scaled) action by 1e-4 before adding it."
         return f"for kicks {kicks.round(6).tolist()} and action {action.round(3).tolist()} the setpoint " \
                f"should be {expected.tolist()}, yours is {mine.tolist()}."

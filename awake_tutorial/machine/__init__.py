@@ -2,6 +2,7 @@
 
 - :mod:`.line`: the simulated machine (kicks in, BPM readings out, noise, drift, limits);
 - :mod:`.pvs`: its PV names; :mod:`.server`: the Channel Access server serving it;
+- :mod:`.channels`: Channel Access reads and writes with clear errors;
 - :mod:`.client`: :class:`EpicsMachine`, the env's backend for a served machine;
 - :mod:`.safety`: saving and restoring correctors; :mod:`.process`: a server in a
   background process (notebooks, tests, benchmarks).
@@ -14,10 +15,14 @@ from awake_tutorial.machine.pvs import DEFAULT_PREFIX
 
 
 def __getattr__(name):  # EpicsMachine & co. on first use: importing caproto costs ~0.2 s
-    if name in ("EpicsMachine", "MachineError"):
-        from awake_tutorial.machine import client
+    if name == "EpicsMachine":
+        from awake_tutorial.machine.client import EpicsMachine
 
-        return getattr(client, name)
+        return EpicsMachine
+    if name == "MachineError":
+        from awake_tutorial.machine.channels import MachineError
+
+        return MachineError
     if name in ("ServedMachine", "free_port"):
         from awake_tutorial.machine import process
 

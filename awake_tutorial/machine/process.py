@@ -66,7 +66,7 @@ class ServedMachine:
 
     def start(self) -> "ServedMachine":
         """Launch the server and wait until a client reads from it (MachineError if it does not)."""
-        from awake_tutorial.machine.client import Channels, MachineError
+        from awake_tutorial.machine.channels import Channels, MachineError
 
         self.port = self.port or free_port()
         self.variables = {"EPICS_CA_SERVER_PORT": str(self.port), "EPICS_CA_REPEATER_PORT": str(free_port()),

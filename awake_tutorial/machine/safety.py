@@ -101,7 +101,7 @@ def restore_file(path, timeout: float = 5.0) -> np.ndarray:
 
     Returns the restored kicks (10,) rad.
     """
-    from awake_tutorial.machine.client import Channels, MachineError
+    from awake_tutorial.machine.channels import Channels, MachineError
     from awake_tutorial.machine.pvs import plane_pvs
 
     data = read(path)
