@@ -254,3 +254,31 @@ def test_served_bpm_noise_has_the_right_std():
         noisy.set_kicks("horizontal", k)
         differences.append(noisy.readings["horizontal"] - exact.readings["horizontal"])
     assert np.std(differences) == pytest.approx(0.5e-3, rel=0.05)  # 4000 samples: ~1 % spread
+
+
+def test_adapt_command_runs_on_the_served_machine(served, tmp_path):
+    from awake_tutorial.paths import DATA_DIR
+
+    command = [sys.executable, "-m", "awake_tutorial.cli", "adapt", "--machine", PREFIX, "--num-batches", "2",
+               "--policy", str(DATA_DIR / "pretrained_meta_policy.pt"), "--run-dir", str(tmp_path / "run")]
+    env = {**os.environ, **served.variables}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "machine steps" in result.stdout and "(model: task 1)" in result.stdout
+    assert len((tmp_path / "run" / "progress.jsonl").read_text().splitlines()) == 2  # both batches ran
+    assert not list((tmp_path / "runs").glob("machine_backup_*.json"))  # restored and cleaned up
+
+
+def test_serve_machine_command_prints_its_pvs_on_loopback(tmp_path):
+    port = free_port()
+    env = {**os.environ, "EPICS_CA_SERVER_PORT": str(port), "EPICS_CA_REPEATER_PORT": str(free_port()),
+           "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "awake_tutorial.cli", "serve-machine", "--task-id", "2",
+                               "--prefix", "TEST:"], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        lines = [server.stdout.readline() for _ in range(3)]  # banner, address, first PV
+        assert f"listening on 127.0.0.1 port {port}" in lines[1]
+        assert lines[2].strip() == "TEST:H:CORR:SP"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
