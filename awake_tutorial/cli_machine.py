@@ -7,6 +7,7 @@ imports this module.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -63,6 +64,9 @@ def adapt_on_machine(args, config, policy, run_dir) -> None:
 
     if args.tasks is not None:
         raise CLIError("--tasks does not apply with --machine: the machine's task is the one it serves.")
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")  # beam losses, restores
+    if args.dry_run:  # show every setpoint that would have been sent
+        logging.getLogger("awake_tutorial.machine").setLevel(logging.INFO)
     with EpicsMachine(args.machine, config.plane, timeout=args.timeout, dry_run=args.dry_run) as machine:
         env = AwakeSteeringEnv(machine=machine, max_steps=config.max_steps, plane=config.plane,
                                wall_penalty=config.wall_penalty)
