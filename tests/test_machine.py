@@ -282,3 +282,37 @@ def test_serve_machine_command_prints_its_pvs_on_loopback(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+OWNER = textwrap.dedent("""
+    import sys, time
+    from awake_tutorial.machine import ServedMachine
+    served = ServedMachine(task_id=0).start()
+    print(served.process.pid, flush=True)
+    if sys.argv[1] == "error":
+        raise RuntimeError("a cell failed")
+    time.sleep(60)  # killed long before
+""")
+
+
+@pytest.mark.parametrize("ending", ["error", "killed"])
+def test_the_server_never_outlives_its_owner(ending):
+    owner = subprocess.Popen([sys.executable, "-c", OWNER, ending], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+    try:
+        server_pid = int(owner.stdout.readline())
+        if ending == "killed":
+            owner.send_signal(signal.SIGKILL)
+        owner.wait(timeout=20)
+        for _ in range(100):  # the server polls its parent every 0.5 s (bounded wait: 10 s)
+            try:
+                os.kill(server_pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(server_pid, signal.SIGKILL)
+            pytest.fail(f"the server (pid {server_pid}) outlived its owner ({ending})")
+    finally:
+        if owner.poll() is None:
+            owner.kill()
