@@ -61,10 +61,12 @@ def load_any_policy(spec: str, config, seed: int = 0, mean_action: bool = False)
 
 def evaluate_and_print(policy, args, config, title: str) -> list[dict]:
     from awake_tutorial.benchmark import evaluate
+    from awake_tutorial.training import torch_threads
 
     tasks = tqdm(evaluation_tasks(args.tasks), unit="task", desc="evaluate", dynamic_ncols=True)
-    results = [evaluate(policy, [task], episodes=args.episodes, seed=args.seed, max_steps=config.max_steps,
-                        plane=config.plane, wall_penalty=config.wall_penalty)[0] for task in tasks]
+    with torch_threads(config.num_threads):  # as compare: same numbers, and fast on a busy machine
+        results = [evaluate(policy, [task], episodes=args.episodes, seed=args.seed, max_steps=config.max_steps,
+                            plane=config.plane, wall_penalty=config.wall_penalty)[0] for task in tasks]
     rows = [{"task": r["task_id"], "length": r["mean_length"], "length std": r["std_length"],
              "return": r["mean_return"], "success": r["success_rate"]} for r in results]
     print_table(rows, f"{title}: {args.episodes} episodes per task")

@@ -153,6 +153,7 @@ def compare_methods(tasks: Sequence[Task], methods: Sequence[str] | None = None,
     (an SB3 PPO) for ``ppo``; a method whose model is missing raises a clear error.
     """
     from awake_tutorial.paths import PACKAGE_DIR
+    from awake_tutorial.training import torch_threads
 
     config = load_config() if config is None else config
     methods = list(METHODS if methods is None else methods)
@@ -167,7 +168,8 @@ def compare_methods(tasks: Sequence[Task], methods: Sequence[str] | None = None,
     for method in methods:
         if progress is not None:
             progress(method)
-        rows += _method_rows(method, tasks, models, config, np.atleast_1d(seed).tolist(), task_set, settings)
+        with torch_threads(config.num_threads):  # torch runs the Gaussian policies at every step
+            rows += _method_rows(method, tasks, models, config, np.atleast_1d(seed).tolist(), task_set, settings)
     return rows
 
 

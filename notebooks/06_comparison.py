@@ -16,30 +16,52 @@
 # %% [markdown]
 # # 6. Every method, side by side
 #
+# ### Learning objectives
+# After this notebook you can
+# * compare methods fairly: same episodes, several seeds, one scoring convention, the
+#   spread next to every mean, the physical limit as the yardstick;
+# * tell *evaluation* from *held-out* results and say why both are needed;
+# * **add a method of your own design** to the comparison and place it in the table
+#   (graded exercise);
+# * say what each method needs from the machine before it can act.
+#
+# **Prerequisites:** notebooks 1-5; the scoring convention in `notebooks/README.md`.
+#
+# **Time:** about 60 min for a learner (one graded exercise, six open ones, the quiz);
+# the code runs in a few minutes (quick mode: < 1 min).
+#
 # The question of the course: **how many steps does each method need to steer the
 # beam on optics it has not been trained on?** Methods:
 #
-# | method | knows $R$? | data of the new task | from |
+# | method | knows $R$? | data of the new task (machine steps spent) | from |
 # |---|---|---|---|
 # | `random` | no | none | a randomly initialised policy, as meta-training starts |
-# | `ppo` | no | none | PPO trained on task 0 only (notebook 2, shipped model) |
+# | `reinforce-10`, `reinforce-40` | no | 10, 40 batches of 16 episodes | the random policy after $k$ REINFORCE steps |
+# | `ppo` | no | none (51 200 steps of training, on task 0) | PPO trained on task 0 only (notebook 2, shipped model) |
 # | `meta-0` | no | none | the pretrained meta-policy, not adapted (notebook 5) |
-# | `meta-1`, `meta-2`, `meta-4` | no | 1, 2, 4 batches of 16 episodes | the meta-policy after $k$ REINFORCE steps |
+# | `meta-1`, `meta-2`, `meta-4` | no | 1, 2, 4 batches of 16 episodes | the meta-policy after $k$ adaptation steps |
+# | `reference-0` ... `reference-4` | no | 0 to 4 batches of 16 episodes | the meta-policy trained with the reference course's configuration |
+# | `nominal` | no (the model's) | none | the fewest-steps planner on the *nominal* optics' matrix |
+# | `measure-correct` | no (measured) | 11 steps: 10 probes + 1 to restore | measure $R$ with small kicks, then plan on it |
 # | `inverse` | yes | none | the inverse-response controller (notebook 1) |
 # | `fewest-steps` | yes | none | the planner that needs the fewest steps: the physical limit |
 #
 # Two task sets: the 5 **evaluation** tasks used throughout the course and 20
 # **held-out** tasks drawn from the same distribution with a seed used nowhere else.
-# Every method plays the same episodes (same seeds, same starting orbits). The Gaussian
-# policies (`random`, `meta-k`) act as they are trained: they sample their actions
-# (seeded noise). PPO acts with its mean action, as stable-baselines3 evaluates it, and
-# the two benchmarks are deterministic anyway. Exercise 2 shows why this matters.
+# Every method plays the same episodes (same seeds, same starting orbits), for several
+# seeds: each seed adapts anew and starts other episodes, and the tables show the spread
+# over seeds. **Scoring:** steps to reach 1 mm RMS, a failed episode (time limit or wall)
+# counted as 100 steps, never at its short length. The headline scores the *mean action* of
+# the Gaussian policies (`random`, `reinforce-k`, `meta-k`, `reference-k`): what an operator
+# runs. The `sampled` columns score the same policies sampling their actions, as they are
+# trained. PPO acts with its mean action; the controllers are deterministic anyway.
+# Exercise 2 shows why the two can differ.
 
 # %%
 from IPython.display import Markdown
 
-from awake_tutorial import plotting
-from awake_tutorial.compare import compare_methods, heldout_tasks, summarize, write_results
+from awake_tutorial import plotting, plotting_compare
+from awake_tutorial.compare import SEEDS, STEPS, compare_methods, heldout_tasks, summarize, write_results
 from awake_tutorial.config import load_config
 from awake_tutorial.paths import REPO_DIR, data_file
 from awake_tutorial.policies import load_pretrained
@@ -52,24 +74,26 @@ print(mode_banner())
 # %%
 config = load_config()
 meta_policy = load_pretrained("meta")
+reference_policy = load_pretrained("reference")  # the reference course's configuration
 ppo_model = load_ppo(data_file("ppo_task0.zip"))
-task_sets = {"evaluation": load_evaluation_tasks(), "heldout": heldout_tasks()}
+task_sets = {"evaluation": load_evaluation_tasks(), "heldout": heldout_tasks(budget(20, 5))}
 print({name: [task.id for task in tasks] for name, tasks in task_sets.items()})
 
 # %% [markdown]
 # ## Run the comparison
 #
-# `compare_methods` adapts the meta-policy (for `meta-k`), then scores every method with
-# `awake_tutorial.benchmark.evaluate`. The same comparison runs from a terminal with
-# `awake-tutorial compare`.
+# `compare_methods` adapts the policies (for `reinforce-k`, `meta-k`, `reference-k`),
+# measures the matrices (for `measure-correct`), then scores every method with
+# `awake_tutorial.benchmark.evaluate`, once per seed. The same comparison runs from a
+# terminal with `awake-tutorial compare` (about 3 minutes in full mode).
 
 # %%
-episodes = budget(50, 20)
+episodes, seeds = budget(12, 4), budget(SEEDS, SEEDS[:2])  # episodes per task and seed
 rows = []
 for task_set, tasks in task_sets.items():
-    rows += compare_methods(tasks, episodes=episodes, seed=0, meta_policy=meta_policy,
-                            ppo_model=ppo_model, config=config, task_set=task_set,
-                            progress=lambda method: print(method, end=" "))
+    rows += compare_methods(tasks, episodes=episodes, seed=seeds, meta_policy=meta_policy,
+                            ppo_model=ppo_model, reference_policy=reference_policy, config=config,
+                            task_set=task_set, progress=lambda method: print(method, end=" "))
     print(f"<- {task_set} tasks done")
 summary = summarize(rows)
 paths = write_results(rows, REPO_DIR / "runs" / "06_comparison")
@@ -82,21 +106,28 @@ print("written:", *paths.values(), sep="\n  ")
 # success rate, per method; evaluation and held-out tasks side by side.
 
 # %%
-plotting.plot_method_summary(summary)
+plotting_compare.plot_method_summary(summary)
 
 # %% [markdown]
 # ## One table
 #
-# Means over the tasks of a set; *worst* = the worst task of the set; *steps / fewest* =
-# mean episode length divided by the fewest-steps planner's on the same episodes.
+# Means over the tasks of a set and the seeds; *± std* = standard deviation over seeds of
+# each seed's mean over the tasks; *worst* = the worst task of the set; *machine steps* =
+# steps spent on the task before acting; *steps / fewest* = steps divided by the
+# fewest-steps planner's on the same episodes; *sampled* = the Gaussian policy sampling.
 
 # %%
-lines = ["| method | tasks | success | worst success | steps | worst steps | steps / fewest |",
-         "|---|---|---|---|---|---|---|"]
+def number(value, fmt):
+    return "–" if value is None else format(value, fmt)
+
+
+lines = ["| method | tasks | machine steps | steps ± std | success | worst success | worst steps "
+         "| steps / fewest | sampled steps | sampled success |", "|---|---|---|---|---|---|---|---|---|---|"]
 for row in summary:
-    lines.append(f"| `{row['method']}` | {row['task_set']} | {row['success_rate']:.0%} | "
-                 f"{row['worst_success_rate']:.0%} | {row['mean_length']:.2f} | "
-                 f"{row['worst_length']:.1f} | {row['steps_over_fewest']:.2f} |")
+    lines.append(f"| `{row['method']}` | {row['task_set']} | {row['machine_steps']:.0f} | "
+                 f"{row[STEPS]:.2f} ± {number(row[STEPS + '_std'], '.2f')} | {row['success_rate']:.0%} | "
+                 f"{row['worst_success_rate']:.0%} | {row['worst_steps']:.1f} | {row['steps_over_fewest']:.2f} | "
+                 f"{number(row['sampled_' + STEPS], '.2f')} | {number(row['sampled_success_rate'], '.0%')} |")
 Markdown("\n".join(lines))
 
 # %%
@@ -104,9 +135,80 @@ by = {(row["method"], row["task_set"]): row for row in summary}
 for task_set in task_sets:
     assert by[("inverse", task_set)]["success_rate"] == 1.0
     assert by[("fewest-steps", task_set)]["success_rate"] == 1.0
-    assert by[("fewest-steps", task_set)]["mean_length"] <= by[("inverse", task_set)]["mean_length"]
+    assert by[("fewest-steps", task_set)][STEPS] <= by[("inverse", task_set)][STEPS]
     assert by[("meta-1", task_set)]["success_rate"] >= 0.95, "one batch adapts the meta-policy"
-    assert by[("meta-1", task_set)]["mean_length"] < by[("meta-0", task_set)]["mean_length"]
+    assert by[("meta-1", task_set)][STEPS] < by[("meta-0", task_set)][STEPS]
+    assert by[("measure-correct", task_set)]["machine_steps"] == 11
+    assert by[("measure-correct", task_set)][STEPS] <= by[("fewest-steps", task_set)][STEPS] + 0.2
+    assert by[("nominal", task_set)][STEPS] > by[("measure-correct", task_set)][STEPS]
+
+# %% [markdown]
+# ### Machine steps: what each method spends before it acts
+#
+# On a real accelerator every step costs beam time, so the fair question is not only
+# *how many steps per episode* but *how many steps did the method spend on this optics
+# before it could act?* Adaptation episodes count (16 episodes per batch, each as long as
+# the policy needed), probes count (10 kicks and one step to restore the correctors),
+# PPO's training steps count (spent on task 0, though). Meta-training ran on a simulator
+# and does not count. The figure puts each method at the machine steps it spent (x, log
+# scale, 0 at the left) and the steps per episode it then needs (y); down and to the
+# left is better. Filled markers: the headline (mean action); open markers: the Gaussian
+# policies sampling their actions; bars: min..max over seeds; numbers: adaptation batches.
+#
+# **Look at:** where `measure then correct` sits compared with `meta-policy` 1 and 2,
+# and where the two zero-cost guesses sit: `nominal model` and `meta-policy` 0.
+
+# %%
+plotting_compare.plot_steps_vs_machine_steps(summary)
+
+# %% [markdown]
+# ### Machine steps: the bill for ten corrections
+#
+# Spending steps pays off only if the method then corrects faster. The table adds what
+# ten corrections cost in total, machine steps spent included (this run's numbers).
+
+# %%
+lines = ["| method | machine steps spent | steps per correction | success | total for 10 corrections |",
+         "|---|---|---|---|---|"]
+for method in ("nominal", "meta-0", "measure-correct", "meta-1", "meta-2", "reference-1", "reinforce-40",
+               "inverse", "fewest-steps"):
+    row = by[(method, "heldout")]
+    lines.append(f"| `{method}` | {row['machine_steps']:.0f} | {row[STEPS]:.2f} | {row['success_rate']:.0%} | "
+                 f"{row['machine_steps'] + 10 * row[STEPS]:.0f} |")
+Markdown("Held-out tasks, mean over seeds (inverse and fewest-steps are *given* R):\n\n" + "\n".join(lines))
+
+# %% [markdown]
+# ### Machine steps: when is meta-RL the right tool?
+#
+# **Not here, if the matrix can be measured.** This simulated line is *linear* and
+# *noise-free*: one probe per corrector (10 probes, plus one step to restore) gives the
+# response matrix to about $10^{-5}$ of its largest entry, and the fewest-steps planner
+# on the measured matrix is then at the physical limit (steps / fewest = 1.00). No
+# learned policy can beat that, and one adaptation batch of the meta-policy alone costs
+# 16 episodes, several times the 11 probe steps. The numbers above say it plainly: on a
+# linear machine where measuring the matrix costs 10 probes, **measure then correct**
+# wins, which is what control rooms do (orbit response measurement, then an SVD
+# correction). Trusting the **nominal model** costs nothing but fails on many optics:
+# the quadrupole errors of the task distribution change $R$ too much for a fixed model.
+#
+# **Where meta-RL earns its place** is where the assumptions of measure then correct break:
+#
+# * **nonlinear machines:** with sextupoles, large orbits or saturated magnets the
+#   response depends on where the beam is; a matrix measured at one orbit misleads at
+#   another, while a policy maps any readings to actions;
+# * **drifting machines:** the optics drift (temperature, hysteresis, energy); a measured
+#   matrix goes stale and must be measured again, while adaptation learns from the
+#   correction episodes the machine runs anyway, so its "cost" is also useful work;
+# * **unmodelled machines:** noisy or saturating BPMs, coupling, objectives that no
+#   response matrix describes (losses, emittance); with BPM noise, probes must be larger
+#   or repeated, and the 11-step bill grows;
+# * **no time to measure:** the unadapted meta-policy (`meta-0`) acts at once and steers
+#   every optics of the distribution, where the zero-cost nominal model fails on many;
+#   meta-training bought that robustness on a simulator, not on the machine.
+#
+# The course uses a linear line because it is the cleanest place to *see* meta-learning
+# work; the honest reading of this notebook is that the method is worth its cost when
+# the machine is not this simple.
 
 # %% [markdown]
 # ## Reading the results
@@ -160,9 +262,9 @@ for task_set in task_sets:
 # </details>
 
 # %% [markdown]
-# **2. The mean action alone.** The comparison lets the adapted meta-policy sample its
-# actions. On the machine an operator might rather apply its mean action, without
-# noise. Adapt the meta-policy to every held-out task for 4 batches and score it both
+# **2. The mean action alone.** The comparison's headline applies the mean action, as an
+# operator would (no noise); its `sampled` columns let the adapted meta-policy sample its
+# actions, as it is trained. Adapt the meta-policy to every held-out task for 4 batches and score it both
 # ways (`as_numpy_policy(deterministic=True)` and `deterministic=False`). On the task
 # where the mean action does worst, follow the RMS of a failed episode step by step.
 # What happens?
@@ -201,8 +303,8 @@ for task_set in task_sets:
 # Why? Each REINFORCE step is estimated from 16 noisy episodes, and nothing guarantees
 # that every step improves the mean action (there is no trust region in the inner
 # loop). MAML scores the adapted *sampling* policy, which does not see such cycles, so
-# nothing in meta-training removes them; that is also why the comparison scores the
-# sampling policy. Remedies an operator would use: stop adapting once the task is
+# nothing in meta-training removes them; that is why the comparison shows both, the mean
+# action as the headline and the sampling policy next to it. Remedies an operator would use: stop adapting once the task is
 # solved, keep a little action noise, or use more episodes per step.
 #
 # </details>
@@ -297,5 +399,82 @@ for task_set in task_sets:
 # remaining step makes a wall hit at least as bad as the worst possible in-bounds
 # episode, so crashing never pays. You can compare both settings with
 # `load_config(wall_penalty="reference")` in notebook 3's adaptation.
+#
+# </details>
+
+# %% [markdown]
+# ## Exercise 7 (graded): a method of your own
+#
+# Design a steering method and put it into the comparison. It gets the task's optics
+# object (so that it *could* be given what a control room knows) and the plane, and
+# returns a policy: a function from a batch of readings $(n, 10)$ to actions $(n, 10)$.
+# Fair play: do not use the task's true response matrix (that is the `inverse`
+# benchmark); the nominal optics (task 0), the readings and anything you compute from
+# them are allowed. An example, the *damped nominal-model controller*, scales the
+# nominal inverse-response action by a gain $g < 1$:
+#
+# $$ a = g\; \frac{-R_0^{-1}\, s / 100}{10^{-4}}, \qquad \text{scaled to } \max_i|a_i| \le 1 , $$
+#
+# trading speed for robustness when $R_\text{task} R_0^{-1}$ has eigenvalues above 1
+# (notebook 1). Write `my_method(task, plane)`; the check runs it once, then
+# `exercises.score_method` scores it with the same episodes and seeds as the table above.
+
+# %% tags=["exercise-stub"]
+def my_method(task, plane):
+    """A policy for `task`: a function readings (n, 10) -> actions (n, 10), without the task's own R."""
+    raise NotImplementedError("e.g. nominal = InverseResponsePolicy(0, plane) (from awake_tutorial.benchmark); "
+                              "return lambda obs: 0.7 * nominal.act(obs)")
+
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+from awake_tutorial.benchmark import InverseResponsePolicy  # noqa: E402
+
+
+def my_method(task, plane):
+    """Damped nominal-model controller: the design optics' inverse-response action times 0.7."""
+    nominal = InverseResponsePolicy(0, plane)  # task 0 = the nominal optics; the task's own R stays unknown
+    return lambda obs: 0.7 * nominal.act(obs)
+
+
+# %%
+from awake_tutorial import exercises  # noqa: E402
+
+assert exercises.check_method(my_method)
+mine = exercises.score_method(my_method, task_sets, episodes, seeds=seeds, name="mine", max_steps=config.max_steps)
+with_mine = {(row["method"], row["task_set"]): row for row in summarize(rows + mine)}
+print(f"{'method':16s} {'tasks':10s} {'steps':>14s} {'success':>8s} {'steps / fewest':>15s}")
+for method in ("mine", "nominal", "meta-1", "inverse", "fewest-steps"):
+    for task_set in task_sets:
+        row = with_mine[(method, task_set)]
+        std = "  - " if row[STEPS + "_std"] is None else f"{row[STEPS + '_std']:4.2f}"
+        print(f"{method:16s} {task_set:10s} {row[STEPS]:7.2f} +- {std} {row['success_rate']:8.0%} "
+              f"{row['steps_over_fewest']:15.2f}")
+
+# %% [markdown]
+# ## Self-check quiz
+# 1. Why does the table count a failed episode as 100 steps instead of its own length?
+# 2. `meta-1` and `measure-correct` both spend machine steps on a new optics before
+#    they act. Which spends fewer, and which then steers in fewer steps per episode?
+# 3. Why report the spread over *seeds*, and not only over the episodes of one run?
+# 4. Your method beats `inverse` on the evaluation tasks but not on the held-out ones.
+#    What do you conclude?
+
+# %% [markdown]
+# <details><summary>Answers</summary>
+#
+# 1. A failed episode ends early at the wall (a few steps) or at the time limit: at its
+#    own length a crash would look *fast*. Counting it as the time limit makes a failure
+#    the worst possible outcome, and "steps" keep their meaning: steps until the beam is
+#    steered.
+# 2. Read the *machine steps* and *steps* columns: `meta-1` spends one batch of 16
+#    episodes, `measure-correct` 11 steps (10 probes and a restore). With an accurate
+#    measured matrix, the planner then comes close to the fewest-steps limit.
+# 3. Adaptation itself is random (its episodes, its sampled actions): another seed gives
+#    another adapted policy. The spread over seeds says how much a result depends on
+#    that luck, which the episodes of one run cannot show. A single favourable seed
+#    proves nothing.
+# 4. The five evaluation tasks are few and were looked at while designing (you tuned to
+#    them, knowingly or not); the 20 held-out tasks are the honest test. Report the
+#    held-out numbers, and look at the worst task, not only the mean.
 #
 # </details>

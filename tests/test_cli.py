@@ -122,7 +122,10 @@ def test_evaluate_scores_a_gaussian_policy_as_compare_does(capsys, tmp_path):
     sampled, mean_action = results[()], results[("--mean-action",)]  # compare: mean action first, sampled second
     assert (mean_action["mean_length"], mean_action["mean_return"]) == (meta_0["mean_length"], meta_0["mean_return"])
     assert np.mean(np.where(sampled["successes"], sampled["lengths"], 100)) == meta_0["sampled_steps_failed_as_max"]
-    (mean,) = evaluate(policy.as_numpy_policy(), [1], episodes=6, seed=2)
+    from awake_tutorial.training import torch_threads
+
+    with torch_threads(load_config().num_threads):  # as the CLI and compare run torch
+        (mean,) = evaluate(policy.as_numpy_policy(), [1], episodes=6, seed=2)
     assert results[("--mean-action",)] == mean and results[()] != mean
 
 
