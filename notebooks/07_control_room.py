@@ -258,11 +258,16 @@ print(f"(drift so far: {100 * np.abs(machine.quad_scales() - start_scales).max()
       f"{episodes} episodes each, same starts)")
 
 # %% [markdown]
-# Read the numbers honestly: on this machine the classical controllers may well win.
-# Measuring costs 11 steps, once; the fewest-steps planner is the physical limit when its
-# matrix is right. But the probes are tiny ($4\times10^{-6}$ rad), so a machine that moves
-# while you measure (drift, and BPM noise: see `docs/figures/noise.png`) corrupts the
-# measured matrix; the meta-policy needs no matrix at all and recovers by adapting.
+# Read the table with its costs. Measuring spends 11 machine steps once; adapting spends
+# the steps of its batches (the column on the left). On a steady, noise-free machine,
+# measure-then-correct reaches the physical limit (notebook 6: about 1.6 steps per
+# episode). Here the machine drifts while it is probed: the probes are tiny
+# ($4\times10^{-6}$ rad), so the orbit moving during the 11 probe steps shows up as large
+# errors in the measured columns, and the matrix goes stale as the optics move on; BPM
+# noise does the same (`docs/figures/noise.png`). The nominal model is off by the task's
+# quadrupole errors from the start. The meta-policy needs no matrix: it maps readings to
+# actions and adapts from episodes, at the price of those episodes. In quick mode (10
+# episodes per row) the numbers are only indicative.
 #
 # ## What would change on a real machine
 #
