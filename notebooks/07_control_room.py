@@ -231,9 +231,11 @@ ax2.legend(loc="upper right", fontsize=8)
 plt.show()
 
 # %% [markdown]
-# The meta-policy was trained on quadrupole settings within $\pm 25\,\%$ of nominal, so
-# a few % of drift barely shows: the policy acts on what the BPMs say, not on a model.
-# Re-adapting costs one batch of episodes; do it when the steps per episode creep up.
+# Read the chunks against the drift. The meta-policy was trained on quadrupole settings
+# within $\pm 25\,\%$ of nominal and acts on what the BPMs say, not on a model, so a few %
+# of drift usually barely shows. A chunk that is bad from the start is not drift: it is
+# the adapted mean action's own weakness on this task (notebook 6). Re-adapting costs one
+# batch of episodes; do it when the steps per episode creep up.
 
 # %% [markdown]
 # ## The classical controller on the same machine, in machine steps
@@ -261,13 +263,14 @@ print(f"(drift so far: {100 * np.abs(machine.quad_scales() - start_scales).max()
 # Read the table with its costs. Measuring spends 11 machine steps once; adapting spends
 # the steps of its batches (the column on the left). On a steady, noise-free machine,
 # measure-then-correct reaches the physical limit (notebook 6: about 1.6 steps per
-# episode). Here the machine drifts while it is probed: the probes are tiny
-# ($4\times10^{-6}$ rad), so the orbit moving during the 11 probe steps shows up as large
-# errors in the measured columns, and the matrix goes stale as the optics move on; BPM
-# noise does the same (`docs/figures/noise.png`). The nominal model is off by the task's
-# quadrupole errors from the start. The meta-policy needs no matrix: it maps readings to
-# actions and adapts from episodes, at the price of those episodes. In quick mode (10
-# episodes per row) the numbers are only indicative.
+# episode), and on a slowly drifting one it may still win: then that is the answer. Its
+# weakness is the probes: they are tiny ($4\times10^{-6}$ rad), so anything that moves the
+# orbit during the 11 probe steps (drift, BPM noise: `docs/figures/noise.png`) becomes a
+# large error in the measured columns, and the matrix goes stale as the optics move on.
+# The nominal model is off by the task's quadrupole errors from the start. The
+# meta-policy needs no matrix: it maps readings to actions and adapts from episodes, at
+# the price of those episodes. In quick mode (10 episodes per row) the numbers are only
+# indicative.
 #
 # ## What would change on a real machine
 #
