@@ -191,17 +191,18 @@ def _method_rows(method, tasks, models, config, seeds, task_set, settings) -> li
     return rows
 
 
-def pooled_by_task(rows: Sequence[dict], method: str, task_set: str = "evaluation") -> list[dict]:
-    """One method's rows with all seeds pooled, one dict per task as
-    :func:`~awake_tutorial.benchmark.evaluate` returns (for ``plot_comparison``):
-    "task_id", "lengths" (every seed's), "mean_length", "success_rate", ``steps_failed_as_max``."""
-    pooled: dict[int, list[dict]] = {}
+def pooled_by_task(rows: Sequence[dict]) -> list[dict]:
+    """Rows with all seeds pooled: one dict per method, task set and task with the means
+    over seeds of the numeric ``FIELDS`` and the quartiles (25, 50, 75 %) of the episode
+    lengths of every seed, "length_quartiles" (what ``plot_comparison`` draws)."""
+    pooled: dict[tuple, list[dict]] = {}
     for r in rows:
-        if r["method"] == method and r["task_set"] == task_set:
-            pooled.setdefault(r["task_id"], []).append(r)
-    return [{"task_id": task_id, "lengths": [n for r in group for n in r["lengths"]],
-             **{k: float(np.mean([r[k] for r in group])) for k in ("mean_length", "success_rate", STEPS)}}
-            for task_id, group in sorted(pooled.items())]
+        pooled.setdefault((r["method"], r["task_set"], r["task_id"]), []).append(r)
+    numeric = [k for k in FIELDS[4:] if k not in ("std_length",)]
+    return [{"method": method, "task_set": task_set, "task_id": task_id, "seeds": len(group),
+             **{k: None if group[0][k] is None else float(np.mean([r[k] for r in group])) for k in numeric},
+             "length_quartiles": np.percentile([n for r in group for n in r["lengths"]], [25, 50, 75]).tolist()}
+            for (method, task_set, task_id), group in pooled.items()]
 
 
 def _spread(values: Sequence[float], name: str) -> dict:
@@ -266,7 +267,8 @@ def _csv(rows: Sequence[dict], fields: Sequence[str]) -> str:
 def write_results(rows: Sequence[dict], out_dir) -> dict:
     """Write into ``out_dir``: ``comparison.csv`` (one row per method, task and seed; the
     header names the scoring convention), ``comparison_summary.csv`` (:func:`summarize`),
-    ``comparison.json`` (rows with their episode lengths, summary, convention) and the
+    ``comparison.json`` (convention, summary, and per task the seeds pooled:
+    :func:`pooled_by_task`) and the
     figures ``comparison.png`` and ``comparison_machine_steps.png``; returns their paths."""
     from pathlib import Path
 
@@ -283,7 +285,7 @@ def write_results(rows: Sequence[dict], out_dir) -> dict:
     write_text_atomic(paths["csv"], _csv(rows, FIELDS))
     write_text_atomic(paths["summary_csv"], _csv(summary, list(summary[0])))
     write_json_atomic(paths["json"], {"convention": CONVENTION,
-                                      "rows": list(rows), "summary": summary})
+                                      "summary": summary, "per_task": pooled_by_task(rows)})
     save_figure(plot_method_summary(summary), paths["png"])
     save_figure(plot_steps_vs_machine_steps(summary), paths["machine_steps_png"])
     return paths

@@ -42,13 +42,24 @@ def _grouped_bars(ax, categories, groups: Mapping[str, Sequence[float]]) -> np.n
     return np.array(centres)
 
 
+def _quartiles(result: Mapping) -> tuple[float, float] | None:
+    """(25 %, 75 %) quantiles of the episode lengths: from "length_quartiles" (25, 50, 75 %)
+    or from the "lengths" themselves; None if neither is known."""
+    if result.get("length_quartiles") is not None:
+        return result["length_quartiles"][0], result["length_quartiles"][2]
+    if result.get("lengths"):
+        return tuple(np.percentile(result["lengths"], [25, 75]))
+    return None
+
+
 def plot_comparison(results: Mapping[str, Sequence[Mapping]], title: str | None = None):
     """Methods side by side on the evaluation tasks.
 
     Args:
         results: method name -> output of :func:`awake_tutorial.benchmark.evaluate`
             (one dict per task with "task_id", "mean_length", "success_rate" and, for
-            the spread, "lengths").
+            the spread, "lengths" or "length_quartiles" as
+            :func:`awake_tutorial.compare.pooled_by_task` gives).
     Bars: mean episode length (steps) with the interquartile range of the episode
     lengths as a black line (never below 0), and the success rate.
     """
@@ -65,15 +76,17 @@ def plot_comparison(results: Mapping[str, Sequence[Mapping]], title: str | None 
     centres = _grouped_bars(ax_len, task_ids, column("mean_length"))
     for x_method, table in zip(centres, tables.values()):
         for x, task_id in zip(x_method, task_ids):
-            if table.get(task_id, {}).get("lengths"):
-                q1, q3 = np.percentile(table[task_id]["lengths"], [25, 75])
-                ax_len.vlines(x, q1, q3, color="k", lw=1.5)
+            q1_q3 = _quartiles(table.get(task_id, {}))
+            if q1_q3 is not None:
+                ax_len.vlines(x, *q1_q3, color="k", lw=1.5)
     _grouped_bars(ax_succ, task_ids, column("success_rate"))
-    for ax, ylabel in ((ax_len, "episode length (steps)"), (ax_succ, "success rate")):
+    spread = any(_quartiles(r) is not None for rows in results.values() for r in rows)
+    for ax, ylabel in ((ax_len, "episode length (steps)" + ("\nblack: interquartile range" if spread else "")),
+                       (ax_succ, "success rate")):
         ax.set(xlabel="evaluation task", ylabel=ylabel)
     ax_succ.set_ylim(0, 1.05)
     ax_len.legend(fontsize=8)
-    fig.suptitle(title or "methods compared (lower length is better; black: interquartile range)")
+    fig.suptitle(title or "methods compared (lower length is better)")
     return fig
 
 

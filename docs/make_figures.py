@@ -19,7 +19,6 @@ import matplotlib
 matplotlib.use("Agg")
 
 from awake_tutorial import plotting, plotting_compare  # noqa: E402
-from awake_tutorial.compare import pooled_by_task  # noqa: E402
 from awake_tutorial.config import load_config  # noqa: E402
 from awake_tutorial.policies import load_pretrained  # noqa: E402
 from awake_tutorial.tasks import load_evaluation_tasks  # noqa: E402
@@ -42,8 +41,9 @@ if __name__ == "__main__":
     tasks = load_evaluation_tasks()
     config = load_config()
     save(plotting.plot_tasks(tasks[:3]), "response_matrices.png")
-    rows = json.loads((DOCS / "results" / "comparison.json").read_text())["rows"]
-    evaluation = {m: pooled_by_task(rows, m) for m in ("ppo", "inverse", "fewest-steps")}
+    per_task = json.loads((DOCS / "results" / "comparison.json").read_text())["per_task"]  # seeds pooled
+    evaluation = {m: [r for r in per_task if r["method"] == m and r["task_set"] == "evaluation"]
+                  for m in ("ppo", "inverse", "fewest-steps")}
     save(plotting_compare.plot_comparison(evaluation, "PPO trained on task 0, on every evaluation task"),
          "ppo_tasks.png")
     save(plotting.plot_adaptation(adapt(None, tasks, 40, config, seed=0).records), "adaptation_random.png")

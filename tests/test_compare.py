@@ -76,6 +76,21 @@ def test_summary_spreads_over_seeds_and_leaves_deterministic_sampled_columns_emp
     assert fewest[f"{STEPS}_std"] == 0.0
 
 
+def test_pooled_by_task_averages_seeds_and_takes_quartiles_of_every_seeds_lengths():
+    def row(seed, lengths, sampled):
+        return {"method": "meta-1", "task_set": "evaluation", "task_id": 3, "seed": seed, "machine_steps": 100 + seed,
+                STEPS: float(np.mean(lengths)), "success_rate": 1.0, f"sampled_{STEPS}": sampled,
+                "sampled_success_rate": None if sampled is None else 1.0, "mean_length": float(np.mean(lengths)),
+                "std_length": 0.0, "mean_return": -1.0, "lengths": lengths}
+
+    (pooled,) = compare.pooled_by_task([row(0, [1, 2, 3, 4], 2.0), row(2, [5, 6, 7, 8], 4.0)])
+    assert (pooled["method"], pooled["task_id"], pooled["seeds"]) == ("meta-1", 3, 2)
+    assert pooled["machine_steps"] == 101 and pooled[STEPS] == 4.5 and pooled[f"sampled_{STEPS}"] == 3.0
+    assert pooled["length_quartiles"] == list(np.percentile(np.arange(1, 9), [25, 50, 75]))
+    (deterministic,) = compare.pooled_by_task([row(0, [1, 1], None), row(1, [2, 2], None)])
+    assert deterministic[f"sampled_{STEPS}"] is None and "lengths" not in deterministic
+
+
 def test_missing_models_and_unknown_methods_are_clear_errors():
     task = [get_evaluation_task(1)]
     with pytest.raises(ValueError, match="unknown method"):
@@ -102,6 +117,7 @@ def test_cli_compare_writes_the_new_columns_and_figures(capsys, tmp_path):
     assert {r["machine_steps"] for r in rows if r["method"] == "measure-correct"} == {"11"}
     data = json.loads((tmp_path / "comparison.json").read_text())
     assert "failed episode" in data["convention"] and len(data["summary"]) == 3 * 2
+    assert len(data["per_task"]) == 3 * 6 and all(r["seeds"] == 2 for r in data["per_task"])
     with open(tmp_path / "comparison_summary.csv") as f:
         summary = list(csv.DictReader(f))
     assert {r["seeds"] for r in summary} == {"2"} and f"{STEPS}_std" in summary[0]

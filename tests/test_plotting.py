@@ -124,6 +124,12 @@ def test_comparison_bars_are_the_evaluation_numbers_with_quartiles_never_below_z
     np.testing.assert_allclose(segments[:, 0, 0], centres)
     np.testing.assert_allclose(segments[:, :, 1], [[2.75, 4.25]] * 3 + [[1, 2]] + [[2.75, 4.25]] * 2)
     assert segments[:, :, 1].min() >= 0
+    # quartiles given (as compare.pooled_by_task writes them) draw the same lines
+    given = {m: [{**r, "length_quartiles": np.percentile(r.pop("lengths"), [25, 50, 75]).tolist()} for r in rows]
+             for m, rows in results.items()}
+    ax_given = plotting_compare.plot_comparison(given).axes[0]
+    np.testing.assert_allclose(np.concatenate([c.get_segments() for c in ax_given.collections]), segments)
+    assert "interquartile" in ax_given.get_ylabel()
     with pytest.raises(ValueError, match="at least one method"):
         plotting_compare.plot_comparison({})
 
