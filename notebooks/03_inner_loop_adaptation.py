@@ -127,6 +127,9 @@ print(mode_banner())
 #
 # $$ \theta' = \theta - \alpha\, \nabla_\theta \mathcal L_\text{inner}(\theta), \qquad \alpha = \texttt{fast\_lr} = 0.01 . $$
 #
+# (A meta-policy trained with Meta-SGD, notebooks 4 and 5, carries its own learned
+# $\alpha$ per parameter tensor; a fresh random policy adapts with `fast_lr`.)
+#
 # This is the whole inner loop. Here is the code that runs it,
 # `awake_tutorial.metalearners.reinforce`:
 
@@ -147,7 +150,8 @@ Code(inspect.getsource(reinforce.inner_loss) + "\n\n" + inspect.getsource(reinfo
 #   $\partial \log\pi / \partial \mu = (a-\mu)/\sigma^2$ and
 #   $\partial \log\pi / \partial \log\sigma = (a-\mu)^2/\sigma^2 - 1$, carried back through
 #   the network by the chain rule. It gives autograd's numbers (a test checks it) at
-#   about three quarters of the cost, and meta-training takes ~14 such steps per meta-batch.
+#   about three quarters of the cost, and meta-training takes many such steps per meta-batch
+#   (one per inner step, and again at every try of the line search).
 #
 # `awake_tutorial.training.adapt` repeats, for every batch: sample `fast_batch_size`
 # episodes per task with the current adapted policy, fit the baseline, compute
