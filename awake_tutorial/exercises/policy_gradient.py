@@ -49,7 +49,8 @@ def check_reinforce_loss(fn: Callable) -> str | None:
         if not torch.is_tensor(loss) or loss.numel() != 1:
             return "return the loss as a one-number torch tensor (e.g. a .mean() or .sum() of tensors)."
         if not loss.requires_grad:
-            return "your loss carries no gradient: compute it with torch operations on log_probs (no .item(), no numpy)."
+            return ("your loss carries no gradient: compute it with torch operations on log_probs "
+                    "(no .item(), no numpy).")
         mine = loss.item()
         mask, adv = batch["mask"], batch["advantages"]
         reference = reinforce_loss_reference(batch["log_probs"], adv, mask).item()
