@@ -185,6 +185,7 @@ class Config:
     num_steps: int = 1  # inner steps
     fast_lr: float = 0.01  # inner step size (Meta-SGD: the initial one)
     meta_sgd: bool = True  # learn one inner step size per parameter tensor (Meta-SGD)
+    inner_weighting: str = "mean"  # inner REINFORCE loss: "mean" or "sum" over each episode's steps
     # outer loop (TRPO)
     num_batches: int = 500
     meta_batch_size: int = 16  # tasks per meta-batch
@@ -210,7 +211,7 @@ class Config:
     RULES = {
         "gamma": FRACTION, "gae_lambda": FRACTION, "hidden_sizes": IntList(),
         "nonlinearity": Choice(("tanh", "relu")), "init_std": POSITIVE, "first_order": BOOL,
-        "fast_batch_size": Int(1), "num_steps": Int(1), "fast_lr": POSITIVE, "meta_sgd": BOOL,
+        "fast_batch_size": Int(1), "num_steps": Int(1), "fast_lr": POSITIVE, "meta_sgd": BOOL, "inner_weighting": Choice(("mean", "sum")),
         "num_batches": Int(1),
         "meta_batch_size": Int(1), "max_kl": POSITIVE, "cg_iters": Int(1), "cg_damping": Real(0),
         "cg_residual_tol": Real(0), "fisher_product": Choice(("auto", "analytic", "double_backward")),

@@ -104,7 +104,7 @@ def make_learner(policy: GaussianMLPPolicy, config: Config) -> MAMLTRPO:
                    cg_iters=config.cg_iters, cg_damping=config.cg_damping, cg_residual_tol=config.cg_residual_tol,
                    ls_max_steps=config.ls_max_steps, ls_backtrack_ratio=config.ls_backtrack_ratio,
                    fisher_product=config.fisher_product, fisher_max_samples=config.fisher_max_samples,
-                   adapted_std=config.adapted_std)
+                   adapted_std=config.adapted_std, inner_weighting=config.inner_weighting)
 
 
 class TaskStream:
@@ -144,7 +144,8 @@ def meta_batch(learner: MAMLTRPO, sampler: MultiTaskSampler, tasks: Sequence[Tas
         if r < config.num_steps:
             train_episodes.append(episodes)
             step_sizes = policy.step_sizes(config.fast_lr)
-            params = {n: p.detach() for n, p in inner_step(policy, episodes, params, step_sizes).items()}
+            adapted = inner_step(policy, episodes, params, step_sizes, weighting=config.inner_weighting)
+            params = {n: p.detach() for n, p in adapted.items()}
         timings["inner"] += time.perf_counter() - start
     valid_episodes = episodes
     start = time.perf_counter()
@@ -248,7 +249,8 @@ def adapt(policy: GaussianMLPPolicy | None, tasks: Sequence[Task], num_batches: 
         for batch in range(int(num_batches)):
             seeds = [seed_for(seed, ADAPT, batch, task.id) for task in tasks]
             episodes = add_advantages(sampler.sample(policy, tasks, seeds, params), config)
-            params = {n: p.detach() for n, p in inner_step(policy, episodes, params, step_sizes).items()}
+            adapted = inner_step(policy, episodes, params, step_sizes, weighting=config.inner_weighting)
+            params = {n: p.detach() for n, p in adapted.items()}
             summary = _summary(episodes)
             batch_records = [{"kind": "adapt", "batch": batch, "num_batches": int(num_batches), "task_id": task.id,
                               "mean_return": summary["return"][k], "mean_length": summary["length"][k],

@@ -24,31 +24,34 @@ def synthetic_episodes(K=2, T=5, B=4, seed=0):
     return ep
 
 
-def test_inner_loss_is_the_weighted_reinforce_objective():
+@pytest.mark.parametrize("weighting", ["mean", "sum"])
+def test_inner_loss_is_the_weighted_reinforce_objective(weighting):
     policy = GaussianMLPPolicy(seed=0)
     ep = synthetic_episodes()
     params = stack_params(policy.params(), 2)
-    loss = inner_loss(policy, ep, params)
+    loss = inner_loss(policy, ep, params, weighting)
     log_probs = policy.distribution(ep.observations, params).log_prob(ep.actions).sum(-1)
-    per_episode = (log_probs * ep.advantages * ep.mask).sum(1) / ep.lengths  # (K, B)
+    per_episode = (log_probs * ep.advantages * ep.mask).sum(1)  # (K, B): the textbook sum over steps
+    if weighting == "mean":  # the reference: mean over each episode's steps
+        per_episode = per_episode / ep.lengths
     assert loss.shape == (2,)
     assert torch.allclose(loss, -per_episode.mean(-1), atol=1e-5)
 
 
-@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
-def test_hand_written_gradient_equals_autograd(nonlinearity):
+@pytest.mark.parametrize("nonlinearity, weighting", [("tanh", "mean"), ("relu", "mean"), ("tanh", "sum")])
+def test_hand_written_gradient_equals_autograd(nonlinearity, weighting):
     policy = GaussianMLPPolicy(nonlinearity=nonlinearity, seed=0)
     ep = synthetic_episodes(K=3)
     g = torch.Generator().manual_seed(1)
     params = {n: (p.detach().clone() + 0.1 * torch.randn(p.shape, generator=g)).requires_grad_()
               for n, p in stack_params(policy.params(), 3).items()}  # a different policy per task
-    expected = torch.autograd.grad(inner_loss(policy, ep, params).sum(), list(params.values()))
-    got = reinforce_gradient(policy, ep, params)
+    expected = torch.autograd.grad(inner_loss(policy, ep, params, weighting).sum(), list(params.values()))
+    got = reinforce_gradient(policy, ep, params, weighting)
     assert list(got) == list(params)
     for (name, value), want in zip(got.items(), expected):
         assert value.shape == want.shape and not value.requires_grad
         assert torch.allclose(value, want, rtol=1e-4, atol=1e-6), name
-    single = reinforce_gradient(policy, ep.task(1), {n: p[1] for n, p in params.items()})
+    single = reinforce_gradient(policy, ep.task(1), {n: p[1] for n, p in params.items()}, weighting)
     for name in got:
         assert torch.allclose(single[name], got[name][1], atol=1e-6), name
 

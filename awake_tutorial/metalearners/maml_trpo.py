@@ -66,7 +66,7 @@ class MAMLTRPO:
     def __init__(self, policy, fast_lr: float = 0.01, first_order: bool = True, max_kl: float = 1e-3,
                  cg_iters: int = 80, cg_damping: float = 1e-5, cg_residual_tol: float = 1e-10,
                  ls_max_steps: int = 100, ls_backtrack_ratio: float = 0.6, fisher_product: str = "auto",
-                 fisher_max_samples: int = 0, adapted_std: float = 0.0):
+                 fisher_max_samples: int = 0, adapted_std: float = 0.0, inner_weighting: str = "mean"):
         if fisher_product not in FISHER_PRODUCTS:
             raise ValueError(f"fisher_product must be one of {FISHER_PRODUCTS}, got {fisher_product!r}.")
         if fisher_product == "analytic" and not first_order:
@@ -81,6 +81,7 @@ class MAMLTRPO:
         self.fisher_product = fisher_product
         self.fisher_max_samples = fisher_max_samples  # analytic Fisher: steps per task used (0 = all)
         self.adapted_std = adapted_std  # > 0: std of the adapted policies in the outer loss (see deployed)
+        self.inner_weighting = inner_weighting  # how the inner REINFORCE loss weighs steps (.reinforce)
 
     # --- what the outer loop learns: MAML learns theta; Meta-SGD (.meta_sgd) adds step sizes ---
 
@@ -123,7 +124,7 @@ class MAMLTRPO:
         num_tasks = train_episodes[0].rewards.shape[0]
         first_order = self.first_order if first_order is None else first_order
         theta = stack_params(self.policy_params(params), num_tasks)
-        return adapt(self.policy, train_episodes, theta, self.step_sizes(params), first_order)
+        return adapt(self.policy, train_episodes, theta, self.step_sizes(params), first_order, self.inner_weighting)
 
     def surrogate_loss(self, train_episodes, valid_episodes: BatchEpisodes, params=None, old_pi=None,
                        first_order: bool | None = None, adapted=None):

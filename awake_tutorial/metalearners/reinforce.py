@@ -6,6 +6,14 @@
 ``fast_lr`` is one number (MAML) or one step size per parameter tensor, {name: alpha_n}
 (Meta-SGD, :mod:`.meta_sgd`): theta'_n = theta_n - alpha_n * grad_n L_inner(theta).
 
+``weighting`` says how E_t weighs the steps of the B episodes:
+  * "mean" (the reference, pytorch-maml-rl): mean over each episode's steps, then over
+    the episodes, so every episode counts the same whatever its length;
+  * "sum" (the textbook estimator, grad J = E_tau[ sum_t grad log pi(a_t|s_t) A_t ]):
+    sum over each episode's steps, mean over the episodes. An episode that needs many
+    steps (a task the policy does not yet solve) moves theta more than one that ends
+    after one step (a task it already solves).
+
 With per-task parameters (leading dim K, see ``stack_params``) the losses of the K tasks
 are summed before differentiating: task k's loss depends only on its own copy, so one
 backward pass yields all K per-task gradients.
@@ -25,9 +33,21 @@ import torch
 from awake_tutorial.episodes import BatchEpisodes
 
 Params = dict[str, torch.Tensor]
+WEIGHTINGS = ("mean", "sum")
 
 
-def inner_loss(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tensor] | None) -> torch.Tensor:
+def step_weights(episodes: BatchEpisodes, weighting: str = "mean") -> torch.Tensor:
+    """Weights (..., N) of the packed steps in E_t (see the module docstring)."""
+    weights = episodes.packed().weights  # mean over each episode, then over the episodes
+    if weighting == "mean":
+        return weights
+    if weighting == "sum":
+        return (weights > 0).to(weights.dtype) / episodes.mask.shape[-1]
+    raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}.")
+
+
+def inner_loss(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tensor] | None,
+               weighting: str = "mean") -> torch.Tensor:
     """REINFORCE loss per task, shape (...) (a scalar for one task).
 
     ``episodes.advantages`` must be set (see ``BatchEpisodes.compute_advantages``).
@@ -36,10 +56,11 @@ def inner_loss(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tenso
         raise ValueError("episodes have no advantages; call episodes.compute_advantages(...) first.")
     steps = episodes.packed()  # only the steps that ran
     log_probs = policy.distribution(steps.observations, params).log_prob(steps.actions).sum(dim=-1)
-    return -steps.mean(log_probs * steps.advantages)
+    return -(log_probs * steps.advantages * step_weights(episodes, weighting)).sum(dim=-1)
 
 
-def reinforce_gradient(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tensor]) -> Params:
+def reinforce_gradient(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tensor],
+                       weighting: str = "mean") -> Params:
     """grad inner_loss w.r.t. per-task ``params`` (K, ...), by hand; no autograd graph.
 
     For a Gaussian, d log pi / d mean = (a - mean) / sigma^2 and
@@ -57,7 +78,7 @@ def reinforce_gradient(policy, episodes: BatchEpisodes, params: Mapping[str, tor
         jacobian = policy.mean_jacobian(lead(steps.observations), params)
         inv_var = torch.exp(-2 * params["log_std"]).unsqueeze(1)  # (K, 1, A)
         diff = lead(steps.actions) - jacobian.output  # a - mean, (K, N, A)
-        coef = -lead(steps.weights * steps.advantages).unsqueeze(-1)  # d loss / d log pi, (K, N, 1)
+        coef = -lead(step_weights(episodes, weighting) * steps.advantages).unsqueeze(-1)  # d loss/d log pi
         grads = jacobian.vjp(coef * diff * inv_var, per_task=True)
         grads["log_std"] = (coef * (diff * diff * inv_var - 1)).sum(dim=1)
     return {name: grads[name][0] if one_task else grads[name] for name in params}  # in params' order
@@ -72,7 +93,7 @@ def step_size(fast_lr: StepSizes, name: str):
 
 
 def inner_step(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tensor], fast_lr: StepSizes,
-               first_order: bool = True) -> Params:
+               first_order: bool = True, weighting: str = "mean") -> Params:
     """One SGD step theta' = theta - fast_lr * grad inner_loss, for every task at once.
 
     First order: the gradient is a constant (computed by hand, :func:`reinforce_gradient`),
@@ -80,18 +101,18 @@ def inner_step(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tenso
     the gradient's graph (create_graph=True) for the meta-gradient.
     """
     if first_order:
-        grads = reinforce_gradient(policy, episodes, params)
+        grads = reinforce_gradient(policy, episodes, params, weighting)
         return {name: p - step_size(fast_lr, name) * grads[name] for name, p in params.items()}
     params = {name: p if p.requires_grad else p.detach().requires_grad_() for name, p in params.items()}
-    loss = inner_loss(policy, episodes, params).sum()  # sum over tasks: per-task gradients
+    loss = inner_loss(policy, episodes, params, weighting).sum()  # sum over tasks: per-task gradients
     grads = torch.autograd.grad(loss, list(params.values()), create_graph=True)
     return {name: p - step_size(fast_lr, name) * g for (name, p), g in zip(params.items(), grads)}
 
 
 def adapt(policy, episodes: Sequence[BatchEpisodes], params: Mapping[str, torch.Tensor], fast_lr: StepSizes,
-          first_order: bool = True) -> Params:
+          first_order: bool = True, weighting: str = "mean") -> Params:
     """``len(episodes)`` inner steps, step i on ``episodes[i]`` (num_steps = len(episodes))."""
     params = dict(params)
     for batch in episodes:
-        params = inner_step(policy, batch, params, fast_lr, first_order)
+        params = inner_step(policy, batch, params, fast_lr, first_order, weighting)
     return params
