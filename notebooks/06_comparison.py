@@ -190,6 +190,10 @@ Markdown("Held-out tasks, mean over seeds (inverse and fewest-steps are *given* 
 # wins, which is what control rooms do (orbit response measurement, then an SVD
 # correction). Trusting the **nominal model** costs nothing but fails on many optics:
 # the quadrupole errors of the task distribution change $R$ too much for a fixed model.
+# In full mode (4 seeds, `docs/results`), measure then correct needs 1.59 and 1.70 steps
+# per correction on the evaluation and held-out tasks (exactly the fewest-steps limit),
+# the nominal model succeeds in only 54 % and 71 % of the episodes (51 and 33 steps, a
+# failure counted as 100), and the inverse-response controller, *given* $R$, needs 3.4.
 #
 # **Where meta-RL earns its place** is where the assumptions of measure then correct break:
 #
