@@ -8,7 +8,7 @@ the **machine steps it spends on a task before it acts** (``machine_steps``) and
 method                  what it is                                             machine steps spent
 ======================  =====================================================  ===================
 ``random``              a randomly initialised policy (= ``reinforce-0``)       0
-``reinforce-K``         the random policy after K REINFORCE batches on the task  its K batches' steps
+``reinforce-K``         the random policy after K REINFORCE batches             its K batches' steps
 ``ppo``                 PPO trained on evaluation task 0 only                   its training steps
 ``meta-K``              the shipped meta-policy after K adaptation batches      its K batches' steps
 ``reference-K``         the reference course's meta-policy (configs/reference)  its K batches' steps
@@ -36,6 +36,8 @@ the mean over seeds and the spread over seeds (std, min, max) of each seed's mea
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Callable, Sequence
 
 import numpy as np
@@ -214,10 +216,11 @@ def _spread(values: Sequence[float], name: str) -> dict:
 
 def summarize(rows: Sequence[dict]) -> list[dict]:
     """Per method and task set (with its "family" and adaptation "batches"), over seeds:
-    machine steps, ``steps_failed_as_max`` and its ``sampled_`` twin (mean, std, min, max of each seed's mean over the tasks), success
-    rate (mean over seeds; ``worst_success_rate``: the worst task), ``worst_steps`` (the
-    worst task), ``steps_over_fewest`` (mean of steps / the fewest-steps planner's on the
-    same task and seed, 1 = the physical limit) and the plain ``mean_length``."""
+    machine steps, ``steps_failed_as_max``, its ``sampled_`` twin and the success rate
+    (each: mean, std, min, max of each seed's mean over the tasks), ``worst_steps`` and
+    ``worst_success_rate`` (the worst task, mean over seeds), ``steps_over_fewest`` (mean
+    of steps / the fewest-steps planner's on the same task and seed, 1 = the physical
+    limit) and the plain ``mean_length``."""
     fewest = {(r["task_set"], r["task_id"], r["seed"]): r[STEPS] for r in rows if r["method"] == "fewest-steps"}
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
@@ -254,9 +257,7 @@ def summarize(rows: Sequence[dict]) -> list[dict]:
 
 
 def _csv(rows: Sequence[dict], fields: Sequence[str]) -> str:
-    import csv
-    import io
-
+    """``rows`` as CSV text with the header ``fields`` (other keys left out)."""
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -268,8 +269,8 @@ def write_results(rows: Sequence[dict], out_dir) -> dict:
     """Write into ``out_dir``: ``comparison.csv`` (one row per method, task and seed; the
     header names the scoring convention), ``comparison_summary.csv`` (:func:`summarize`),
     ``comparison.json`` (convention, summary, and per task the seeds pooled:
-    :func:`pooled_by_task`) and the
-    figures ``comparison.png`` and ``comparison_machine_steps.png``; returns their paths."""
+    :func:`pooled_by_task`) and the figures ``comparison.png`` and
+    ``comparison_machine_steps.png``; returns their paths."""
     from pathlib import Path
 
     from awake_tutorial.atomic import write_json_atomic, write_text_atomic
