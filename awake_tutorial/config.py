@@ -196,6 +196,7 @@ class Config:
     fisher_product: str = "auto"  # "auto" | "analytic" | "double_backward", see metalearners.maml_trpo
     fisher_max_samples: int = 64  # analytic Fisher only: at most this many steps per task (0 = all)
     adapted_std: float = 0.0  # > 0: the outer loss scores the adapted policy with this std (0: its own)
+    zero_shot_weight: float = 0.0  # weight of the unadapted policy's loss in the meta-objective
     ls_max_steps: int = 100
     ls_backtrack_ratio: float = 0.6
     # environment
@@ -215,7 +216,7 @@ class Config:
         "num_batches": Int(1),
         "meta_batch_size": Int(1), "max_kl": POSITIVE, "cg_iters": Int(1), "cg_damping": Real(0),
         "cg_residual_tol": Real(0), "fisher_product": Choice(("auto", "analytic", "double_backward")),
-        "fisher_max_samples": Int(0), "adapted_std": Real(0),
+        "fisher_max_samples": Int(0), "adapted_std": Real(0), "zero_shot_weight": Real(0),
         "ls_max_steps": Int(1), "ls_backtrack_ratio": Real(0, 1, low_open=True, high_open=True),
         "max_steps": Int(1), "plane": Choice(("horizontal", "vertical")),
         "wall_penalty": Choice(("strict", "reference")), "seed": Int(0), "device": Choice(("cpu",)),

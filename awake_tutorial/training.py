@@ -104,7 +104,8 @@ def make_learner(policy: GaussianMLPPolicy, config: Config) -> MAMLTRPO:
                    cg_iters=config.cg_iters, cg_damping=config.cg_damping, cg_residual_tol=config.cg_residual_tol,
                    ls_max_steps=config.ls_max_steps, ls_backtrack_ratio=config.ls_backtrack_ratio,
                    fisher_product=config.fisher_product, fisher_max_samples=config.fisher_max_samples,
-                   adapted_std=config.adapted_std, inner_weighting=config.inner_weighting)
+                   adapted_std=config.adapted_std, inner_weighting=config.inner_weighting,
+                   zero_shot_weight=config.zero_shot_weight)
 
 
 class TaskStream:

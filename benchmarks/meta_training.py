@@ -62,8 +62,24 @@ QUALITY_BATCHES = (0, 1, 2, 4, 10)
 MODES = (("mean", True), ("sampled", False))  # headline: the mean action, what an operator runs
 
 
+def closed_loop_eigenvalue(policy, task, plane: str = "horizontal") -> float:
+    """Most negative real part of the eigenvalues of I + G J: the mean-action closed loop
+    s' = s + G mu(s), linearised at the goal s = 0 (G: readings per unit of action, J =
+    d mu / d s). Below -1 each step overshoots by more than it corrects: the orbit
+    oscillates away from the goal until the network saturates, a limit cycle."""
+    import torch
+
+    from awake_tutorial.envs.dynamics import KICK_PER_ACTION, OBS_PER_METRE
+
+    response = task.response_h if plane == "horizontal" else task.response_v
+    gain = np.asarray(response) * OBS_PER_METRE * KICK_PER_ACTION
+    jacobian = torch.autograd.functional.jacobian(lambda s: policy.mean(s), torch.zeros(policy.obs_dim)).numpy()
+    return float(np.linalg.eigvals(np.eye(len(gain)) + gain @ jacobian).real.min())
+
+
 def _score(policies, tasks, deterministic: bool, seed: int, num_batches: int, episodes: int) -> dict:
-    """Mean over tasks of one adaptation seed: steps, success, share of episodes cut at max_steps."""
+    """Mean over tasks of one adaptation seed: steps, success, share of episodes cut at max_steps,
+    share of tasks whose adapted mean action overshoots (closed-loop eigenvalue < -1)."""
     from awake_tutorial.benchmark import evaluate
     from awake_tutorial.training import EVALUATE, seed_for
 
@@ -72,8 +88,9 @@ def _score(policies, tasks, deterministic: bool, seed: int, num_batches: int, ep
                         episodes=episodes, seed=1)[0] for t, p in zip(tasks, policies)]
     lengths = np.array([r["lengths"] for r in results])
     success = np.array([r["success_rate"] for r in results])
-    return {"steps": float(lengths.mean()), "success": float(success.mean()),
-            "cut": float((lengths >= 100).mean()), "steps_per_task": lengths.mean(1).round(2).tolist()}
+    overshoot = np.mean([closed_loop_eigenvalue(p, t) < -1 for t, p in zip(tasks, policies)])
+    return {"steps": float(lengths.mean()), "success": float(success.mean()), "cut": float((lengths >= 100).mean()),
+            "overshoot": float(overshoot), "steps_per_task": lengths.mean(1).round(2).tolist()}
 
 
 def quality(policy, config, episodes: int = 100, adapt_seeds=range(8), batches=QUALITY_BATCHES) -> dict:
@@ -81,7 +98,9 @@ def quality(policy, config, episodes: int = 100, adapt_seeds=range(8), batches=Q
     on the 5 evaluation tasks and the 20 held-out tasks of ``compare``, for the mean action
     (headline) and sampled actions; every figure is a mean over ``adapt_seeds`` (the
     adaptation is noisy) with its spread over seeds. ``cut``: share of episodes that ran
-    to max_steps without success (limit cycles). Returns {task set: {"K-mode": stats}}."""
+    to max_steps without success (limit cycles); ``overshoot``: share of (task, seed) whose
+    mean action overshoots near the goal (:func:`closed_loop_eigenvalue`), the cause of
+    those limit cycles. Returns {task set: {"K-mode": stats}}."""
     from awake_tutorial.compare import heldout_tasks
     from awake_tutorial.tasks import load_evaluation_tasks
     from awake_tutorial.training import adapt
@@ -108,12 +127,14 @@ def quality(policy, config, episodes: int = 100, adapt_seeds=range(8), batches=Q
                      "success": float(np.mean([s["success"] for s in scores])),
                      "success_min": float(np.min([s["success"] for s in scores])),
                      "cut": float(np.mean([s["cut"] for s in scores])),
+                     "overshoot": float(np.mean([s["overshoot"] for s in scores])),
                      "steps_per_task": np.mean([s["steps_per_task"] for s in scores], 0).round(2).tolist()}
             out[set_name][key] = stats
             k, mode = key.split("-")
             print(f"    {k:>2} batches {mode:<7} steps {stats['steps']:5.2f} +- {stats['steps_std']:4.2f} "
                   f"({stats['steps_min']:.2f}-{stats['steps_max']:.2f})  success {stats['success']:6.1%} "
-                  f"(worst seed {stats['success_min']:6.1%})  cut at max_steps {stats['cut']:5.1%}")
+                  f"(worst seed {stats['success_min']:6.1%})  cut at max_steps {stats['cut']:5.1%}  "
+                  f"overshooting {stats['overshoot']:5.1%}")
     return out
 
 

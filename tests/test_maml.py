@@ -49,12 +49,14 @@ def test_meta_gradient_matches_finite_differences(first_order):
         assert torch.isclose(grad @ direction, fd, rtol=1e-6, atol=1e-9)
 
 
-def test_analytic_fisher_equals_the_exact_kl_hessian():
-    policy, learner, train, valid = tiny(first_order=True, fisher_product="analytic", cg_damping=0.0)
+@pytest.mark.parametrize("zero_shot_weight", [0.0, 0.5])
+def test_analytic_fisher_equals_the_exact_kl_hessian(zero_shot_weight):
+    policy, learner, train, valid = tiny(first_order=True, fisher_product="analytic", cg_damping=0.0,
+                                         zero_shot_weight=zero_shot_weight)
     theta = policy.params()
     _, kl, _, adapted = learner.surrogate_loss(train, valid, theta)
     exact = hessian_vector_product(kl, theta)
-    analytic = learner._analytic_fisher(theta, adapted, valid)
+    analytic = learner._analytic_fisher(theta, adapted, valid, train)
     n = flatten(theta).numel()
     eye = torch.eye(n, dtype=torch.float64)
     F_exact = torch.stack([exact(e) for e in eye])
@@ -75,7 +77,7 @@ def test_kl_quadratic_model_matches_true_kl_for_small_steps():
     # the first-order view: every adapted policy moves by the same eps * v
     shifted = {n: adapted[n].detach() + eps * d for n, d in unflatten(v, theta).items()}
     steps = valid.packed()
-    _, kl_shifted = surrogate_and_kl(policy.distribution(steps.observations, shifted), old_pi, steps)
+    _, kl_shifted = surrogate_and_kl(policy.distribution(steps.observations, shifted), old_pi[0], steps)
     assert kl_shifted.item() == pytest.approx(model.item(), rel=1e-3)
     # re-adapting at theta + eps v also moves the inner step: the true KL is larger here,
     # which is why the line search checks the real KL

@@ -60,13 +60,14 @@ def test_second_order_meta_gradient_matches_finite_differences():
     assert torch.isclose(grad @ direction, fd, rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("adapted_std", [0.0, 0.1])
-def test_analytic_fisher_with_step_sizes_equals_the_double_backward_hessian(adapted_std):
-    policy, learner, train, valid = tiny(fisher_product="analytic", cg_damping=0.0, adapted_std=adapted_std)
+@pytest.mark.parametrize("adapted_std, zero_shot_weight", [(0.0, 0.0), (0.1, 0.0), (0.0, 0.5), (0.1, 0.5)])
+def test_analytic_fisher_with_step_sizes_equals_the_double_backward_hessian(adapted_std, zero_shot_weight):
+    policy, learner, train, valid = tiny(fisher_product="analytic", cg_damping=0.0, adapted_std=adapted_std,
+                                         zero_shot_weight=zero_shot_weight)
     theta = learner.meta_parameters()
     _, kl, _, adapted = learner.surrogate_loss(train, valid, theta)
     exact = hessian_vector_product(kl, theta)
-    analytic = learner._analytic_fisher(theta, adapted, valid)
+    analytic = learner._analytic_fisher(theta, adapted, valid, train)
     eye = torch.eye(flatten(theta).numel(), dtype=torch.float64)
     F_exact = torch.stack([exact(e) for e in eye])
     F_analytic = torch.stack([analytic(e) for e in eye])
@@ -137,9 +138,20 @@ def test_adapted_std_scores_the_adapted_policy_near_its_mean_and_keeps_the_explo
     policy, learner, train, valid = tiny(adapted_std=0.1, max_kl=1e-2)
     theta = learner.meta_parameters()
     _, _, old_pi, adapted = learner.surrogate_loss(train, valid, theta)
-    assert torch.allclose(old_pi.scale, torch.full_like(old_pi.scale, 0.1))
+    assert torch.allclose(old_pi[0].scale, torch.full_like(old_pi[0].scale, 0.1))
     assert not adapted["log_std"].requires_grad  # the outer loss does not depend on the log-std
     log_std = policy.log_std.detach().clone()
     log = learner.step(train, valid)
     assert log["step_accepted"] and 0 < log["kl"] <= 1e-2
     assert torch.equal(policy.log_std.detach(), log_std)  # exploration std: a setting (init_std)
+
+
+def test_zero_shot_weight_adds_the_unadapted_policys_loss():
+    policy, learner, train, valid = tiny(zero_shot_weight=0.5)
+    theta = learner.meta_parameters()
+    loss, kl, old_pi, _ = learner.surrogate_loss(train, valid, theta)
+    plain = MetaSGDTRPO(policy, fast_lr=0.3).surrogate_loss(train, valid, theta)[0]
+    steps = train[0].packed()
+    zero_shot = -steps.mean(steps.advantages).mean()  # ratio 1 at the old policy
+    assert len(old_pi) == 2 and kl.item() == 0.0
+    assert loss.item() == pytest.approx(plain.item() + 0.5 * zero_shot.item(), rel=1e-10)

@@ -13,6 +13,10 @@ the validation episodes and the loss use pi_theta'_k with its std set to ``adapt
 (:meth:`MAMLTRPO.deployed`), while the adaptation episodes still explore with the
 policy's own std (then a setting, init_std: the outer loss does not depend on it).
 
+``zero_shot_weight`` w > 0 also counts the policy *before* adaptation, on the first
+batch of adaptation episodes: loss L(theta'_k) + w * L(theta), KL likewise. Those
+episodes cost machine time too, and an operator runs the unadapted policy first.
+
 Fisher-vector products (``fisher_product``):
   * "double_backward": exact Hessian of the KL by double backward, through the
     adaptation itself (required for second-order MAML).
@@ -66,7 +70,8 @@ class MAMLTRPO:
     def __init__(self, policy, fast_lr: float = 0.01, first_order: bool = True, max_kl: float = 1e-3,
                  cg_iters: int = 80, cg_damping: float = 1e-5, cg_residual_tol: float = 1e-10,
                  ls_max_steps: int = 100, ls_backtrack_ratio: float = 0.6, fisher_product: str = "auto",
-                 fisher_max_samples: int = 0, adapted_std: float = 0.0, inner_weighting: str = "mean"):
+                 fisher_max_samples: int = 0, adapted_std: float = 0.0, inner_weighting: str = "mean",
+                 zero_shot_weight: float = 0.0):
         if fisher_product not in FISHER_PRODUCTS:
             raise ValueError(f"fisher_product must be one of {FISHER_PRODUCTS}, got {fisher_product!r}.")
         if fisher_product == "analytic" and not first_order:
@@ -82,6 +87,7 @@ class MAMLTRPO:
         self.fisher_max_samples = fisher_max_samples  # analytic Fisher: steps per task used (0 = all)
         self.adapted_std = adapted_std  # > 0: std of the adapted policies in the outer loss (see deployed)
         self.inner_weighting = inner_weighting  # how the inner REINFORCE loss weighs steps (.reinforce)
+        self.zero_shot_weight = zero_shot_weight  # weight of the unadapted policy's loss (see above)
 
     # --- what the outer loop learns: MAML learns theta; Meta-SGD (.meta_sgd) adds step sizes ---
 
@@ -145,14 +151,52 @@ class MAMLTRPO:
             scales = self.step_scales(params)
             adapted = {n: theta[n] + step_size(scales, n) * (adapted[n] - theta[n]).detach() for n in theta}
         adapted = self.deployed(adapted)
-        steps = valid_episodes.packed()
-        pi = self.policy.distribution(steps.observations, adapted)
+        pis = self._distributions(train_episodes, valid_episodes, self.meta_parameters() if params is None else params,
+                                  adapted)
         if old_pi is None:
-            old_pi = detach_distribution(pi)
-        loss, kl = surrogate_and_kl(pi, old_pi, steps)
+            old_pi = [detach_distribution(pi) for pi, _ in pis]
+        loss, kl = self._loss_and_kl(pis, old_pi)
         return loss, kl, old_pi, adapted
 
-    def _analytic_fisher(self, theta, adapted, valid_episodes: BatchEpisodes):
+    def _distributions(self, train_episodes, valid_episodes, params, adapted) -> list:
+        """[(pi, steps)] the loss scores: the adapted policies on the validation episodes, and
+        with zero_shot_weight > 0 the unadapted policy on the first adaptation batch."""
+        steps = valid_episodes.packed()
+        pis = [(self.policy.distribution(steps.observations, adapted), steps)]
+        if self.zero_shot_weight:
+            steps = train_episodes[0].packed()
+            pis.append((self.policy.distribution(steps.observations, self.policy_params(params)), steps))
+        return pis
+
+    def _loss_and_kl(self, pis, old_pis) -> tuple[torch.Tensor, torch.Tensor]:
+        """Surrogate loss and KL: adapted term + zero_shot_weight * unadapted term."""
+        terms = [surrogate_and_kl(pi, old_pi, steps) for (pi, steps), old_pi in zip(pis, old_pis)]
+        weights = [1.0, self.zero_shot_weight][:len(terms)]
+        return (sum(w * loss for w, (loss, _) in zip(weights, terms)),
+                sum(w * kl for w, (_, kl) in zip(weights, terms)))
+
+    def _zero_shot_fisher(self, theta, train_episodes):
+        """v (theta's tensors) -> zero_shot_weight * F_0 v, F_0 the Fisher of the unadapted
+        policy on the first adaptation batch; None without a zero-shot term."""
+        if not self.zero_shot_weight:
+            return None
+        num_tasks = train_episodes[0].rewards.shape[0]
+        steps = train_episodes[0].packed().subsample(self.fisher_max_samples)
+        params = {n: p.detach() for n, p in stack_params(self.policy_params(theta), num_tasks).items()}
+        jacobian = self.policy.mean_jacobian(steps.observations, params)
+        scale = self.zero_shot_weight / num_tasks
+        metric = scale * steps.weights.unsqueeze(-1) / torch.exp(2 * params["log_std"]).unsqueeze(1)
+        mean_product = gauss_newton_vector_product(jacobian.jvp, jacobian.vjp, metric)
+        log_std_curvature = 2.0 * scale * steps.weights.sum()
+
+        def product(v):
+            out = mean_product(v)
+            out["log_std"] = log_std_curvature * v["log_std"]
+            return out
+
+        return product
+
+    def _analytic_fisher(self, theta, adapted, valid_episodes: BatchEpisodes, train_episodes=None):
         """v -> (F + damping I) v with the Gaussian Fisher at the adapted policies (first order).
 
         Mean block: (1/K) sum_k J_k^T diag(w / sigma_k^2) J_k (J_k = d mean_k / d theta, a
@@ -168,11 +212,14 @@ class MAMLTRPO:
         log_std_curvature = 0.0 if self.adapted_std else 2.0 * steps.weights.sum() / num_tasks  # d2 KL/d log_std2
         mean_product = gauss_newton_vector_product(jacobian.jvp, jacobian.vjp, metric)
         mean_names = [n for n in theta if n != "log_std"]
+        zero_shot = self._zero_shot_fisher(theta, train_episodes)
 
         def product(vector):
             v = unflatten(vector, theta)
             out = mean_product({n: v[n] for n in mean_names})
             out["log_std"] = log_std_curvature * v["log_std"]
+            if zero_shot is not None:
+                out = {n: out[n] + extra for n, extra in zero_shot(v).items()}
             return torch.add(flatten([out[n] for n in theta]), vector, alpha=self.cg_damping)
 
         return product
@@ -192,7 +239,7 @@ class MAMLTRPO:
         if self.fisher_product == "double_backward":
             fvp = hessian_vector_product(kl, theta, self.cg_damping)
         else:
-            fvp = self._analytic_fisher(theta, adapted, valid_episodes)
+            fvp = self._analytic_fisher(theta, adapted, valid_episodes, train_episodes)
         start = time.perf_counter()
         step_dir, cg_used, cg_residual = conjugate_gradient(fvp, grad, self.cg_iters, self.cg_residual_tol)
         shs = 0.5 * torch.dot(step_dir, fvp(step_dir)).item()  # KL of the unscaled step, quadratic model
@@ -222,9 +269,8 @@ class MAMLTRPO:
         """Surrogate loss and KL at trial parameters (first-order adaptation, no outer graph)."""
         with torch.enable_grad():  # the inner loop needs gradients even inside no_grad
             adapted = self.adapt(train_episodes, params, first_order=True)
-        steps = valid_episodes.packed()
-        pi = self.policy.distribution(steps.observations, self.deployed({n: p.detach() for n, p in adapted.items()}))
-        return surrogate_and_kl(pi, old_pi, steps)
+        adapted = self.deployed({n: p.detach() for n, p in adapted.items()})
+        return self._loss_and_kl(self._distributions(train_episodes, valid_episodes, params, adapted), old_pi)
 
 
 def surrogate_and_kl(pi: Normal, old_pi: Normal, steps: PackedSteps) -> tuple[torch.Tensor, torch.Tensor]:

@@ -70,7 +70,7 @@ class MetaSGDTRPO(MAMLTRPO):
         log_alpha = params[STEP_SIZES]
         return dict(zip(self.policy.params(), (log_alpha - log_alpha.detach()).exp()))
 
-    def _analytic_fisher(self, theta, adapted, valid_episodes: BatchEpisodes):
+    def _analytic_fisher(self, theta, adapted, valid_episodes: BatchEpisodes, train_episodes=None):
         """v -> (F + damping I) v over (theta, log_alpha), first order; see the module docstring."""
         names = list(self.policy.params())
         num_tasks = valid_episodes.rewards.shape[0]
@@ -81,6 +81,7 @@ class MetaSGDTRPO(MAMLTRPO):
         jacobian = self.policy.mean_jacobian(steps.observations, adapted)
         metric = steps.weights.unsqueeze(-1) / num_tasks / torch.exp(2 * log_std).unsqueeze(1)  # (K, N, A)
         log_std_curvature = (0.0 if self.adapted_std else 2.0) * steps.weights.sum(-1).unsqueeze(-1) / num_tasks
+        zero_shot = self._zero_shot_fisher(theta, train_episodes)
 
         def product(vector):
             v = unflatten(vector, theta)
@@ -88,6 +89,8 @@ class MetaSGDTRPO(MAMLTRPO):
             out = jacobian.vjp(metric * jacobian.jvp(u), per_task=True)
             out["log_std"] = log_std_curvature * u["log_std"]
             result = {n: out[n].sum(0) for n in names}
+            if zero_shot is not None:  # the unadapted policy moves with v_theta only
+                result = {n: result[n] + extra for n, extra in zero_shot(v).items()}
             result[STEP_SIZES] = torch.stack([(out[n] * delta[n]).sum() for n in names])
             return torch.add(flatten([result[n] for n in theta]), vector, alpha=self.cg_damping)
 
