@@ -225,13 +225,58 @@ def kl_scaled_step(x, fvp, max_kl):
 assert exercises.check_kl_scaled_step(kl_scaled_step)
 
 # %% [markdown]
+# ### Meta-SGD: learning the inner step sizes too
+#
+# MAML learns where the inner loop starts; its step size $\alpha$ stays a hand-set number
+# (`fast_lr`). **Meta-SGD** (Li et al. 2017) learns it as well: one step size $\alpha_n$
+# per parameter tensor $n$ (each layer's weights and bias, the log-std), kept positive by
+# learning $\log\alpha_n$:
+#
+# $$ \theta'_{k,n} = \theta_n - \alpha_n\, \nabla_{\theta_n} \mathcal L^{\text{inner}}_{\mathcal T_k}(\theta),
+#    \qquad \alpha_n = e^{\log\alpha_n}\ \text{(starts at fast\_lr)}. $$
+#
+# TRPO updates $(\theta, \log\alpha)$ together, inside the same trust region. With
+# first-order adaptation $\partial\theta'_{k,n}/\partial\log\alpha_n = \theta'_{k,n}-\theta_n$, so a
+# change $(v_\theta, v_\alpha)$ moves task $k$'s adapted parameters along
+# $u_k = v_\theta + (\theta'_k-\theta)\,v_\alpha$: the Fisher-vector product above, with a
+# per-task direction. The learned $\alpha_n$ are saved in the policy file and used
+# whenever the policy adapts (`training.adapt`, notebook 5).
+#
+# Three more choices of `awake.yaml` (each marked "changed", each measured with
+# `benchmarks/meta_training.py --quality`) make the adapted **mean action** reliable:
+#
+# * **The textbook REINFORCE estimator** (`inner_weighting: sum`):
+#   $\nabla J = \mathbb E_\tau\big[\sum_t \nabla\log\pi(a_t\mid s_t)\,\hat A_t\big]$ sums over an
+#   episode's steps (the reference averages them). A task the policy already solves in
+#   one or two steps then moves $\theta$ little; averaging gave it as large a step as an
+#   unsolved task, and on optics with a strong response that step overshoots.
+# * **Score what is deployed** (`adapted_std: 0.1`): the outer loss rates the adapted
+#   policy with a small std, close to its mean action, the way an operator runs it;
+#   the adaptation episodes still explore with the policy's own std.
+# * **Count the start** (`zero_shot_weight: 1`): the meta-objective adds the unadapted
+#   policy's loss on the first adaptation batch, $\mathcal L(\theta'_k) + w\,\mathcal L(\theta)$:
+#   those episodes cost beam time too.
+#
+# The code: `awake_tutorial/metalearners/meta_sgd.py` (`MetaSGDTRPO`, a subclass of
+# `MAMLTRPO` that adds $\log\alpha$ to what TRPO learns). The step sizes the shipped
+# meta-policy learned:
+
+# %%
+from awake_tutorial.policies import load_pretrained  # noqa: E402 (Meta-SGD section)
+
+fast_lr = load_config().fast_lr
+for name, alpha in load_pretrained("meta").step_sizes(fast_lr).items():
+    print(f"{name:16s} alpha = {float(alpha):.5f}  ({float(alpha) / fast_lr:5.2f} x fast_lr)")
+
+# %% [markdown]
 # ## The settings
 # All settings live in `awake_tutorial/configs/awake.yaml` (the reference course's
 # values, except those the file marks "changed"); any of them can be overridden, e.g. `load_config(meta_batch_size=16)`.
 
 # %%
 config = load_config(num_batches=budget(500, 20))
-for key in ("num_batches", "meta_batch_size", "fast_batch_size", "num_steps", "fast_lr",
+for key in ("num_batches", "meta_batch_size", "fast_batch_size", "num_steps", "fast_lr", "meta_sgd",
+            "inner_weighting", "adapted_std", "zero_shot_weight",
             "first_order", "max_kl", "cg_iters", "cg_damping", "ls_backtrack_ratio"):
     print(f"{key:20s} {getattr(config, key)}")
 
