@@ -68,8 +68,9 @@ for key in ("kind", "architecture", "num_batches", "seed", "wall_time_s", "comma
 # %% [markdown]
 # ## Adapt it, live
 #
-# Same settings as notebook 3: per batch 16 episodes per task and one REINFORCE step
-# ($\alpha$ = `fast_lr`). Batch 0 shows the meta-policy itself, before any adaptation.
+# As in notebook 3, per batch 16 episodes per task and one REINFORCE step, but with the
+# step sizes $\alpha_n$ the meta-policy learned (Meta-SGD, notebook 4): they are stored in
+# its file and `adapt` uses them. Batch 0 shows the meta-policy itself, before any adaptation.
 # Meta-training optimised the return after `num_steps` such steps (`config.num_steps`,
 # printed with the settings in notebook 4); we run more to see what happens beyond.
 #
