@@ -11,7 +11,7 @@ and TRPO updates theta under mean_k KL(pi_theta'_k || pi_old'_k) <= max_kl.
 ``adapted_std`` > 0 scores the adapted policy as it is deployed, close to its mean action:
 the validation episodes and the loss use pi_theta'_k with its std set to ``adapted_std``
 (:meth:`MAMLTRPO.deployed`), while the adaptation episodes still explore with the
-policy's own std (then a setting, init_std: the outer loss does not depend on it).
+policy's own std (which then learns only through the zero-shot term below, if any).
 
 ``zero_shot_weight`` w > 0 also counts the policy *before* adaptation, on the first
 batch of adaptation episodes: loss L(theta'_k) + w * L(theta), KL likewise. Those
