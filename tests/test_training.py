@@ -138,7 +138,9 @@ def test_task_stream_depends_only_on_seed_and_batch():
 
 
 def test_short_meta_training_improves_the_post_adaptation_return():
-    config = tiny_config(meta_batch_size=4, fast_batch_size=8, max_steps=30, num_batches=8, max_kl=0.01)
+    # adapted_std 0: the outer loss then scores the sampling policy, which the records below measure
+    config = tiny_config(meta_batch_size=4, fast_batch_size=8, max_steps=30, num_batches=8, max_kl=0.01,
+                         adapted_std=0.0)
     trained = meta_train(config, task_source=eval_task_source).policy
 
     def post_adaptation_return(policy):
@@ -146,7 +148,7 @@ def test_short_meta_training_improves_the_post_adaptation_return():
         return np.mean([r["mean_return"] for r in records if r["batch"] == 1])
 
     before, after = post_adaptation_return(new_policy(config, config.seed)), post_adaptation_return(trained)
-    assert after > before + 20  # measured: about -96 -> -35
+    assert after > before + 20  # measured: about -75 -> -41
 
 
 def test_adapt_contract(tmp_path):
