@@ -29,6 +29,7 @@ EXERCISES = {
     "04_meta_training": ["conjugate_gradient", "kl_scaled_step"],
     "05_pretrained_meta_policy": ["adapt_and_score"],
     "06_comparison": ["my_method"],
+    "07_control_room": ["safe_setpoint"],
 }
 PREAMBLE = "import numpy as np\nimport torch\n"
 
@@ -91,7 +92,8 @@ def test_solutions_pass(solutions, meta_args, capsys):
     assert exercises.check_adapt_and_score(s["05_pretrained_meta_policy"]["adapt_and_score"], *meta_args,
                                            num_batches=1, episodes=5)
     assert exercises.check_method(s["06_comparison"]["my_method"])
-    assert capsys.readouterr().out.count("PASS") == 8
+    assert exercises.check_safe_setpoint(s["07_control_room"]["safe_setpoint"])
+    assert capsys.readouterr().out.count("PASS") == 9
 
 
 def fails_with(check, fn, words, *args, capsys, **kwargs):
@@ -255,3 +257,29 @@ def test_helpers_agree_with_the_package():
     zero_values = torch.zeros_like(rewards)
     expected = discounted_cumsum(rewards, 0.9 * 0.8) * mask
     assert torch.allclose(exercises.policy_gradient.gae_reference(rewards, zero_values, mask, 0.9, 0.8), expected)
+
+
+def setpoint(kicks, action, limit, scale="whole", units=1e-4, refuse=True):
+    action = np.asarray(action, dtype=np.float64)
+    if scale == "whole":
+        action = action / max(1.0, np.abs(action).max())
+    elif scale == "clip":
+        action = np.clip(action, -1, 1)
+    new = kicks + units * action
+    if np.any(np.abs(new) > limit):
+        if refuse:
+            raise ValueError("beyond the limit")
+        new = np.clip(new, -limit, limit)
+    return new
+
+
+def test_safe_setpoint_feedback(capsys):
+    assert exercises.check_safe_setpoint(setpoint)
+    fails_with(exercises.check_safe_setpoint, lambda k, a, l: setpoint(k, a, l, scale="clip"),
+               ["clipped each action component"], capsys=capsys)
+    fails_with(exercises.check_safe_setpoint, lambda k, a, l: setpoint(k, a, l, scale="none"),
+               ["scaled down as a whole"], capsys=capsys)
+    fails_with(exercises.check_safe_setpoint, lambda k, a, l: setpoint(k, a, l, units=1.0), ["1e-4 rad"],
+               capsys=capsys)
+    fails_with(exercises.check_safe_setpoint, lambda k, a, l: setpoint(k, a, l, refuse=False),
+               ["refused", "not clipped"], capsys=capsys)

@@ -30,8 +30,14 @@ def check_safe_setpoint(fn: Callable[[np.ndarray, np.ndarray, float], np.ndarray
     1e-4 rad (scaled down to max|a| <= 1), limit rad; ValueError if a new kick is beyond it."""
     limit = 1e-3
     for kicks, action in _cases():
-        expected = next_kicks(kicks[None], action[None])[0]
-        mine = as_array(call(fn, kicks.copy(), action.copy(), limit), "your setpoint")
+        expected = next_kicks(kicks[None], action[None])[0]  # within the limit for every case
+        try:
+            mine = as_array(call(fn, kicks.copy(), action.copy(), limit), "your setpoint")
+        except ValueError as error:
+            return (f"you refused a setpoint that is within the limit ({error}): for kicks "
+                    f"{kicks.round(6).tolist()} and action {action.round(3).tolist()} the new kicks are "
+                    f"{expected.round(6).tolist()} rad. Is one action unit 1e-4 rad, and is the action "
+                    "scaled down as a whole?")
         problem = shape_problem(mine, (10,), "the setpoint")
         if problem:
             return problem
