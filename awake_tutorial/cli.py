@@ -219,7 +219,7 @@ def make_tasks_command(args) -> None:
             option("--out", type=Path, default=Path("runs/comparison"), help="output folder"))
 def compare_command(args) -> None:
     from awake_tutorial import compare
-    from awake_tutorial.policies import load_pretrained
+    from awake_tutorial.pretrained import load_pretrained
     from awake_tutorial.ppo import load_ppo
     from awake_tutorial.quick import budget
 

@@ -134,8 +134,8 @@ def check_models(methods: Sequence[str], meta_policy=None, ppo_model=None, refer
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}.")
-    needs = {"meta": (meta_policy, "meta_policy= (e.g. policies.load_pretrained('meta'))"),
-             "reference": (reference_policy, "reference_policy= (policies.load_pretrained('reference'))"),
+    needs = {"meta": (meta_policy, "meta_policy= (e.g. pretrained.load_pretrained('meta'))"),
+             "reference": (reference_policy, "reference_policy= (pretrained.load_pretrained('reference'))"),
              "ppo": (ppo_model, "ppo_model= (e.g. ppo.load_ppo('data/ppo_task0.zip'))")}
     for family, (model, how) in needs.items():
         if model is None and any(split_method(m)[0] == family for m in methods):

@@ -130,13 +130,6 @@ class GaussianMLPPolicy(nn.Module):
             std = std.view(std.shape[0], *([1] * (mean.dim() - 2)), std.shape[1])
         return Normal(mean, std.expand_as(mean), validate_args=False)  # std > 0 by construction
 
-    def mean_jacobian(self, obs: torch.Tensor, params: Mapping[str, torch.Tensor]):
-        """Products with J = d mean(obs) / d (layer parameters) at ``params``; see
-        :class:`awake_tutorial.mean_jacobian.MeanJacobian`."""
-        from awake_tutorial.mean_jacobian import MeanJacobian
-
-        return MeanJacobian(self, obs, params)
-
     def params(self) -> Params:
         """The module's own parameters as a dict (the tensors themselves, not copies)."""
         return dict(self.named_parameters())
@@ -250,10 +243,3 @@ def load_policy(path, hidden_sizes: Sequence[int] | None = None, nonlinearity: s
     policy.load_state_dict({k: v.float() for k, v in state.items()})
     return policy
 
-
-def load_pretrained(name_or_path="meta") -> GaussianMLPPolicy:
-    """The shipped meta-policy ("meta") or a policy file with its .json metadata: sha256 and
-    architecture are checked (see :mod:`awake_tutorial.pretrained`)."""
-    from awake_tutorial.pretrained import load_pretrained_policy
-
-    return load_pretrained_policy(name_or_path)

@@ -2,7 +2,7 @@
 
 The metadata records how the file was made (config, seed, meta-batches, wall time,
 package version) and its sha256, so a learner can trust what they load:
-:func:`load_pretrained_policy` checks the hash and the architecture and says what to do
+:func:`load_pretrained` checks the hash and the architecture and says what to do
 when either does not match. Weights are plain state_dicts (``torch.load`` with
 ``weights_only=True``); nothing in ``data/`` is a pickle of objects.
 """
@@ -19,7 +19,10 @@ from typing import Mapping
 import torch
 
 from awake_tutorial import __version__
-from awake_tutorial.paths import DATA_DIR
+from awake_tutorial.atomic import write_json_atomic
+from awake_tutorial.config import DEFAULT_CONFIG_FILE, REFERENCE_CONFIG_FILE, load_config
+from awake_tutorial.paths import DATA_DIR, REPO_DIR
+from awake_tutorial.policies import GaussianMLPPolicy, load_policy, save_policy
 
 # "reference": the meta-policy trained with the reference course's configuration
 # (configs/reference.yaml), kept so the comparison can show what the changed method buys.
@@ -39,8 +42,6 @@ def metadata_path(path) -> Path:
 
 def write_metadata(path, info: Mapping) -> Path:
     """Write ``info`` + sha256 of ``path`` + versions beside ``path``, atomically."""
-    from awake_tutorial.runs import write_json_atomic
-
     path = Path(path)
     meta = {**dict(info), "file": path.name, "sha256": file_sha256(path),
             "awake_tutorial_version": __version__, "torch_version": torch.__version__,
@@ -74,10 +75,6 @@ def resolve(name_or_path) -> Path:
 def export_meta_policy(policy, config, path, num_batches: int, wall_time: float) -> Path:
     """Write a trained meta-policy and its metadata (architecture, config, learned step
     sizes, how long, the command that makes it)."""
-    from awake_tutorial.config import DEFAULT_CONFIG_FILE, REFERENCE_CONFIG_FILE, load_config
-    from awake_tutorial.paths import REPO_DIR
-    from awake_tutorial.policies import save_policy
-
     path = save_policy(policy, path)
     config_file = next((f for f in (DEFAULT_CONFIG_FILE, REFERENCE_CONFIG_FILE)
                         if load_config(f, seed=config.seed) == config), None)
@@ -97,11 +94,10 @@ def export_meta_policy(policy, config, path, num_batches: int, wall_time: float)
     return path
 
 
-def load_pretrained_policy(name_or_path="meta"):
-    """A :class:`~awake_tutorial.policies.GaussianMLPPolicy` from a shipped name or a file,
-    with its sha256 and architecture checked against the metadata."""
-    from awake_tutorial.policies import load_policy
-
+def load_pretrained(name_or_path="meta") -> GaussianMLPPolicy:
+    """The shipped meta-policy ("meta"), the reference course's ("reference"), or a policy
+    file with its .json metadata, its sha256 and architecture checked against the metadata
+    (and its learned inner step sizes, if it has them, loaded with it)."""
     path = resolve(name_or_path)
     meta = check_sha256(path)
     architecture = meta.get("architecture", {})

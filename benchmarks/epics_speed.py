@@ -26,7 +26,7 @@ from awake_tutorial.env_sampler import EnvSampler
 from awake_tutorial.envs import AwakeSteeringEnv
 from awake_tutorial.machine import ServedMachine
 from awake_tutorial.machine.pvs import plane_pvs
-from awake_tutorial.policies import load_pretrained
+from awake_tutorial.pretrained import load_pretrained
 from awake_tutorial.training import adapt, new_policy
 
 TASK = 1

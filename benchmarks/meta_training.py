@@ -150,7 +150,8 @@ def load_for_quality(source):
     """(policy, config, training seconds) of a run folder, a shipped name ("meta",
     "reference") or a policy file with its .json metadata."""
     from awake_tutorial.config import Config
-    from awake_tutorial.policies import load_policy, load_pretrained
+    from awake_tutorial.policies import load_policy
+    from awake_tutorial.pretrained import load_pretrained
     from awake_tutorial.pretrained import metadata_path, resolve
     from awake_tutorial.runs import read_records
 

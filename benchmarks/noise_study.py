@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from awake_tutorial import noise_study  # noqa: E402
 from awake_tutorial.atomic import write_json_atomic  # noqa: E402
 from awake_tutorial.config import load_config  # noqa: E402
-from awake_tutorial.policies import load_pretrained  # noqa: E402
+from awake_tutorial.pretrained import load_pretrained  # noqa: E402
 from awake_tutorial.tasks import load_evaluation_tasks  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 
 from awake_tutorial import plotting, plotting_compare  # noqa: E402
 from awake_tutorial.config import load_config  # noqa: E402
-from awake_tutorial.policies import load_pretrained  # noqa: E402
+from awake_tutorial.pretrained import load_pretrained  # noqa: E402
 from awake_tutorial.tasks import load_evaluation_tasks  # noqa: E402
 from awake_tutorial.training import adapt  # noqa: E402
 

@@ -262,7 +262,7 @@ assert exercises.check_kl_scaled_step(kl_scaled_step)
 # meta-policy learned:
 
 # %%
-from awake_tutorial.policies import load_pretrained  # noqa: E402 (Meta-SGD section)
+from awake_tutorial.pretrained import load_pretrained  # noqa: E402 (Meta-SGD section)
 
 fast_lr = load_config().fast_lr
 for name, alpha in load_pretrained("meta").step_sizes(fast_lr).items():

@@ -45,7 +45,7 @@ from awake_tutorial.compare import SEEDS, compare_methods, summarize
 from awake_tutorial.config import load_config
 from awake_tutorial.dashboard import AdaptationDashboard
 from awake_tutorial.paths import data_file
-from awake_tutorial.policies import load_pretrained
+from awake_tutorial.pretrained import load_pretrained
 from awake_tutorial.quick import budget, mode_banner
 from awake_tutorial.tasks import load_evaluation_tasks, sample_tasks, task_from_quad_scales
 from awake_tutorial.training import adapt

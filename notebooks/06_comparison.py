@@ -64,7 +64,7 @@ from awake_tutorial import plotting, plotting_compare
 from awake_tutorial.compare import SEEDS, STEPS, compare_methods, heldout_tasks, summarize, write_results
 from awake_tutorial.config import load_config
 from awake_tutorial.paths import REPO_DIR, data_file
-from awake_tutorial.policies import load_pretrained
+from awake_tutorial.pretrained import load_pretrained
 from awake_tutorial.ppo import load_ppo
 from awake_tutorial.quick import budget, mode_banner
 from awake_tutorial.tasks import load_evaluation_tasks

@@ -56,7 +56,7 @@ from awake_tutorial.env_sampler import EnvSampler, run_episodes
 from awake_tutorial.envs import AwakeSteeringEnv
 from awake_tutorial.machine import ServedMachine
 from awake_tutorial.paths import REPO_DIR
-from awake_tutorial.policies import load_pretrained
+from awake_tutorial.pretrained import load_pretrained
 from awake_tutorial.quick import budget, mode_banner
 from awake_tutorial.tasks import Task
 

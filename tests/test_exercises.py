@@ -17,7 +17,7 @@ from awake_tutorial import exercises
 from awake_tutorial.config import load_config
 from awake_tutorial.envs.dynamics import rescale
 from awake_tutorial.episodes import discounted_cumsum
-from awake_tutorial.policies import load_pretrained
+from awake_tutorial.pretrained import load_pretrained
 from awake_tutorial.tasks import load_evaluation_tasks
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch.func import functional_call
 
+from awake_tutorial.mean_jacobian import MeanJacobian
 from awake_tutorial.policies import GaussianMLPPolicy, load_policy, save_policy, stack_params
 
 # torch.func (used here as the reference) imports code that warns about torch.jit.script
@@ -135,7 +136,7 @@ def test_mean_jacobian_matches_autograd(nonlinearity):
     def means(delta):  # the tangent moves every task's parameters alike
         return policy.mean(obs, {**{k: params[k] + delta[k] for k in names}, "log_std": params["log_std"]})
 
-    jacobian = policy.mean_jacobian(obs, params)
+    jacobian = MeanJacobian(policy, obs, params)
     assert torch.allclose(jacobian.output, means(shared))
     v = {k: torch.randn(t.shape, generator=g, dtype=torch.float64) for k, t in shared.items()}
     u = torch.randn(K, 5, 10, generator=g, dtype=torch.float64)

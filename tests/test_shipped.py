@@ -11,7 +11,7 @@ import torch
 from awake_tutorial import compare, pretrained
 from awake_tutorial.benchmark import evaluate
 from awake_tutorial.config import REFERENCE_CONFIG_FILE, Config, load_config
-from awake_tutorial.policies import load_pretrained
+from awake_tutorial.pretrained import load_pretrained
 from awake_tutorial.ppo import load_ppo, ppo_policy
 from awake_tutorial.tasks import get_evaluation_task
 from awake_tutorial.training import adapt

@@ -50,6 +50,7 @@ from awake_tutorial.metalearners.trpo import (
     line_search,
     unflatten,
 )
+from awake_tutorial.mean_jacobian import MeanJacobian
 from awake_tutorial.policies import stack_params
 
 FISHER_PRODUCTS = ("auto", "analytic", "double_backward")
@@ -183,7 +184,7 @@ class MAMLTRPO:
         num_tasks = train_episodes[0].rewards.shape[0]
         steps = train_episodes[0].packed().subsample(self.fisher_max_samples)
         params = {n: p.detach() for n, p in stack_params(self.policy_params(theta), num_tasks).items()}
-        jacobian = self.policy.mean_jacobian(steps.observations, params)
+        jacobian = MeanJacobian(self.policy, steps.observations, params)
         scale = self.zero_shot_weight / num_tasks
         metric = scale * steps.weights.unsqueeze(-1) / torch.exp(2 * params["log_std"]).unsqueeze(1)
         mean_product = gauss_newton_vector_product(jacobian.jvp, jacobian.vjp, metric)
@@ -207,7 +208,7 @@ class MAMLTRPO:
         num_tasks = valid_episodes.rewards.shape[0]
         steps = valid_episodes.packed().subsample(self.fisher_max_samples)
         log_std = adapted["log_std"].detach()
-        jacobian = self.policy.mean_jacobian(steps.observations, adapted)
+        jacobian = MeanJacobian(self.policy, steps.observations, adapted)
         metric = steps.weights.unsqueeze(-1) / num_tasks / torch.exp(2 * log_std).unsqueeze(1)  # (K, N, A)
         log_std_curvature = 0.0 if self.adapted_std else 2.0 * steps.weights.sum() / num_tasks  # d2 KL/d log_std2
         mean_product = gauss_newton_vector_product(jacobian.jvp, jacobian.vjp, metric)

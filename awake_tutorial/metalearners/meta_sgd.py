@@ -36,6 +36,7 @@ import torch
 from awake_tutorial.episodes import BatchEpisodes
 from awake_tutorial.metalearners.maml_trpo import MAMLTRPO
 from awake_tutorial.metalearners.trpo import flatten, unflatten
+from awake_tutorial.mean_jacobian import MeanJacobian
 from awake_tutorial.policies import stack_params
 
 STEP_SIZES = "log_step_sizes"  # name of the step sizes among the meta-parameters
@@ -78,7 +79,7 @@ class MetaSGDTRPO(MAMLTRPO):
         base = stack_params(self.policy_params(theta), num_tasks)
         delta = {n: (adapted[n] - base[n]).detach() for n in names}  # theta'_k - theta, (K, ...)
         log_std = adapted["log_std"].detach()
-        jacobian = self.policy.mean_jacobian(steps.observations, adapted)
+        jacobian = MeanJacobian(self.policy, steps.observations, adapted)
         metric = steps.weights.unsqueeze(-1) / num_tasks / torch.exp(2 * log_std).unsqueeze(1)  # (K, N, A)
         log_std_curvature = (0.0 if self.adapted_std else 2.0) * steps.weights.sum(-1).unsqueeze(-1) / num_tasks
         zero_shot = self._zero_shot_fisher(theta, train_episodes)

@@ -31,6 +31,7 @@ from typing import Mapping, Sequence
 import torch
 
 from awake_tutorial.episodes import BatchEpisodes
+from awake_tutorial.mean_jacobian import MeanJacobian
 
 Params = dict[str, torch.Tensor]
 WEIGHTINGS = ("mean", "sum")
@@ -75,7 +76,7 @@ def reinforce_gradient(policy, episodes: BatchEpisodes, params: Mapping[str, tor
     lead = (lambda x: x.unsqueeze(0)) if one_task else (lambda x: x)
     with torch.no_grad():
         params = {name: lead(p.detach()) for name, p in params.items()}
-        jacobian = policy.mean_jacobian(lead(steps.observations), params)
+        jacobian = MeanJacobian(policy, lead(steps.observations), params)
         inv_var = torch.exp(-2 * params["log_std"]).unsqueeze(1)  # (K, 1, A)
         diff = lead(steps.actions) - jacobian.output  # a - mean, (K, N, A)
         coef = -lead(step_weights(episodes, weighting) * steps.advantages).unsqueeze(-1)  # d loss/d log pi
