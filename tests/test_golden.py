@@ -1,0 +1,125 @@
+"""Golden files: the same seeds give the same numbers as before a refactor (issue 15).
+
+The files in ``tests/data/golden/`` were recorded on the development machine before the
+rollout engine was unified (``python tests/test_golden.py --record`` rewrites them; only
+do that for an intended change of the numbers). Tolerance: rtol 1e-9, atol 1e-12, because
+on the same machine the numbers are bit-identical, while another CPU may differ in the last
+bits of float64/float32 kernels (see tests/tolerances.py), far below any real change.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+GOLDEN = Path(__file__).parent / "data" / "golden"
+RTOL, ATOL = 1e-9, 1e-12
+TIMING_KEYS = ("timings", "wall_time")
+
+
+def _plain(value):
+    """JSON-ready copy: arrays and tensors to lists, numpy scalars to Python."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "detach"):
+        value = value.detach().numpy()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def training_log() -> list[dict]:
+    """(a) A short seeded meta-training progress log, without timings."""
+    from awake_tutorial.config import load_config
+    from awake_tutorial.training import meta_train
+
+    records = meta_train(load_config(num_batches=3, meta_batch_size=4, fast_batch_size=4)).records
+    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in records]
+
+
+def compare_table() -> list[dict]:
+    """(b) The quick-mode comparison table: 2 tasks, inverse, meta-1, measure-correct, 4 episodes."""
+    from awake_tutorial.compare import compare_methods
+    from awake_tutorial.config import load_config
+    from awake_tutorial.pretrained import load_pretrained
+    from awake_tutorial.tasks import load_evaluation_tasks
+
+    return compare_methods(load_evaluation_tasks()[:2], ["inverse", "meta-1", "measure-correct"], episodes=4,
+                           seed=0, meta_policy=load_pretrained("meta"), config=load_config())
+
+
+def evaluate_results() -> dict:
+    """(c) benchmark.evaluate for a sampling Gaussian policy and the inverse policy (with BPM noise too)."""
+    from awake_tutorial.benchmark import InverseResponsePolicy, evaluate, per_task
+    from awake_tutorial.pretrained import load_pretrained
+    from awake_tutorial.tasks import load_evaluation_tasks
+
+    tasks = load_evaluation_tasks()[:3]
+    sampling = load_pretrained("meta").as_numpy_policy(deterministic=False, seed=3)
+    return {"gaussian_sampling": evaluate(sampling, tasks, episodes=6, seed=2, max_steps=40),
+            "inverse": evaluate(per_task(InverseResponsePolicy), tasks, episodes=6, seed=5),
+            "inverse_bpm_noise": evaluate(per_task(InverseResponsePolicy), tasks, episodes=6, seed=5,
+                                          bpm_noise=0.3)}
+
+
+def sampler_episodes() -> dict:
+    """(d) MultiTaskSampler episodes for fixed seeds: a seeded call, a continued one, BPM noise."""
+    from awake_tutorial.policies import GaussianMLPPolicy
+    from awake_tutorial.samplers import MultiTaskSampler
+    from awake_tutorial.tasks import sample_tasks
+
+    policy = GaussianMLPPolicy(10, 10, (16, 16), seed=4)
+    tasks = sample_tasks(3, seed=11)
+    out = {}
+    for name, sampler in (("plain", MultiTaskSampler(3, max_steps=25)),
+                          ("bpm_noise", MultiTaskSampler(3, max_steps=25, bpm_noise=0.4))):
+        for call, seeds in (("seeded", [1, 2, 3]), ("continued", None)):
+            ep = sampler.sample(policy, tasks, seeds)
+            out[f"{name}_{call}"] = {"observations": ep.observations, "actions": ep.actions,
+                                     "rewards": ep.rewards, "lengths": ep.mask.sum(1),
+                                     "success": ep.success.float()}
+    return out
+
+
+CASES = {"training_log": training_log, "compare_table": compare_table,
+         "evaluate_results": evaluate_results, "sampler_episodes": sampler_episodes}
+
+
+def _assert_close(got, want, where: str) -> None:
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and sorted(got) == sorted(want), f"{where}: keys differ"
+        for k in want:
+            _assert_close(got[k], want[k], f"{where}.{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), f"{where}: length {len(got)} != {len(want)}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            _assert_close(g, w, f"{where}[{i}]")
+    elif isinstance(want, float) and not isinstance(got, bool):
+        assert isinstance(got, (int, float)), f"{where}: {got!r} is not a number"
+        assert math.isclose(got, want, rel_tol=RTOL, abs_tol=ATOL) or (math.isnan(got) and math.isnan(want)), \
+            f"{where}: {got!r} != golden {want!r}"
+    else:
+        assert got == want, f"{where}: {got!r} != golden {want!r}"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_same_numbers_as_golden(name):
+    want = json.loads((GOLDEN / f"{name}.json").read_text())
+    _assert_close(_plain(CASES[name]()), want, name)
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--record"]:
+    from awake_tutorial.atomic import write_json_atomic
+
+    for name, make in CASES.items():
+        write_json_atomic(GOLDEN / f"{name}.json", _plain(make()))
+        print("wrote", GOLDEN / f"{name}.json")
