@@ -107,21 +107,31 @@ print(mode_banner())
 # $\hat A \leftarrow (\hat A - m)/s$ with the weighted mean $m$ and standard deviation $s$
 # of the loss below.
 #
-# ### The loss, as the code averages it
-# A batch holds $B$ episodes of lengths $T_b$. The code averages **over the steps of
-# each episode first, then over the episodes** (`BatchEpisodes.weights`, as in
-# pytorch-maml-rl):
+# ### The loss, as the code computes it
+# A batch holds $B$ episodes of lengths $T_b$. The **textbook** policy-gradient estimator,
+# $\nabla_\theta J = \mathbb E_\tau\big[\sum_t \nabla_\theta \log\pi_\theta(a_t\mid s_t)\,\hat A_t\big]$,
+# sums over the steps of each episode and averages over the episodes. It is the course's
+# default (`inner_weighting: sum`):
 #
-# $$ \mathcal L_\text{inner}(\theta) = -\frac1B \sum_{b=1}^{B} \frac1{T_b}\sum_{t=0}^{T_b-1}
+# $$ \mathcal L^\text{sum}_\text{inner}(\theta) = -\frac1B \sum_{b=1}^{B} \sum_{t=0}^{T_b-1}
 #    \log\pi_\theta(a_{b,t}\mid s_{b,t})\, \hat A_{b,t} . $$
 #
-# The textbook estimator weights every step alike ($1/N$ with $N = \sum_b T_b$). Here
-# every *episode* weighs the same: a failed episode of 100 steps counts as much as a
-# successful one of 3 steps, instead of 33 times as much. Early in adaptation most
-# steps belong to long failed episodes, and with $1/N$ they would drown the few short
-# successes that show what to do. The price: a step of a long episode is weighted less
-# than in the textbook gradient, which is then not exactly $\nabla_\theta J$; the
-# direction still improves the return (the adaptation below shows it).
+# The reference course (pytorch-maml-rl, `configs/reference.yaml`, `inner_weighting: mean`)
+# averages **over the steps of each episode first**, then over the episodes
+# (`BatchEpisodes.weights`):
+#
+# $$ \mathcal L^\text{mean}_\text{inner}(\theta) = -\frac1B \sum_{b=1}^{B} \frac1{T_b}\sum_{t=0}^{T_b-1}
+#    \log\pi_\theta(a_{b,t}\mid s_{b,t})\, \hat A_{b,t} . $$
+#
+# With *mean*, every **episode** weighs the same: a failed episode of 100 steps counts as
+# much as a successful one of 3 steps. With *sum*, every **step** weighs the same, so a
+# task the policy does not yet solve (long episodes) moves $\theta$ a lot, and a task it
+# already solves in one or two steps barely moves it. That second property is what the
+# meta-policy needs (notebook 4, Meta-SGD): one adaptation step must not spoil a task
+# that was already solved. *Mean* is not exactly $\nabla_\theta J$; its direction still
+# improves the return. (An average over all $N = \sum_b T_b$ steps, $1/N$, weighs the
+# steps like *sum*, but its scale changes with the batch: the step size would too.)
+# `reinforce.step_weights` holds both weightings.
 #
 # One **adaptation step** is one gradient step on this loss:
 #
@@ -165,8 +175,9 @@ Code(inspect.getsource(training.add_advantages), language="python")
 # Write `reinforce_loss(log_probs, advantages, mask)`. All three are tensors of shape
 # $(T, B)$: time steps, episodes of one task. `mask[t, b]` is 1.0 while episode $b$ runs
 # and 0.0 after its end; the entries after the end are padding, with arbitrary values.
-# Return the loss $\mathcal L_	ext{inner}$ above as a one-number tensor (autograd must
-# be able to differentiate it with respect to `log_probs`).
+# Return the reference weighting $\mathcal L^\text{mean}_\text{inner}$ above (each episode
+# weighs the same) as a one-number tensor; autograd must be able to differentiate it with
+# respect to `log_probs`.
 
 # %% tags=["exercise-stub"]
 def reinforce_loss(log_probs, advantages, mask):
@@ -307,8 +318,9 @@ print(f"episodes cut by the time limit: random start {share_at_time_limit(before
 # ## What we learned
 #
 # * REINFORCE adapts a policy to each task with no knowledge of $R$, from episodes only.
-# * From a random start it takes many batches, i.e. **hundreds of episodes per task**,
-#   before the beam is steered reliably (count them in the adaptation figure).
+# * From a random start it takes several batches, i.e. **dozens of episodes and over a
+#   thousand machine steps per task** (most of them in the first, long episodes), before
+#   the beam is steered reliably (count them in the adaptation figure).
 # * Once adapted, a learned policy can need *fewer* steps than the inverse-response
 #   controller: it is not bound to correct along one fixed direction (compare the
 #   columns of the table above; notebook 1's fewest-steps limit shows how much room
@@ -322,8 +334,8 @@ print(f"episodes cut by the time limit: random start {share_at_time_limit(before
 #    for speed and stability? (Try it: rerun the adaptation cell.)
 # 2. Fewer episodes per step, `load_config(fast_batch_size=4)`: what changes?
 # 3. A batch has one failed episode of 100 steps and three successes of 2 steps each.
-#    What weight does one step of the failed episode get in the course's loss, and in
-#    the textbook's $1/N$ average?
+#    What weight does one step of the failed episode get with `inner_weighting: mean`,
+#    with `sum`, and in a $1/N$ average over all steps?
 # 4. With $\lambda = 0$, what is $\hat A_t$? And with $\lambda = 1$, $\gamma = 1$?
 # 5. Why does the baseline get the features $t', t'^2, t'^3$, although the policy never
 #    sees the time?
@@ -331,17 +343,20 @@ print(f"episodes cut by the time limit: random start {share_at_time_limit(before
 # %% [markdown]
 # <details><summary>Answers</summary>
 #
-# 1. A larger step makes each REINFORCE step move the policy further: from a random
-#    start, adaptation with `fast_lr=0.05` steers every task after far fewer batches.
-#    There is no trust region in the inner loop, so a too-large step can also overshoot
-#    into a worse policy from a noisy gradient; `0.002` is slow: after 100 batches some
-#    tasks are still not solved reliably.
+# 1. A larger step moves the policy further per batch. Measured on the five evaluation
+#    tasks (two seeds, episodes sampled as in adaptation): with the default `0.01` every
+#    task is solved in every episode from batch 4 or 5 on; `0.05` gets there by batch 2
+#    with one seed, but with the other it overshoots (no trust region in the inner loop)
+#    and after 40 batches still fails 6 % of the episodes on one task; `0.002` needs 9 to
+#    20 batches.
 # 2. Each step costs 4 instead of 16 episodes, but the gradient estimate is noisier
 #    (variance about four times larger): more batches are needed, and the adapted
 #    policies are less reliable; in episodes on the machine it can still be cheaper.
-# 3. Course: $\frac14\cdot\frac1{100} = 0.0025$ per step of the failed episode, and
-#    $\frac14\cdot\frac12 = 0.125$ per step of a success. Textbook: $\frac1{106}$ for every
-#    step, so the failed episode gets 94 % of the total weight.
+# 3. *Mean*: $\frac14\cdot\frac1{100} = 0.0025$ per step of the failed episode and
+#    $\frac14\cdot\frac12 = 0.125$ per step of a success (each episode gets a quarter).
+#    *Sum*: $\frac14$ for every step, so the failed episode gets $100/106 = 94\,\%$ of the
+#    total weight. $1/N$: $\frac1{106}$ for every step, the same 94 % (the same
+#    direction as *sum*, a different scale).
 # 4. $\lambda = 0$: $\hat A_t = \delta_t = r_t + \gamma V(s_{t+1}) - V(s_t)$, one-step TD.
 #    $\lambda = \gamma = 1$: $\hat A_t = R_t - V(s_t)$, the reward-to-go minus the baseline.
 # 5. The reward-to-go depends on how much time is left: the same orbit early in an

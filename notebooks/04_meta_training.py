@@ -46,6 +46,7 @@ from awake_tutorial import exercises, plotting
 from awake_tutorial.config import load_config
 from awake_tutorial.dashboard import MetaTrainingDashboard, watch
 from awake_tutorial.paths import REPO_DIR
+from awake_tutorial.pretrained import load_pretrained
 from awake_tutorial.quick import budget, mode_banner
 from awake_tutorial.training import meta_train
 
@@ -159,6 +160,9 @@ print(mode_banner())
 #         if L(theta_new) < L(theta) and mean_k KL(pi_new_k || pi_old_k) <= max_kl:
 #             theta <- theta_new; stop
 #     (no try accepted: theta unchanged, a rejected step)
+# awake.yaml's Meta-SGD (section below): theta includes log alpha (one per tensor), L adds
+# zero_shot_weight * L_inner(theta) on the training episodes, and the validation episodes
+# are scored with std adapted_std (close to the mean action).
 # ```
 #
 # (The loss is minimised, so the code steps along $-x$; "improves" means a lower $L$.)
@@ -262,8 +266,6 @@ assert exercises.check_kl_scaled_step(kl_scaled_step)
 # meta-policy learned:
 
 # %%
-from awake_tutorial.pretrained import load_pretrained  # noqa: E402 (Meta-SGD section)
-
 fast_lr = load_config().fast_lr
 for name, alpha in load_pretrained("meta").step_sizes(fast_lr).items():
     print(f"{name:16s} alpha = {float(alpha):.5f}  ({float(alpha) / fast_lr:5.2f} x fast_lr)")

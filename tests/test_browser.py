@@ -88,11 +88,17 @@ def test_meta_training_notebook_runs_in_jupyterlab(lab):
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
             page.click(".lm-MenuBar-item:has-text('Run')", timeout=30_000)
             page.click(".lm-Menu-item:has-text('Run All Cells')", timeout=30_000)
-            # every code cell has an execution count and none is still queued or running
+            # every code cell ran and none is still queued or running: each shown prompt has an
+            # execution count, and the last count is the number of code cells (the collapsed
+            # solution cells show no prompt, but they take their count too)
             page.wait_for_function(
                 """() => {
-                    const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
-                    return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+                    const cells = [...document.querySelectorAll('.jp-CodeCell')];
+                    const shown = cells.map(c => (c.querySelector('.jp-InputPrompt') || {textContent: ''})
+                                                 .textContent.trim()).filter(t => t.length > 0);
+                    const counts = shown.map(t => /\\[(\\d+)\\]/.exec(t)).filter(m => m).map(m => +m[1]);
+                    return cells.length > 0 && counts.length === shown.length
+                        && Math.max(...counts) === cells.length;
                 }""", timeout=420_000, polling=1000)
             errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
             tracebacks = [t for t in errors.all_inner_texts() if "Traceback" in t or "Error:" in t]
