@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from gymnasium.vector import AutoresetMode
 from scipy.optimize import lsq_linear
 
 from awake_tutorial.envs.dynamics import KICK_PER_ACTION, OBS_PER_METRE, SUCCESS_RMS, rescale
@@ -199,25 +198,9 @@ def evaluate(policy, tasks: Sequence[Task | int], *, episodes: int = 100, seed: 
         if callable(getattr(task_policy, "reset", None)):
             task_policy.reset()
         envs = AwakeSteeringVectorEnv([task] * episodes, max_steps=max_steps, plane=plane,
-                                      wall_penalty=wall_penalty,
-                                      autoreset_mode=AutoresetMode.NEXT_STEP, bpm_noise=bpm_noise)
-        obs, _ = envs.reset(seed=seed)
-        lengths = np.zeros(episodes, dtype=np.int64)
-        returns = np.zeros(episodes)
-        successes = np.zeros(episodes, dtype=bool)
-        running = np.ones(episodes, dtype=bool)
-        while running.any():  # ends within max_steps: every episode stops by then
-            actions = np.asarray(act(obs))
-            if actions.shape != obs.shape:
-                raise ValueError(
-                    f"the policy returned actions of shape {actions.shape} for observations "
-                    f"of shape {obs.shape}; it must return one action (10,) per row."
-                )
-            obs, rewards, terminated, truncated, info = envs.step(actions)
-            returns += np.where(running, rewards, 0.0)
-            lengths += running
-            successes |= running & info["success"]
-            running &= ~(terminated | truncated)  # later episodes of a sub-env are ignored
+                                      wall_penalty=wall_penalty, bpm_noise=bpm_noise)
+        rollout = envs.run_episodes(act, seed=seed)  # one episode per sub-env
+        lengths, returns, successes = rollout.lengths, rollout.returns, rollout.success
         results.append({
             "task_id": task.id,
             "mean_length": float(lengths.mean()),

@@ -30,7 +30,6 @@ import numpy as np
 
 from awake_tutorial.benchmark import FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task
 from awake_tutorial.config import Config
-from awake_tutorial.samplers import MultiTaskSampler
 from awake_tutorial.tasks import Task
 
 NOISE_LEVELS = (0.0, 0.1, 0.2, 0.3, 0.5)  # mm
@@ -40,10 +39,9 @@ METHODS = (*(f"meta-{k}" for k in META_BATCHES), "inverse", "measure-then-correc
 
 def _meta_policies(meta_policy, tasks: Sequence[Task], bpm_noise: float, config: Config, seed: int) -> dict:
     """{K: per_task policy} for K in META_BATCHES: adapted under noise, acting with the mean."""
-    from awake_tutorial.training import adapt
+    from awake_tutorial.training import adapt, new_sampler
 
-    sampler = MultiTaskSampler(config.fast_batch_size, config.max_steps, config.plane, config.wall_penalty,
-                               bpm_noise=bpm_noise)
+    sampler = new_sampler(config, bpm_noise)
     result = adapt(meta_policy, tasks, max(META_BATCHES), config, seed=seed, sampler=sampler,
                    snapshots=[k for k in META_BATCHES if k > 0])
     policies = {0: [meta_policy] * len(tasks), **result.snapshots}

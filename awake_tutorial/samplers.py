@@ -1,16 +1,17 @@
 """MultiTaskSampler: episodes of many tasks, rolled out together in one batch.
 
 All K tasks x B episodes of a meta-batch step together: K * B sub-envs (task k owns
-sub-envs k*B ... k*B + B - 1) advanced by the batched physics of the environments
-(:mod:`awake_tutorial.envs.dynamics`, the code both gym envs run), with one batched
-policy call per time step, each task with its own parameters (per-task params, see
+sub-envs k*B ... k*B + B - 1) of one vector env, with one batched policy call per time
+step, each task with its own parameters (per-task params, see
 :mod:`awake_tutorial.policies`). No worker processes: at this size a batched matrix
-product beats any inter-process traffic.
+product beats any inter-process traffic. The sampler knows no physics: it gets its vector
+env from a factory, ``make_envs(tasks)`` (e.g. ``AwakeSteeringVectorEnv.factory(max_steps=30)``).
 
-Each sub-env runs exactly one episode per call: once it ends it is left alone (a gym
-vector env would restart it and the restarted steps would be thrown away; those
-restarts cost half of a short rollout). Every episode is the one a single
-:class:`~awake_tutorial.envs.AwakeSteeringEnv` gives with the same seed and actions (tested).
+Each sub-env runs exactly one episode per call, in the vector env's
+:meth:`~awake_tutorial.envs.AwakeSteeringVectorEnv.run_episodes` mode: once it ends it
+idles (autoreset would restart it and the restarted steps would be thrown away). Every
+episode is the one a single :class:`~awake_tutorial.envs.AwakeSteeringEnv` gives with the
+same seed and actions (tested).
 
 Randomness is per task: task k's seed fixes its B env seeds and its action noise, so
 the episodes of a task are the same whether it is sampled alone or with others.
@@ -21,17 +22,13 @@ episodes are then still reproducible, but depend on the earlier calls.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
-from gymnasium.utils import seeding
 
-from awake_tutorial.envs import dynamics
-from awake_tutorial.envs.steering import check_bpm_noise, check_settings
 from awake_tutorial.episodes import BatchEpisodes
 from awake_tutorial.policies import GaussianMLPPolicy, stack_params
-from awake_tutorial.tasks import Task
 
 MAX_SEED = 2**31 - 1
 NOISE_BLOCK = 4  # steps of action noise drawn per generator call (same numbers as step by step)
@@ -42,43 +39,40 @@ class MultiTaskSampler:
 
     Args:
         episodes_per_task: B, episodes per task (the "fast batch size").
-        max_steps, plane, wall_penalty, bpm_noise: as for the environment (BPM noise in mm,
-            from each sub-env's own noise generator, as in the env).
+        make_envs: factory ``make_envs(tasks)`` -> a vector env with one sub-env per entry of
+            ``tasks`` and a ``run_episodes`` method, e.g. ``AwakeSteeringVectorEnv.factory(
+            max_steps=30, bpm_noise=0.5)`` (settings such as BPM noise are the env's).
     """
 
-    def __init__(self, episodes_per_task: int, max_steps: int = 100, plane: str = "horizontal",
-                 wall_penalty: str = "strict", bpm_noise: float = 0.0):
-        self.bpm_noise = check_bpm_noise(bpm_noise)
+    def __init__(self, episodes_per_task: int, make_envs: Callable[[Sequence[Any]], Any]):
         if int(episodes_per_task) < 1:
             raise ValueError(f"episodes_per_task must be >= 1, got {episodes_per_task}.")
+        if not callable(make_envs):
+            raise TypeError(f"make_envs must be a factory tasks -> vector env, e.g. "
+                            f"AwakeSteeringVectorEnv.factory(max_steps=30); got {make_envs!r}.")
         self.episodes_per_task = int(episodes_per_task)
-        self.max_steps, self.plane, self.wall_penalty = check_settings(max_steps, plane, wall_penalty)
-        self._tasks: list[Task] | None = None  # tasks of the sub-envs' response matrices
-        self._R: np.ndarray | None = None  # (K * B, 10, 10) m/rad
-        self._starts: dynamics.StartSampler | None = None
+        self.make_envs = make_envs
+        self._tasks: list | None = None  # tasks of the vector env
+        self._envs = None  # K * B sub-envs, task k's are k*B ... k*B + B - 1
         self._rngs: list[np.random.Generator] | None = None  # action noise, one per task
-        self._env_rngs: list[np.random.Generator] | None = None  # starts, one per sub-env
-        self._noise_rngs: list[np.random.Generator] | None = None  # BPM noise, one per sub-env
-        self._seeded_tasks: list[Task] | None = None  # the tasks the generators were seeded for
+        self._seeded_tasks: list | None = None  # the tasks the generators were seeded for
         self.env_seeds: list[int] | None = None  # sub-env i's episodes = AwakeSteeringEnv.reset(seed=env_seeds[i])
 
-    def _set_tasks(self, tasks: Sequence[Task]) -> None:
-        """Response matrices of the sub-envs; kept while the tasks stay the same objects."""
+    def _set_tasks(self, tasks: Sequence[Any]) -> None:
+        """A vector env for the tasks; kept while the tasks stay the same objects."""
         if self._tasks is not None and len(tasks) == len(self._tasks) and all(
                 a is b for a, b in zip(tasks, self._tasks)):
             return  # same tasks: keep the random streams and the candidate starts
         self._tasks = list(tasks)
-        matrices = np.stack([task.response(self.plane) for task in tasks])
-        self._R = np.repeat(matrices, self.episodes_per_task, axis=0)
-        self._starts = dynamics.StartSampler(len(self._R))
+        self._envs = self.make_envs([task for task in tasks for _ in range(self.episodes_per_task)])
 
-    def sample(self, policy: GaussianMLPPolicy, tasks: Sequence[Task], seeds: Sequence[int] | None,
+    def sample(self, policy: GaussianMLPPolicy, tasks: Sequence[Any], seeds: Sequence[int] | None,
                params: Mapping[str, torch.Tensor] | None = None) -> BatchEpisodes:
         """Roll out B episodes per task with a ~ pi_params(. | s).
 
         Args:
             policy: the policy (architecture; its own parameters if ``params`` is None).
-            tasks: K tasks.
+            tasks: K tasks (whatever ``make_envs`` takes).
             seeds: K ints, one per task (env starts and action noise); None continues the
                 streams of the previous call, which must have had the same tasks.
             params: None, one parameter set for all tasks, or per-task params (K, ...).
@@ -91,7 +85,7 @@ class MultiTaskSampler:
         params = policy.params() if params is None else dict(params)
         if params["log_std"].dim() == 1:
             params = stack_params(params, K)
-        act = RolloutPolicy(policy, params)
+        policy_k = RolloutPolicy(policy, params)
         self._set_tasks(tasks)
         if seeds is None:
             if self._rngs is None or self._seeded_tasks is not self._tasks:
@@ -101,52 +95,34 @@ class MultiTaskSampler:
             self._seeded_tasks = self._tasks
             # sub-env i is seeded as gymnasium seeds an env: reset(seed=env_seeds[i])
             self.env_seeds = [int(x) for rng in self._rngs for x in rng.integers(0, MAX_SEED, size=B)]
-            self._env_rngs = [seeding.np_random(s)[0] for s in self.env_seeds]
-            self._noise_rngs = [dynamics.noise_generator(g) for g in self._env_rngs] if self.bpm_noise else None
-            self._starts.forget(slice(None))
-        rngs, R, n = self._rngs, self._R, K * B
-        kicks = self._starts.sample(np.arange(n), self._env_rngs, R)  # (n, 10) rad
-        noise_rngs = self._noise_rngs  # (a seeds=None call continues them too)
-        obs, _ = dynamics.first_observation(R, kicks, dynamics.draw_bpm_noise(noise_rngs or [], self.bpm_noise))
-        steps = np.zeros(n, dtype=np.int64)
-        alive = np.ones(n, dtype=bool)
-        success = np.zeros(n, dtype=bool)
-        strict_wall = self.wall_penalty == "strict"
-        observations, actions, rewards, masks = [], [], [], []
-        for t in range(self.max_steps):
-            if t % NOISE_BLOCK == 0:  # (K, NOISE_BLOCK, B, A) standard normal, one call per task
-                noise = np.stack([rng.standard_normal((NOISE_BLOCK, B, A), dtype=np.float32) for rng in rngs])
-            action = act(obs.reshape(K, B, -1), noise[:, t % NOISE_BLOCK])  # (K, B, A)
-            observations.append(obs.reshape(K, B, -1))
-            actions.append(action)
-            masks.append(alive.reshape(K, B))
-            run = np.flatnonzero(alive)  # only the episodes still running take a step
-            step = dynamics.step(R[run], kicks[run], dynamics.check_actions(action.reshape(n, A)[run], (run.size,)),
-                                 steps[run], self.max_steps, strict_wall,
-                                 dynamics.draw_bpm_noise([noise_rngs[i] for i in run] if noise_rngs else [], self.bpm_noise))
-            kicks[run], steps[run] = step.kicks, step.steps
-            obs = obs.copy()
-            obs[run] = step.obs
-            reward = np.zeros(n)
-            reward[run] = step.reward
-            rewards.append(reward.reshape(K, B))
-            success[run] = step.success
-            alive = alive.copy()
-            alive[run] = ~(step.terminated | step.truncated)
-            if not alive.any():
-                break
+        noise = action_noise(self._rngs, B, A)
 
-        def by_task(arrays: list) -> torch.Tensor:  # T arrays (K, B, ...) -> (K, T, B, ...)
-            return torch.from_numpy(np.stack(arrays, axis=1))
+        def act(obs: np.ndarray) -> np.ndarray:  # (K * B, obs_dim) -> (K * B, A), task k's params on its B rows
+            return policy_k(obs.reshape(K, B, -1), next(noise)).reshape(K * B, A)
 
-        mask = by_task(masks).float()
+        rollout = self._envs.run_episodes(act, seed=None if seeds is None else self.env_seeds)
+
+        def by_task(array: np.ndarray) -> torch.Tensor:  # (T, K * B, ...) -> (K, T, B, ...)
+            array = array.reshape(array.shape[0], K, B, *array.shape[2:]).swapaxes(0, 1)
+            return torch.from_numpy(np.ascontiguousarray(array))
+
+        mask = by_task(rollout.alive).float()
         return BatchEpisodes(
-            observations=by_task(observations) * mask.unsqueeze(-1),
-            actions=by_task(actions) * mask.unsqueeze(-1),
-            rewards=by_task(rewards).float() * mask,
+            observations=by_task(rollout.observations) * mask.unsqueeze(-1),
+            actions=by_task(rollout.actions) * mask.unsqueeze(-1),
+            rewards=by_task(rollout.rewards).float() * mask,
             mask=mask,
-            success=torch.from_numpy(success).view(K, B),
+            success=torch.from_numpy(rollout.success).view(K, B),
         )
+
+
+def action_noise(rngs: Sequence[np.random.Generator], B: int, A: int) -> Iterator[np.ndarray]:
+    """Standard normal action noise (K, B, A) float32 for step after step; task k's from
+    ``rngs[k]``, drawn ``NOISE_BLOCK`` steps at a time (one generator call per task)."""
+    while True:
+        block = np.stack([rng.standard_normal((NOISE_BLOCK, B, A), dtype=np.float32) for rng in rngs])
+        for t in range(NOISE_BLOCK):
+            yield block[:, t]
 
 
 class RolloutPolicy:

@@ -38,6 +38,7 @@ import torch
 from awake_tutorial import runs
 from awake_tutorial.baseline import LinearFeatureBaseline
 from awake_tutorial.config import Config
+from awake_tutorial.envs import AwakeSteeringVectorEnv
 from awake_tutorial.episodes import BatchEpisodes
 from awake_tutorial.metalearners import MAMLTRPO, MetaSGDTRPO, inner_step
 from awake_tutorial.policies import GaussianMLPPolicy, load_policy, save_policy, stack_params
@@ -95,6 +96,12 @@ def add_advantages(episodes: BatchEpisodes, config: Config) -> BatchEpisodes:
     baseline = LinearFeatureBaseline(episodes.observations.shape[-1]).fit(episodes, config.gamma)
     episodes.compute_advantages(baseline.predict(episodes), config.gamma, config.gae_lambda)
     return episodes
+
+
+def new_sampler(config: Config, bpm_noise: float = 0.0) -> MultiTaskSampler:
+    """The config's sampler: ``fast_batch_size`` episodes per task in the config's vector envs."""
+    return MultiTaskSampler(config.fast_batch_size, AwakeSteeringVectorEnv.factory(
+        config.max_steps, config.plane, config.wall_penalty, bpm_noise))
 
 
 def make_learner(policy: GaussianMLPPolicy, config: Config) -> MAMLTRPO:
@@ -191,7 +198,7 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
     if state.policy_file is not None and state.start_batch > 0:
         policy.load_state_dict(load_policy(state.policy_file, config=config).state_dict())
     learner = make_learner(policy, config)
-    sampler = MultiTaskSampler(config.fast_batch_size, config.max_steps, config.plane, config.wall_penalty)
+    sampler = new_sampler(config)
     stream = TaskStream(task_source or sample_tasks, config.meta_batch_size, config.seed)
     records = list(state.records)
     elapsed_before = records[-1]["wall_time"] if records else 0.0
@@ -242,7 +249,7 @@ def adapt(policy: GaussianMLPPolicy | None, tasks: Sequence[Task], num_batches: 
         runs.prepare_run_dir(run_dir, config, "adapt", overwrite=overwrite)
     # sampler: where the episodes come from; default the in-process simulation (another
     # sampler, e.g. awake_tutorial.env_sampler.EnvSampler, runs them on a served machine)
-    sampler = sampler or MultiTaskSampler(config.fast_batch_size, config.max_steps, config.plane, config.wall_penalty)
+    sampler = sampler or new_sampler(config)
     params = {n: p.detach() for n, p in stack_params(policy.params(), len(tasks)).items()}
     records, kept, step_sizes = [], {}, policy.step_sizes(config.fast_lr)
     with torch_threads(config.num_threads):

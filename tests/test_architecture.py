@@ -96,3 +96,21 @@ def test_no_import_cycles():
 def test_the_checker_sees_imports_inside_functions():
     assert "awake_tutorial.tasks" in GRAPH["awake_tutorial.envs.steering"]  # at the top
     assert "awake_tutorial.pretrained" in GRAPH["awake_tutorial.cli"]  # only inside a command
+
+
+def test_the_sampler_gets_its_envs_from_a_factory():
+    """The sampler imports no physics, no tasks and no env: ``make_envs(tasks)`` builds them."""
+    assert not {m for m in GRAPH["awake_tutorial.samplers"] if in_layer(m, "optics", "tasks", "envs", "machine")}
+
+
+ENGINE = {"step", "first_observation", "StartSampler", "check_actions", "draw_bpm_noise"}
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if not in_layer(n, "envs")))
+def test_only_the_envs_drive_the_dynamics(name):
+    """One rollout engine: outside ``envs`` nobody steps ``envs.dynamics`` (constants are fine)."""
+    for node in ast.walk(ast.parse(MODULES[name].read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "awake_tutorial.envs.dynamics":
+            assert not {a.name for a in node.names} & ENGINE, (name, node.lineno)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "dynamics":
+            assert node.attr not in ENGINE, (name, node.lineno)

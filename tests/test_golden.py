@@ -74,14 +74,15 @@ def evaluate_results() -> dict:
 def sampler_episodes() -> dict:
     """(d) MultiTaskSampler episodes for fixed seeds: a seeded call, a continued one, BPM noise."""
     from awake_tutorial.policies import GaussianMLPPolicy
+    from awake_tutorial.envs import AwakeSteeringVectorEnv
     from awake_tutorial.samplers import MultiTaskSampler
     from awake_tutorial.tasks import sample_tasks
 
     policy = GaussianMLPPolicy(10, 10, (16, 16), seed=4)
     tasks = sample_tasks(3, seed=11)
     out = {}
-    for name, sampler in (("plain", MultiTaskSampler(3, max_steps=25)),
-                          ("bpm_noise", MultiTaskSampler(3, max_steps=25, bpm_noise=0.4))):
+    for name, sampler in (("plain", MultiTaskSampler(3, AwakeSteeringVectorEnv.factory(max_steps=25))),
+                          ("bpm_noise", MultiTaskSampler(3, AwakeSteeringVectorEnv.factory(max_steps=25, bpm_noise=0.4)))):
         for call, seeds in (("seeded", [1, 2, 3]), ("continued", None)):
             ep = sampler.sample(policy, tasks, seeds)
             out[f"{name}_{call}"] = {"observations": ep.observations, "actions": ep.actions,

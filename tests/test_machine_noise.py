@@ -68,7 +68,7 @@ def test_vector_env_and_sampler_see_the_same_noise_as_single_envs():
     np.testing.assert_array_equal(vector.step(step)[0], np.stack([env.step(step[0])[0] for env in singles]))
 
     policy = GaussianMLPPolicy(seed=0)
-    sampler = MultiTaskSampler(3, max_steps=10, bpm_noise=0.5)
+    sampler = MultiTaskSampler(3, AwakeSteeringVectorEnv.factory(max_steps=10, bpm_noise=0.5))
     batch = sampler.sample(policy, [task], [7])
     sequential = EnvSampler(AwakeSteeringEnv(task, max_steps=10, bpm_noise=0.5), 3).sample(policy, [task], [7])
     torch.testing.assert_close(batch.observations, sequential.observations, rtol=0, atol=1e-5)
@@ -80,7 +80,7 @@ def test_env_sampler_gives_the_multitask_sampler_episodes_and_adapts_alike():
     from awake_tutorial.training import adapt
 
     task, policy, config = get_evaluation_task(2), GaussianMLPPolicy(seed=1), load_config()
-    a = MultiTaskSampler(8, max_steps=30).sample(policy, [task], [5])
+    a = MultiTaskSampler(8, AwakeSteeringVectorEnv.factory(max_steps=30)).sample(policy, [task], [5])
     b = EnvSampler(AwakeSteeringEnv(task, max_steps=30), 8).sample(policy, [task], [5])
     assert torch.equal(a.mask, b.mask) and torch.equal(a.success, b.success)
     for field in ("observations", "actions", "rewards"):  # float32 rounding of the batched policy call

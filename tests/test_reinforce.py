@@ -8,6 +8,7 @@ import pytest
 
 from awake_tutorial.metalearners.reinforce import adapt, inner_loss, inner_step, reinforce_gradient
 from awake_tutorial.policies import GaussianMLPPolicy, stack_params
+from awake_tutorial.envs import AwakeSteeringVectorEnv
 from awake_tutorial.samplers import MultiTaskSampler
 from awake_tutorial.tasks import load_evaluation_tasks
 from awake_tutorial.training import add_advantages
@@ -80,7 +81,7 @@ def test_first_order_step_has_identity_jacobian_second_order_does_not():
 def test_one_inner_step_raises_the_return_on_a_fixed_task():
     task = load_evaluation_tasks()[0]
     policy = GaussianMLPPolicy(seed=0)
-    sampler = MultiTaskSampler(32, max_steps=100)
+    sampler = MultiTaskSampler(32, AwakeSteeringVectorEnv.factory(max_steps=100))
     params = {k: v.detach() for k, v in stack_params(policy.params(), 1).items()}
     episodes = add_advantages(sampler.sample(policy, [task], [0], params), Config())
     adapted = {k: v.detach() for k, v in inner_step(policy, episodes, params, fast_lr=0.01).items()}

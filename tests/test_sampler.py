@@ -6,6 +6,7 @@ import torch
 
 from awake_tutorial.envs import AwakeSteeringEnv
 from awake_tutorial.policies import GaussianMLPPolicy, stack_params
+from awake_tutorial.envs import AwakeSteeringVectorEnv
 from awake_tutorial.samplers import MultiTaskSampler
 from awake_tutorial.tasks import load_evaluation_tasks
 
@@ -28,10 +29,10 @@ def test_vectorized_sampling_equals_sampling_each_task_alone(tasks):
     policy = GaussianMLPPolicy(seed=0)
     params = per_task_params(policy, len(tasks))
     seeds = [11, 22, 33, 44]
-    sampler = MultiTaskSampler(episodes_per_task=6, max_steps=30)
+    sampler = MultiTaskSampler(6, AwakeSteeringVectorEnv.factory(max_steps=30))
     together = sampler.sample(policy, tasks, seeds, params)
     for k, task in enumerate(tasks):
-        alone = MultiTaskSampler(6, max_steps=30).sample(policy, [task], [seeds[k]],
+        alone = MultiTaskSampler(6, AwakeSteeringVectorEnv.factory(max_steps=30)).sample(policy, [task], [seeds[k]],
                                                           {n: p[k:k + 1] for n, p in params.items()})
         T = alone.num_steps
         assert torch.all(together.mask[k, T:] == 0)
@@ -44,7 +45,7 @@ def test_vectorized_sampling_equals_sampling_each_task_alone(tasks):
 def test_episodes_replay_in_a_single_env(tasks):
     """obs_t is what the policy saw, a_t what it did, r_t what the env answered."""
     policy = GaussianMLPPolicy(seed=1)
-    sampler = MultiTaskSampler(3, max_steps=40)
+    sampler = MultiTaskSampler(3, AwakeSteeringVectorEnv.factory(max_steps=40))
     ep = sampler.sample(policy, tasks[:2], [5, 6])
     env_seeds = [int(x) for s in (5, 6) for x in np.random.default_rng(s).integers(0, 2**31 - 1, size=3)]
     assert sampler.env_seeds == env_seeds  # (documented: how to replay an episode)
@@ -63,7 +64,7 @@ def test_episodes_replay_in_a_single_env(tasks):
 
 def test_shapes_masks_and_determinism(tasks):
     policy = GaussianMLPPolicy(seed=2)
-    sampler = MultiTaskSampler(5, max_steps=20)
+    sampler = MultiTaskSampler(5, AwakeSteeringVectorEnv.factory(max_steps=20))
     ep = sampler.sample(policy, tasks, [1, 2, 3, 4])
     K, T, B = ep.mask.shape
     assert (K, B) == (4, 5) and T <= 20 and ep.observations.shape == (K, T, B, 10)
@@ -97,14 +98,14 @@ def test_unseeded_calls_continue_the_streams(tasks):
     policy = GaussianMLPPolicy(seed=4)
     runs = []
     for _ in range(2):
-        sampler = MultiTaskSampler(4, max_steps=15)
+        sampler = MultiTaskSampler(4, AwakeSteeringVectorEnv.factory(max_steps=15))
         first = sampler.sample(policy, tasks, [1, 2, 3, 4])
         runs.append((first, sampler.sample(policy, tasks, None)))
     assert torch.equal(runs[0][1].actions, runs[1][1].actions)  # reproducible
     assert not torch.equal(runs[0][1].observations[:, 0], runs[0][0].observations[:, 0])  # new starts
     with pytest.raises(ValueError, match="seed the first call"):
-        MultiTaskSampler(4).sample(policy, tasks, None)
-    sampler = MultiTaskSampler(4, max_steps=15)
+        MultiTaskSampler(4, AwakeSteeringVectorEnv.factory()).sample(policy, tasks, None)
+    sampler = MultiTaskSampler(4, AwakeSteeringVectorEnv.factory(max_steps=15))
     sampler.sample(policy, tasks, [1, 2, 3, 4])
     with pytest.raises(ValueError, match="same tasks"):
         sampler.sample(policy, list(reversed(tasks)), None)

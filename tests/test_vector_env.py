@@ -209,3 +209,39 @@ def test_step_never_changes_the_callers_actions():
     for _ in range(3):  # max_steps=1: every other step restarts all sub-envs (NEXT_STEP)
         envs.step(actions)
         assert np.all(actions == 0.5)
+
+
+@pytest.mark.parametrize("bpm_noise", [0.0, 0.3])
+def test_run_episodes_gives_one_episode_per_sub_env_as_single_envs(bpm_noise):
+    """The sampler's and evaluate's mode: every episode equals a single env's with the same
+    seed and actions; an ended sub-env idles (same observation, reward 0, no random draws)."""
+    tasks, seeds = mixed_tasks(), [3, 4, 5, 6, 7]
+    rng = np.random.default_rng(1)
+    envs = AwakeSteeringVectorEnv(tasks, max_steps=30, bpm_noise=bpm_noise)
+    out = envs.run_episodes(lambda obs: policy_actions(rng, obs, tasks).astype(np.float32), seed=seeds)
+    T, n = out.alive.shape
+    assert out.observations.shape == (T, n, 10) and out.observations.dtype == np.float32
+    assert out.alive[-1].any() and set(out.lengths.tolist()) != {T}  # episodes of different lengths
+    for i, (task, seed) in enumerate(zip(tasks, seeds)):
+        env = AwakeSteeringEnv(task, max_steps=30, bpm_noise=bpm_noise)
+        obs, total, success = env.reset(seed=seed)[0], 0.0, False
+        for t in range(out.lengths[i]):
+            assert out.alive[t, i] and np.array_equal(out.observations[t, i], obs), (i, t)
+            obs, reward, terminated, truncated, info = env.step(out.actions[t, i])
+            assert out.rewards[t, i] == reward
+            total, success = total + reward, info["success"]
+        assert terminated or truncated
+        assert out.returns[i] == total and out.success[i] == success
+        idle = slice(out.lengths[i] + 1, T)
+        assert not out.alive[out.lengths[i]:, i].any() and not out.rewards[out.lengths[i]:, i].any()
+        assert (out.observations[idle, i] == obs).all()  # keeps its last observation
+    _, rewards, _, _, info = envs.step(np.zeros((n, 10)))  # all ended: the next step restarts them
+    assert not rewards.any() and not info["step"].any()
+
+
+def test_run_episodes_bad_actions_are_clear_errors():
+    envs = AwakeSteeringVectorEnv([synthetic_task(0)] * 3, max_steps=5)
+    with pytest.raises(ValueError, match=r"shape \(3, 9\).*one action \(10,\) per row"):
+        envs.run_episodes(lambda obs: np.zeros((3, 9)), seed=0)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        envs.run_episodes(lambda obs: np.full((3, 10), np.nan), seed=0)

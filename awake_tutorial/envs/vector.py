@@ -4,11 +4,16 @@ It follows the gymnasium 1.4 :class:`~gymnasium.vector.VectorEnv` API and behave
 like ``gymnasium.vector.SyncVectorEnv`` over single :class:`AwakeSteeringEnv` s with the same
 tasks and seeds (same observations, rewards, flags and infos, step by step), only much faster.
 Each sub-env has its own task and its own random generator.
+
+:meth:`AwakeSteeringVectorEnv.run_episodes` runs one episode per sub-env, ended ones idle: the one
+rollout engine, of the meta-learning sampler and of ``benchmark.evaluate``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import functools
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from gymnasium.utils import seeding
@@ -19,6 +24,19 @@ from awake_tutorial.envs import dynamics
 from awake_tutorial.envs.steering import (check_bpm_noise, check_settings, make_spaces, reset_option,
                                          resolve_task)
 from awake_tutorial.tasks import Task
+
+
+@dataclass
+class Rollout:
+    """One episode per sub-env (:meth:`AwakeSteeringVectorEnv.run_episodes`); T steps, n sub-envs."""
+
+    observations: np.ndarray  # (T, n, 10) float32, what each action was chosen from
+    actions: np.ndarray  # (T, n, 10) as the act function returned them
+    rewards: np.ndarray  # (T, n) float64, 0 once ended
+    alive: np.ndarray  # (T, n) bool, the episode still ran at step t
+    returns: np.ndarray  # (n,) float64
+    lengths: np.ndarray  # (n,) int64
+    success: np.ndarray  # (n,) bool
 
 
 class AwakeSteeringVectorEnv(VectorEnv):
@@ -179,6 +197,58 @@ class AwakeSteeringVectorEnv(VectorEnv):
             info.update(final_obs=final_obs, _final_obs=done, final_info=final_info,
                         _final_info=done.copy())
         return self._obs.copy(), reward, terminated, truncated, info
+
+    def run_episodes(self, act: Callable[[np.ndarray], Any],
+                     seed: int | Sequence[int | None] | None = None) -> Rollout:
+        """Reset with ``seed`` (as :meth:`reset`), then run exactly one episode per sub-env.
+
+        Autoreset would restart an ended sub-env and the restarted steps would be thrown
+        away (half the cost of a short rollout). Here it idles: it keeps its last
+        observation, its row of the actions is ignored and it draws no random numbers, so
+        each episode is the one ``AwakeSteeringEnv`` gives with the same seed and actions.
+        ``act``: observations (n, 10) float32 -> actions (n, 10), called once per step with
+        every row; it must not modify its input. ``seed=None`` continues the generators.
+        """
+        obs = self.reset(seed=seed)[0]
+        n, strict = self.num_envs, self.wall_penalty == "strict"
+        alive, success = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+        returns, lengths = np.zeros(n), np.zeros(n, dtype=np.int64)
+        observations, actions, rewards, alives = [], [], [], []
+        for _ in range(self.max_steps):  # every episode ends within max_steps
+            action = np.asarray(act(obs))
+            if action.shape != obs.shape:
+                raise ValueError(f"the policy returned actions of shape {action.shape} for observations of "
+                                 f"shape {obs.shape}; it must return one action (10,) per row.")
+            observations.append(obs), actions.append(action), alives.append(alive)
+            run = np.flatnonzero(alive)  # only the episodes still running take a step
+            noise_rngs = [self._noise_rngs[i] for i in run] if self.bpm_noise else []
+            noise = dynamics.draw_bpm_noise(noise_rngs, self.bpm_noise)
+            t = dynamics.step(self._R[run], self._kicks[run], dynamics.check_actions(action[run], (run.size,)),
+                              self._steps[run], self.max_steps, strict, noise)
+            self._kicks[run], self._steps[run] = t.kicks, t.steps
+            obs = obs.copy()
+            obs[run] = t.obs
+            reward = np.zeros(n)
+            reward[run] = t.reward
+            rewards.append(reward)
+            returns += reward
+            lengths += alive
+            success[run] = t.success  # success ends an episode: its last step tells
+            alive = alive.copy()
+            alive[run] = ~(t.terminated | t.truncated)
+            if not alive.any():
+                break
+        self._obs, self._done = obs, np.ones(n, dtype=bool)
+        return Rollout(np.stack(observations), np.stack(actions), np.stack(rewards), np.stack(alives),
+                       returns, lengths, success)
+
+    @classmethod
+    def factory(cls, max_steps: int = 100, plane: str = "horizontal", wall_penalty: str = "strict",
+                bpm_noise: float = 0.0) -> Callable[[Sequence[Task | int]], "AwakeSteeringVectorEnv"]:
+        """``make_envs(tasks)`` -> a vector env with these settings (checked now), for ``MultiTaskSampler``."""
+        max_steps, plane, wall_penalty = check_settings(max_steps, plane, wall_penalty)
+        return functools.partial(cls, max_steps=max_steps, plane=plane, wall_penalty=wall_penalty,
+                                 bpm_noise=check_bpm_noise(bpm_noise))
 
     # --- helpers -----------------------------------------------------------------------
 
