@@ -29,6 +29,8 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 
+from awake_tutorial.atomic import atomic_path
+
 OBS_DIM = 10  # BPM readings
 ACTION_DIM = 10  # corrector changes
 
@@ -185,9 +187,8 @@ def save_policy(policy: GaussianMLPPolicy, path) -> Path:
     """Write the policy's state_dict to ``path`` atomically (temp file + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({k: v.detach().cpu() for k, v in policy.state_dict().items()}, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save({k: v.detach().cpu() for k, v in policy.state_dict().items()}, tmp)
     return path
 
 

@@ -90,7 +90,7 @@ def test_with_params_copies(policy):
 
 def test_save_load_round_trip(policy, tmp_path):
     path = save_policy(policy, tmp_path / "p.pt")
-    assert not (tmp_path / "p.pt.tmp").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["p.pt"]  # no temp file left behind
     loaded = load_policy(path)
     for k, v in policy.state_dict().items():
         assert torch.equal(v, loaded.state_dict()[k])
