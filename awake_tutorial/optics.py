@@ -210,6 +210,24 @@ def twiss(scales, field_error: bool = True) -> dict[str, np.ndarray]:
     return out
 
 
+def beamline(scales=None) -> dict:
+    """What a picture of the line needs, for one quad setting (default: nominal optics).
+
+    Returns ``s`` (n + 1,) m: the start and every element exit; ``beta_x``, ``beta_y``
+    (n + 1,) m at those positions; ``centres`` {element type: (k,) m}: the centre of
+    every element of that type (bpm, corrector, quadrupole, bend_h, bend_v, ...).
+    """
+    table = twiss(nominal_scales() if scales is None else np.atleast_2d(scales))
+    lengths = np.array([e.length for e in LATTICE.elements])
+    s_exit = np.cumsum(lengths)
+    centres: dict[str, list[float]] = {}
+    for s_mid, element in zip(s_exit - lengths / 2, LATTICE.elements):
+        centres.setdefault(element.type, []).append(float(s_mid))
+    return {"s": np.r_[0.0, s_exit],
+            **{f"beta_{p}": np.r_[LATTICE.initial_twiss[f"beta_{p}"], table[f"beta_{p}"][0]] for p in "xy"},
+            "centres": {kind: np.array(values) for kind, values in centres.items()}}
+
+
 def response_from_twiss(beta_bpm, mu_bpm, beta_cor, mu_cor, bpm_after_cor) -> np.ndarray:
     """R_ij = 0.5 sqrt(beta_i beta_j) sin(2 pi (mu_i - mu_j)) if BPM i is downstream of
     corrector j, else 0 (m/rad). Arrays (..., n_bpm) / (..., n_cor); mask (n_bpm, n_cor)."""

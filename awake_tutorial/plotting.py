@@ -69,26 +69,19 @@ def plot_tasks(tasks: Sequence[Task], plane: str = "horizontal"):
     return fig
 
 
-def plot_beamline(scales=None):
-    """Element layout along s (m) and beta functions (m) of one quad setting (default nominal)."""
-    from awake_tutorial import optics
-
-    table = optics.twiss(optics.nominal_scales() if scales is None else np.atleast_2d(scales))
-    elements = optics.LATTICE.elements
-    lengths = np.array([e.length for e in elements])
-    s_exit = np.cumsum(lengths)  # twiss() gives beta at element exits
+def plot_beamline(line: Mapping):
+    """Element layout along s (m) and beta functions (m): ``line`` is ``optics.beamline(...)``."""
     fig, axes = new_figure(2, 1, width=9, height=1.8, sharex=True, gridspec_kw={"height_ratios": [1, 2.5]})
     ax_layout, ax_beta = axes[:, 0]
     for kind, marker, colour in (("bpm", "|", "tab:green"), ("corrector", "s", "tab:orange"),
                                  ("quadrupole", "D", "tab:blue"), ("bend_h", "^", "tab:red"),
                                  ("bend_v", "v", "tab:red")):
-        s_kind = [s for s, e in zip(s_exit - lengths / 2, elements) if e.type == kind]
+        s_kind = line["centres"].get(kind, np.zeros(0))
         ax_layout.plot(s_kind, np.zeros(len(s_kind)), marker, color=colour, ms=9, mew=2, label=kind)
     ax_layout.set(yticks=[], ylim=(-1, 1), title="TT43: element layout and beta functions")
     ax_layout.legend(ncol=5, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.05), frameon=False)
     for plane in ("x", "y"):
-        start = optics.LATTICE.initial_twiss[f"beta_{plane}"]
-        ax_beta.plot(np.r_[0, s_exit], np.r_[start, table[f"beta_{plane}"][0]], label=rf"$\beta_{plane}$")
+        ax_beta.plot(line["s"], line[f"beta_{plane}"], label=rf"$\beta_{plane}$")
     ax_beta.set(xlabel="s (m)", ylabel="beta (m)")
     ax_beta.legend()
     return fig

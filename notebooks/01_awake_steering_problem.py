@@ -56,7 +56,7 @@
 # %%
 import numpy as np
 
-from awake_tutorial import exercises, plotting, plotting_compare
+from awake_tutorial import exercises, optics, plotting, plotting_compare
 from awake_tutorial.benchmark import FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task
 from awake_tutorial.envs import AwakeSteeringEnv
 from awake_tutorial.quick import budget, mode_banner
@@ -85,7 +85,7 @@ print(mode_banner())
 # offset there. (The beam starts with $\beta_x = \beta_y = 5$ m.)
 
 # %%
-plotting.plot_beamline()  # nominal optics
+plotting.plot_beamline(optics.beamline())  # nominal optics
 
 # %% [markdown]
 # ## 2. The orbit response matrix

@@ -61,6 +61,13 @@ def test_metalearners_import_nothing_of_awake(name):
     assert not {m for m in GRAPH[name] if in_layer(m, *AWAKE)}, GRAPH[name]
 
 
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if in_layer(n, "plotting", "plotting_compare",
+                                                                       "dashboard")))
+def test_the_ui_computes_no_physics(name):
+    """Figures and dashboards draw what they are given; optics is computed below them."""
+    assert not {m for m in GRAPH[name] if in_layer(m, "optics")}, GRAPH[name]
+
+
 def test_training_never_draws():
     text = MODULES["awake_tutorial.training"].read_text()
     assert "matplotlib" not in text

@@ -123,3 +123,17 @@ def test_quad_settings_change_the_response_and_zero_upstream():
 def test_bad_scales_shape_is_a_clear_error():
     with pytest.raises(ValueError, match=r"shape \(B, 10\)"):
         optics.response_matrices(np.ones((3, 9)))
+
+
+def test_beamline_gives_positions_and_betas_for_the_picture():
+    line = optics.beamline()
+    table = optics.twiss(optics.nominal_scales())
+    n = len(optics.LATTICE.elements)
+    assert line["s"].shape == line["beta_x"].shape == line["beta_y"].shape == (n + 1,)
+    assert line["s"][0] == 0 and np.all(np.diff(line["s"]) >= 0)
+    assert line["beta_x"][0] == optics.LATTICE.initial_twiss["beta_x"]
+    np.testing.assert_array_equal(line["beta_y"][1:], table["beta_y"][0])
+    assert len(line["centres"]["bpm"]) == len(optics.LATTICE.names_of("bpm"))
+    assert np.all((line["centres"]["quadrupole"] > 0) & (line["centres"]["quadrupole"] < line["s"][-1]))
+    changed = optics.beamline(np.full(len(optics.KNOBS), 0.8))
+    assert not np.allclose(changed["beta_x"], line["beta_x"])

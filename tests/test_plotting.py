@@ -200,3 +200,15 @@ def test_method_summary_shows_steps_over_fewest_and_success_per_task_set():
     np.testing.assert_allclose(worst, [0.25, 0.5, 0.5, 0.25, 0.5, 0.5])
     with pytest.raises(ValueError, match="at least one summary row"):
         plotting_compare.plot_method_summary([])
+
+
+def test_beamline_figure_draws_the_given_line():
+    line = {"s": np.array([0.0, 1.0, 2.0]), "beta_x": np.array([5.0, 6.0, 7.0]),
+            "beta_y": np.array([4.0, 3.0, 2.0]), "centres": {"bpm": np.array([0.5]), "quadrupole": np.array([1.5])}}
+    fig = plotting.plot_beamline(line)
+    ax_layout, ax_beta = fig.axes[:2]
+    np.testing.assert_array_equal(ax_beta.lines[0].get_ydata(), line["beta_x"])
+    np.testing.assert_array_equal(ax_beta.lines[1].get_xdata(), line["s"])
+    bpm = [ln for ln in ax_layout.lines if ln.get_label() == "bpm"][0]
+    np.testing.assert_array_equal(bpm.get_xdata(), [0.5])
+    plt.close(fig)
