@@ -173,6 +173,12 @@ def _act_function(policy) -> Callable[[np.ndarray], Any]:
     )
 
 
+def steps_failed_as_max(lengths: Sequence[int], successes: Sequence[bool], max_steps: int) -> float:
+    """The course's score of a set of episodes: mean steps to reach 1 mm, a failed episode
+    (wall or time limit) counted as ``max_steps``, so failing early never looks fast."""
+    return float(np.mean(np.where(np.asarray(successes, dtype=bool), lengths, max_steps)))
+
+
 def evaluate(policy, tasks: Sequence[Task | int], *, episodes: int = 100, seed: int = 0,
              max_steps: int = 100, plane: str = "horizontal",
              wall_penalty: str = "strict", bpm_noise: float = 0.0) -> list[dict[str, Any]]:

@@ -42,7 +42,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from awake_tutorial.benchmark import FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task
+from awake_tutorial.benchmark import (FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task,
+                                      steps_failed_as_max)
 from awake_tutorial.config import Config, load_config
 from awake_tutorial.controllers import MeasureThenCorrectPolicy, NominalModelPolicy
 from awake_tutorial.tasks import Task, sample_tasks
@@ -125,7 +126,7 @@ def _policies(method: str, tasks, models: dict, config: Config, seed: int):
 
 def _scores(results: list[dict], max_steps: int, prefix: str = "") -> list[dict]:
     """Per task: steps with failures counted as ``max_steps``, and the success rate."""
-    return [{f"{prefix}{STEPS}": float(np.mean(np.where(r["successes"], r["lengths"], max_steps))),
+    return [{f"{prefix}{STEPS}": steps_failed_as_max(r["lengths"], r["successes"], max_steps),
              f"{prefix}success_rate": r["success_rate"]} for r in results]
 
 

@@ -9,7 +9,7 @@ public adaptation loop runs on a machine unchanged::
     training.adapt(policy, [env.task], num_batches=1, config=config, sampler=sampler)
 
 Randomness follows MultiTaskSampler exactly: a task's seed draws the B env seeds, then
-the action noise in blocks of ``NOISE_BLOCK`` steps. So on the in-process env, or on a
+the action noise (``samplers.action_noise``). So on the in-process env, or on a
 served machine without noise and drift, the episodes equal MultiTaskSampler's (tested),
 up to float32 rounding of the batched policy call.
 """
@@ -22,9 +22,10 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
+from awake_tutorial.benchmark import steps_failed_as_max
 from awake_tutorial.episodes import BatchEpisodes
 from awake_tutorial.policies import GaussianMLPPolicy, stack_params
-from awake_tutorial.samplers import MAX_SEED, NOISE_BLOCK, RolloutPolicy
+from awake_tutorial.samplers import MAX_SEED, RolloutPolicy, action_noise
 
 MAX_RESTARTS = 10  # resets of one episode whose start lost the beam (drifted machine)
 
@@ -62,12 +63,13 @@ class EnvSampler:
         act = RolloutPolicy(policy, params)
         rng = np.random.default_rng(int(seeds[0]))
         env_seeds = [int(s) for s in rng.integers(0, MAX_SEED, size=B)]
-        blocks: list[np.ndarray] = []  # action noise (NOISE_BLOCK, B, A), drawn in order as needed
+        stream = action_noise([rng], B, A)  # MultiTaskSampler's noise stream for one task
+        steps: list[np.ndarray] = []  # steps[t]: (B, A), drawn in order as episodes get longer
 
         def noise(t: int, b: int) -> np.ndarray:
-            while len(blocks) <= t // NOISE_BLOCK:
-                blocks.append(rng.standard_normal((NOISE_BLOCK, B, A), dtype=np.float32))
-            return blocks[t // NOISE_BLOCK][t % NOISE_BLOCK, b]
+            while len(steps) <= t:
+                steps.append(next(stream)[0])
+            return steps[t][b]
 
         episodes = [self._episode(act, env_seeds[b], lambda t, b=b: noise(t, b)) for b in range(B)]
         self.seconds += time.perf_counter() - start
@@ -129,5 +131,5 @@ def run_episodes(env, policy: Callable[[np.ndarray], np.ndarray], episodes: int,
                 break
         lengths.append(step)
         successes.append(bool(info["success"]))
-    score = float(np.mean([n if ok else env.max_steps for n, ok in zip(lengths, successes)]))
-    return {"lengths": lengths, "successes": successes, "steps": int(sum(lengths)), "score": score}
+    return {"lengths": lengths, "successes": successes, "steps": int(sum(lengths)),
+            "score": steps_failed_as_max(lengths, successes, env.max_steps)}

@@ -28,7 +28,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from awake_tutorial.benchmark import FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task
+from awake_tutorial.benchmark import (FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task,
+                                      steps_failed_as_max)
 from awake_tutorial.config import Config
 from awake_tutorial.tasks import Task
 
@@ -91,8 +92,8 @@ def run_noise_study(tasks: Sequence[Task], meta_policy, config: Config, noise_le
                 results = evaluate(policy, tasks, episodes=episodes, seed=seed, max_steps=config.max_steps,
                                    plane=config.plane, wall_penalty=config.wall_penalty, bpm_noise=bpm_noise)
                 rows.append({"method": method, "bpm_noise": float(bpm_noise), "seed": int(seed),
-                             "mean_length": float(np.mean([np.where(r["successes"], r["lengths"], config.max_steps)
-                                                           for r in results])),
+                             "mean_length": float(np.mean([steps_failed_as_max(r["lengths"], r["successes"],
+                                                                               config.max_steps) for r in results])),
                              "success_rate": float(np.mean([r["success_rate"] for r in results]))})
     return rows
 
