@@ -44,7 +44,7 @@ import numpy as np
 
 from awake_tutorial.benchmark import (FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task,
                                       steps_failed_as_max)
-from awake_tutorial.config import Config, load_config
+from awake_tutorial.config import REFERENCE_CONFIG_FILE, Config, load_config
 from awake_tutorial.controllers import MeasureThenCorrectPolicy, NominalModelPolicy
 from awake_tutorial.tasks import Task, sample_tasks
 
@@ -155,14 +155,13 @@ def compare_methods(tasks: Sequence[Task], methods: Sequence[str] | None = None,
     (adapted with ``reference_config``, default ``configs/reference.yaml``), ``ppo_model``
     (an SB3 PPO) for ``ppo``; a method whose model is missing raises a clear error.
     """
-    from awake_tutorial.paths import PACKAGE_DIR
     from awake_tutorial.training import torch_threads
 
     config = load_config() if config is None else config
     methods = list(METHODS if methods is None else methods)
     check_models(methods, meta_policy, ppo_model, reference_policy)
     if reference_config is None and reference_policy is not None:
-        reference_config = load_config(PACKAGE_DIR / "configs" / "reference.yaml", num_threads=config.num_threads)
+        reference_config = load_config(REFERENCE_CONFIG_FILE, num_threads=config.num_threads)
     models = {"meta": meta_policy, "ppo": ppo_model, "reference": reference_policy,
               "reference_config": reference_config}
     settings = dict(episodes=episodes, max_steps=config.max_steps, plane=config.plane,
@@ -208,8 +207,9 @@ def pooled_by_task(rows: Sequence[dict]) -> list[dict]:
             for (method, task_set, task_id), group in pooled.items()]
 
 
-def _spread(values: Sequence[float], name: str) -> dict:
-    """Mean, std (ddof 1; None for one value), min and max of per-seed values."""
+def spread_over_seeds(values: Sequence[float], name: str) -> dict:
+    """The course's spread of a figure: mean, std over seeds (ddof 1; None for one seed), min
+    and max of the per-seed values, as ``name``, ``name_std``, ``name_min``, ``name_max``."""
     values = np.asarray(values, dtype=float)
     return {name: float(values.mean()), f"{name}_std": float(values.std(ddof=1)) if len(values) > 1 else None,
             f"{name}_min": float(values.min()), f"{name}_max": float(values.max())}
@@ -239,10 +239,10 @@ def summarize(rows: Sequence[dict]) -> list[dict]:
         family, batches = split_method(method)
         row = {"method": method, "family": family, "batches": batches, "task_set": task_set,
                "tasks": len(task_ids), "seeds": len(seeds),
-               **_spread(per("machine_steps", "seed", seeds), "machine_steps"),
-               **_spread(per(STEPS, "seed", seeds), STEPS),
+               **spread_over_seeds(per("machine_steps", "seed", seeds), "machine_steps"),
+               **spread_over_seeds(per(STEPS, "seed", seeds), STEPS),
                "worst_steps": float(np.max(per(STEPS, "task_id", task_ids))),
-               **_spread(per("success_rate", "seed", seeds), "success_rate"),
+               **spread_over_seeds(per("success_rate", "seed", seeds), "success_rate"),
                "worst_success_rate": float(np.min(per("success_rate", "task_id", task_ids))),
                "steps_over_fewest": float(np.mean(ratios)) if ratios else None,
                "mean_length": float(np.mean([r["mean_length"] for r in group])),
@@ -251,7 +251,7 @@ def summarize(rows: Sequence[dict]) -> list[dict]:
         if group[0][sampled] is None:
             row.update({f"{sampled}{end}": None for end in ("", "_std", "_min", "_max")}, sampled_success_rate=None)
         else:
-            row.update(**_spread(per(sampled, "seed", seeds), sampled),
+            row.update(**spread_over_seeds(per(sampled, "seed", seeds), sampled),
                        sampled_success_rate=float(np.mean([r["sampled_success_rate"] for r in group])))
         summary.append(row)
     return summary

@@ -30,6 +30,7 @@ import numpy as np
 
 from awake_tutorial.benchmark import (FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task,
                                       steps_failed_as_max)
+from awake_tutorial.compare import spread_over_seeds
 from awake_tutorial.config import Config
 from awake_tutorial.tasks import Task
 
@@ -99,13 +100,16 @@ def run_noise_study(tasks: Sequence[Task], meta_policy, config: Config, noise_le
 
 
 def summarize(rows: Sequence[dict]) -> list[dict]:
-    """Per (method, noise): mean over seeds and spread (std over seeds) of length and success."""
+    """Per (method, noise): mean over seeds and spread (std over seeds, ddof 1, as
+    :func:`awake_tutorial.compare.spread_over_seeds`) of length and success."""
     groups: dict[tuple[str, float], list[dict]] = {}
     for row in rows:
         groups.setdefault((row["method"], row["bpm_noise"]), []).append(row)
-    return [{"method": method, "bpm_noise": noise, "seeds": len(group),
-             "mean_length": float(np.mean([r["mean_length"] for r in group])),
-             "std_length": float(np.std([r["mean_length"] for r in group])),
-             "success_rate": float(np.mean([r["success_rate"] for r in group])),
-             "std_success": float(np.std([r["success_rate"] for r in group]))}
-            for (method, noise), group in groups.items()]
+    summary = []
+    for (method, noise), group in groups.items():
+        length = spread_over_seeds([r["mean_length"] for r in group], "mean_length")
+        success = spread_over_seeds([r["success_rate"] for r in group], "success_rate")
+        summary.append({"method": method, "bpm_noise": noise, "seeds": len(group),
+                        "mean_length": length["mean_length"], "std_length": length["mean_length_std"],
+                        "success_rate": success["success_rate"], "std_success": success["success_rate_std"]})
+    return summary

@@ -123,3 +123,14 @@ def test_drift_moves_the_optics_within_bounds_reproducibly():
     frozen = SimulatedLine(task)
     frozen.set_kicks("horizontal", np.zeros(10))
     assert frozen.R["horizontal"] is task.response_h  # no drift: the task's own matrix
+
+
+def test_the_noise_summary_spreads_over_seeds_as_the_comparison_does():
+    from awake_tutorial import noise_study
+
+    rows = [{"method": "inverse", "bpm_noise": 0.3, "seed": s, "mean_length": length, "success_rate": success}
+            for s, length, success in ((0, 2.0, 1.0), (1, 4.0, 0.5), (2, 6.0, 0.75))]
+    (summary,) = noise_study.summarize(rows)
+    assert summary["seeds"] == 3 and summary["mean_length"] == pytest.approx(4.0)
+    assert summary["std_length"] == pytest.approx(2.0)  # std over seeds with ddof 1, as compare's
+    assert summary["std_success"] == pytest.approx(0.25)
