@@ -101,7 +101,7 @@ def quality(policy, config, episodes: int = 100, adapt_seeds=range(8), batches=Q
     to max_steps without success (limit cycles); ``overshoot``: share of (task, seed) whose
     mean action overshoots near the goal (:func:`closed_loop_eigenvalue`), the cause of
     those limit cycles. Returns {task set: {"K-mode": stats}}."""
-    from awake_tutorial.compare import heldout_tasks
+    from awake_tutorial.compare import heldout_tasks, spread_over_seeds
     from awake_tutorial.tasks import load_evaluation_tasks
     from awake_tutorial.training import adapt
 
@@ -121,9 +121,7 @@ def quality(policy, config, episodes: int = 100, adapt_seeds=range(8), batches=Q
         out[set_name] = {}
         print(f"  {set_name} tasks ({len(tasks)})")
         for key, scores in per_seed.items():
-            steps = [s["steps"] for s in scores]
-            stats = {"steps": float(np.mean(steps)), "steps_std": float(np.std(steps)),
-                     "steps_min": float(np.min(steps)), "steps_max": float(np.max(steps)),
+            stats = {**spread_over_seeds([s["steps"] for s in scores], "steps"),  # the course's spread
                      "success": float(np.mean([s["success"] for s in scores])),
                      "success_min": float(np.min([s["success"] for s in scores])),
                      "cut": float(np.mean([s["cut"] for s in scores])),

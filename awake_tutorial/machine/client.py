@@ -29,13 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
+from awake_tutorial.envs.dynamics import OBS_PER_METRE, WALL
 from awake_tutorial.machine import safety
 from awake_tutorial.machine.channels import Channels, MachineError  # noqa: F401 (MachineError: public here too)
 from awake_tutorial.machine.line import check_limit
 from awake_tutorial.machine.pvs import BEAM_LOST, DEFAULT_PREFIX, machine_pvs, plane_pvs
 
 log = logging.getLogger(__name__)
-WALL_M = 0.01  # m: BPMs past a beam loss read +-10 mm
+WALL_M = WALL / OBS_PER_METRE  # m (10 mm): BPMs past a beam loss read +-WALL_M
 
 
 class EpicsMachine:
