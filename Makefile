@@ -25,7 +25,7 @@ setup: $(STAMP)
 
 lab: $(STAMP)
 ifeq ($(HEADLESS),1)
-	$(PY) -m awake_tutorial.notebook_runner notebooks artifacts/notebooks
+	$(PY) -m awake_tutorial.ui.notebook_runner notebooks artifacts/notebooks
 else
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root,)
 endif

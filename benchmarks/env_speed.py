@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from awake_tutorial.envs import AwakeSteeringEnv, AwakeSteeringVectorEnv
-from awake_tutorial.tasks import sample_tasks, task_from_quad_scales
+from awake_tutorial.physics.tasks import sample_tasks, task_from_quad_scales
 
 TARGET = 1e6  # transitions/s, vector env, 128 envs
 
@@ -108,8 +108,8 @@ def main() -> None:
           f"{vector_rate[1] / loop_rate[1]:16.1f}")
     verdict = "met" if vector_rate[0] >= TARGET else "NOT met (is the machine busy? see CPU)"
     print(f"  target {TARGET:,.0f} transitions/s (wall): {verdict}")
-    if importlib.util.find_spec("awake_tutorial.optics") is None:
-        print("awake_tutorial.optics not found: task sampling timing skipped")
+    if importlib.util.find_spec("awake_tutorial.physics.optics") is None:
+        print("awake_tutorial.physics.optics not found: task sampling timing skipped")
     elif not args.skip_tasks:
         batched, one_by_one = task_sampling(args.single_calls)
         print("1000 tasks (optics), wall time")

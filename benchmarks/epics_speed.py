@@ -22,12 +22,12 @@ import time
 import numpy as np
 
 from awake_tutorial.config import load_config
-from awake_tutorial.env_sampler import EnvSampler
+from awake_tutorial.rl.env_sampler import EnvSampler
 from awake_tutorial.envs import AwakeSteeringEnv
 from awake_tutorial.machine import ServedMachine
 from awake_tutorial.machine.pvs import plane_pvs
-from awake_tutorial.pretrained import load_pretrained
-from awake_tutorial.training import adapt, new_policy
+from awake_tutorial.runs.pretrained import load_pretrained
+from awake_tutorial.runs.training import adapt, new_policy
 
 TASK = 1
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from awake_tutorial.config import load_config
-from awake_tutorial.training import meta_train
+from awake_tutorial.runs.training import meta_train
 
 PARTS = (("tasks", "task sampling"), ("sampling", "rollouts"), ("inner", "inner loop"), ("outer", "TRPO step"),
          ("outer_cg", "  of which CG"), ("outer_line_search", "  line search"))
@@ -80,8 +80,8 @@ def closed_loop_eigenvalue(policy, task, plane: str = "horizontal") -> float:
 def _score(policies, tasks, deterministic: bool, seed: int, num_batches: int, episodes: int) -> dict:
     """Mean over tasks of one adaptation seed: steps, success, share of episodes cut at max_steps,
     share of tasks whose adapted mean action overshoots (closed-loop eigenvalue < -1)."""
-    from awake_tutorial.benchmark import evaluate
-    from awake_tutorial.training import EVALUATE, seed_for
+    from awake_tutorial.envs import evaluate
+    from awake_tutorial.runs.training import EVALUATE, seed_for
 
     results = [evaluate(p.as_numpy_policy(deterministic=deterministic,
                                           seed=seed_for(seed, EVALUATE, t.id, num_batches)), [t],
@@ -101,9 +101,9 @@ def quality(policy, config, episodes: int = 100, adapt_seeds=range(8), batches=Q
     to max_steps without success (limit cycles); ``overshoot``: share of (task, seed) whose
     mean action overshoots near the goal (:func:`closed_loop_eigenvalue`), the cause of
     those limit cycles. Returns {task set: {"K-mode": stats}}."""
-    from awake_tutorial.compare import heldout_tasks, spread_over_seeds
-    from awake_tutorial.tasks import load_evaluation_tasks
-    from awake_tutorial.training import adapt
+    from awake_tutorial.runs.compare import heldout_tasks, spread_over_seeds
+    from awake_tutorial.physics.tasks import load_evaluation_tasks
+    from awake_tutorial.runs.training import adapt
 
     task_sets = {"evaluation": load_evaluation_tasks(), "held-out": heldout_tasks()}
     print(f"\nquality: mean over {len(adapt_seeds)} adaptation seeds (spread: std over seeds), "
@@ -148,10 +148,10 @@ def load_for_quality(source):
     """(policy, config, training seconds) of a run folder, a shipped name ("meta",
     "reference") or a policy file with its .json metadata."""
     from awake_tutorial.config import Config
-    from awake_tutorial.policies import load_policy
-    from awake_tutorial.pretrained import load_pretrained
-    from awake_tutorial.pretrained import metadata_path, resolve
-    from awake_tutorial.runs import read_records
+    from awake_tutorial.rl.policies import load_policy
+    from awake_tutorial.runs.pretrained import load_pretrained
+    from awake_tutorial.runs.pretrained import metadata_path, resolve
+    from awake_tutorial.runs.folders import read_records
 
     if Path(source).is_dir():
         config = load_config(Path(source) / "config.yaml")
@@ -185,7 +185,7 @@ def main() -> None:
         print(f"{args.quality}: training {seconds:.1f} s; inner step sizes {inner_step_sizes(policy, run_config)}")
         figures = quality(policy, run_config, args.episodes, range(args.adapt_seeds))
         if args.json:
-            from awake_tutorial.runs import write_json_atomic
+            from awake_tutorial.runs.folders import write_json_atomic
 
             write_json_atomic(args.json, {"policy": args.quality, "training_seconds": seconds,
                                           "step_sizes": inner_step_sizes(policy, run_config), **figures})

@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/noise_study.py [--episodes 20] [--seeds 0 1000 2000 3000]``.
 Writes ``docs/figures/noise.png`` and ``docs/results/noise.json`` (rows and summary) and
-prints the summary table. See :mod:`awake_tutorial.noise_study` for the methods and the
+prints the summary table. See :mod:`awake_tutorial.runs.noise_study` for the methods and the
 scoring; each point is the mean over seeds, its bar the spread (std over seeds).
 """
 
@@ -17,11 +17,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from awake_tutorial import noise_study  # noqa: E402
+from awake_tutorial.runs import noise_study  # noqa: E402
 from awake_tutorial.atomic import write_json_atomic  # noqa: E402
 from awake_tutorial.config import load_config  # noqa: E402
-from awake_tutorial.pretrained import load_pretrained  # noqa: E402
-from awake_tutorial.tasks import load_evaluation_tasks  # noqa: E402
+from awake_tutorial.runs.pretrained import load_pretrained  # noqa: E402
+from awake_tutorial.physics.tasks import load_evaluation_tasks  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

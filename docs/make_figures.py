@@ -18,11 +18,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from awake_tutorial import plotting, plotting_compare  # noqa: E402
+from awake_tutorial.ui import plotting, plotting_compare  # noqa: E402
 from awake_tutorial.config import load_config  # noqa: E402
-from awake_tutorial.pretrained import load_pretrained  # noqa: E402
-from awake_tutorial.tasks import load_evaluation_tasks  # noqa: E402
-from awake_tutorial.training import adapt  # noqa: E402
+from awake_tutorial.runs.pretrained import load_pretrained  # noqa: E402
+from awake_tutorial.physics.tasks import load_evaluation_tasks  # noqa: E402
+from awake_tutorial.runs.training import adapt  # noqa: E402
 
 DOCS = Path(__file__).parent
 OUT = DOCS / "figures"
@@ -34,7 +34,7 @@ def save(fig, name):
 
 if __name__ == "__main__":
     if "--compare" in sys.argv[1:]:
-        from awake_tutorial.cli import main
+        from awake_tutorial.ui.cli import main
 
         if main(["compare", "--out", str(DOCS / "results")]) != 0:
             sys.exit("awake-tutorial compare failed")

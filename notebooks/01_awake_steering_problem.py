@@ -56,11 +56,16 @@
 # %%
 import numpy as np
 
-from awake_tutorial import exercises, optics, plotting, plotting_compare
-from awake_tutorial.benchmark import FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task
+from awake_tutorial import exercises
+
+from awake_tutorial.physics import optics
+
+from awake_tutorial.ui import plotting, plotting_compare
+from awake_tutorial.controllers import FewestStepsPolicy, InverseResponsePolicy
+from awake_tutorial.envs import evaluate, per_task
 from awake_tutorial.envs import AwakeSteeringEnv
 from awake_tutorial.quick import budget, mode_banner
-from awake_tutorial.tasks import load_evaluation_tasks, sample_tasks
+from awake_tutorial.physics.tasks import load_evaluation_tasks, sample_tasks
 
 print(mode_banner())
 
@@ -79,7 +84,7 @@ print(mode_banner())
 # multiplies this by a calibration factor $c = \tfrac12$.) The figure shows the layout
 # (BPMs, correctors, quadrupoles, bends) and $\beta_x$, $\beta_y$ of the nominal optics,
 # computed with [Cheetah](https://github.com/desy-ml/cheetah) in
-# `awake_tutorial.optics.twiss`.
+# `awake_tutorial.physics.optics.twiss`.
 #
 # **Look at:** the large $\beta_x$ around $s \approx 10$ m: a small kick becomes a large
 # offset there. (The beam starts with $\beta_x = \beta_y = 5$ m.)
@@ -98,7 +103,7 @@ plotting.plot_beamline(optics.beamline())  # nominal optics
 #    \ \text{if BPM } i \text{ is downstream of corrector } j, \text{ else } 0,
 #    \qquad c = \tfrac12 . $$
 #
-# The calibration factor $c = \tfrac12$ (`awake_tutorial.optics.CALIBRATION`) is the one
+# The calibration factor $c = \tfrac12$ (`awake_tutorial.physics.optics.CALIBRATION`) is the one
 # of the reference course's response matrices: the course's $R$ is half the thin-lens
 # formula of section 1, and the environment uses exactly this $R$. A corrector cannot
 # move the beam upstream of itself, so $R$ is lower triangular.
@@ -179,7 +184,7 @@ print(f"200 sampled tasks: |R_task - R_nominal| / |R_nominal| = {np.mean(change)
 # If $R$ is known, the kick change that cancels the readings $s$ (in m: $s/100$) is
 # $\Delta\theta = -R^{-1} s/100$. In action units $a = \Delta\theta / 10^{-4}$, scaled
 # down to $\max_i |a_i| \le 1$ if needed: a large correction takes a few steps.
-# This is `awake_tutorial.benchmark.InverseResponsePolicy`.
+# This is `awake_tutorial.controllers.given_response.InverseResponsePolicy`.
 #
 # ### Exercise 1 (graded): the inverse-response action
 # Write `inverse_response_action(R, obs)`: given $R$ (10 x 10, m/rad) and the readings

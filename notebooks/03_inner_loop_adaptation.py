@@ -47,13 +47,18 @@ import numpy as np
 import torch
 from IPython.display import Code
 
-from awake_tutorial import exercises, plotting, plotting_compare, training
-from awake_tutorial.benchmark import InverseResponsePolicy, evaluate, per_task
+from awake_tutorial import exercises
+
+from awake_tutorial.ui import plotting, plotting_compare
+
+from awake_tutorial.runs import training
+from awake_tutorial.controllers import InverseResponsePolicy
+from awake_tutorial.envs import evaluate, per_task
 from awake_tutorial.config import load_config
-from awake_tutorial.dashboard import AdaptationDashboard
-from awake_tutorial.metalearners import reinforce
+from awake_tutorial.ui.dashboard import AdaptationDashboard
+from awake_tutorial.rl.metalearners import reinforce
 from awake_tutorial.quick import budget, mode_banner
-from awake_tutorial.tasks import load_evaluation_tasks
+from awake_tutorial.physics.tasks import load_evaluation_tasks
 
 print(mode_banner())
 
@@ -141,7 +146,7 @@ print(mode_banner())
 # $\alpha$ per parameter tensor; a fresh random policy adapts with `fast_lr`.)
 #
 # This is the whole inner loop. Here is the code that runs it,
-# `awake_tutorial.metalearners.reinforce`:
+# `awake_tutorial.rl.metalearners.reinforce`:
 
 # %%
 Code(inspect.getsource(reinforce.inner_loss) + "\n\n" + inspect.getsource(reinforce.inner_step)
@@ -163,7 +168,7 @@ Code(inspect.getsource(reinforce.inner_loss) + "\n\n" + inspect.getsource(reinfo
 #   about three quarters of the cost, and meta-training takes many such steps per meta-batch
 #   (one per inner step, and again at every try of the line search).
 #
-# `awake_tutorial.training.adapt` repeats, for every batch: sample `fast_batch_size`
+# `awake_tutorial.runs.training.adapt` repeats, for every batch: sample `fast_batch_size`
 # episodes per task with the current adapted policy, fit the baseline, compute
 # advantages, take one `inner_step`:
 

@@ -39,16 +39,19 @@
 # %%
 import json
 
-from awake_tutorial import exercises, plotting, plotting_compare
-from awake_tutorial.benchmark import InverseResponsePolicy, evaluate, per_task
-from awake_tutorial.compare import SEEDS, compare_methods, summarize
+from awake_tutorial import exercises
+
+from awake_tutorial.ui import plotting, plotting_compare
+from awake_tutorial.controllers import InverseResponsePolicy
+from awake_tutorial.envs import evaluate, per_task
+from awake_tutorial.runs.compare import SEEDS, compare_methods, summarize
 from awake_tutorial.config import load_config
-from awake_tutorial.dashboard import AdaptationDashboard
+from awake_tutorial.ui.dashboard import AdaptationDashboard
 from awake_tutorial.paths import data_file
-from awake_tutorial.pretrained import load_pretrained
+from awake_tutorial.runs.pretrained import load_pretrained
 from awake_tutorial.quick import budget, mode_banner
-from awake_tutorial.tasks import load_evaluation_tasks, sample_tasks, task_from_quad_scales
-from awake_tutorial.training import adapt
+from awake_tutorial.physics.tasks import load_evaluation_tasks, sample_tasks, task_from_quad_scales
+from awake_tutorial.runs.training import adapt
 
 print(mode_banner())
 
@@ -97,7 +100,7 @@ plotting.plot_adaptation(from_random.records)
 # ## Evaluation after 0, 1, 2 and 4 batches
 #
 # The curves above show the episodes each adaptation batch sampled. To score the
-# adapted policies on fresh episodes, `awake_tutorial.compare.compare_methods` adapts the
+# adapted policies on fresh episodes, `awake_tutorial.runs.compare.compare_methods` adapts the
 # meta-policy for $k$ = 0, 1, 2, 4 batches (methods `meta-k`), then runs every method on
 # the same episodes (same starting orbits), for several adaptation seeds. The scoring
 # convention of the course (`notebooks/README.md`): the headline *steps* score the
@@ -162,7 +165,7 @@ assert summary["fewest-steps"]["success_rate"] == 1.0
 # ## Exercise 1 (graded): your own optics
 # Choose a task: a quadrupole setting of your own, e.g.
 # `task_from_quad_scales({"kqd430031": 1.2}, task_id=901)` (knob names:
-# `awake_tutorial.optics.KNOBS`; scales between 0.75 and 1.25 stay inside the training
+# `awake_tutorial.physics.optics.KNOBS`; scales between 0.75 and 1.25 stay inside the training
 # distribution), or a fresh random one, `sample_tasks(1, seed=<your number>, first_id=900)[0]`.
 #
 # Then write `adapt_and_score(meta_policy, task, config, num_batches, episodes, seed)`:

@@ -62,15 +62,17 @@ import json
 
 from IPython.display import Image, Markdown
 
-from awake_tutorial import exercises, plotting, plotting_compare
-from awake_tutorial.benchmark import InverseResponsePolicy
-from awake_tutorial.compare import SEEDS, STEPS, compare_methods, heldout_tasks, summarize, write_results
+from awake_tutorial import exercises
+
+from awake_tutorial.ui import plotting, plotting_compare
+from awake_tutorial.controllers import InverseResponsePolicy
+from awake_tutorial.runs.compare import SEEDS, STEPS, compare_methods, heldout_tasks, summarize, write_results
 from awake_tutorial.config import load_config
 from awake_tutorial.paths import REPO_DIR, data_file
-from awake_tutorial.pretrained import load_pretrained
-from awake_tutorial.ppo import load_ppo
+from awake_tutorial.runs.pretrained import load_pretrained
+from awake_tutorial.runs.ppo import load_ppo
 from awake_tutorial.quick import budget, mode_banner
-from awake_tutorial.tasks import load_evaluation_tasks
+from awake_tutorial.physics.tasks import load_evaluation_tasks
 
 print(mode_banner())
 
@@ -87,7 +89,7 @@ print({name: [task.id for task in tasks] for name, tasks in task_sets.items()})
 #
 # `compare_methods` adapts the policies (for `reinforce-k`, `meta-k`, `reference-k`),
 # measures the matrices (for `measure-correct`), then scores every method with
-# `awake_tutorial.benchmark.evaluate`, once per seed. The same comparison runs from a
+# `awake_tutorial.envs.evaluate`, once per seed. The same comparison runs from a
 # terminal with `awake-tutorial compare` (about 3 minutes in full mode).
 
 # %%
@@ -278,7 +280,7 @@ Image(filename=str(REPO_DIR / "docs" / "figures" / "noise.png"))
 # <details><summary>Solution</summary>
 #
 # ```python
-# from awake_tutorial.tasks import get_evaluation_task
+# from awake_tutorial.physics.tasks import get_evaluation_task
 # fewest = {r["task_id"]: r["mean_length"] for r in rows
 #           if r["method"] == "fewest-steps" and r["task_set"] == "heldout"}
 # meta1 = [r for r in rows if r["method"] == "meta-1" and r["task_set"] == "heldout"]
@@ -309,9 +311,9 @@ Image(filename=str(REPO_DIR / "docs" / "figures" / "noise.png"))
 # <details><summary>Solution</summary>
 #
 # ```python
-# from awake_tutorial.benchmark import evaluate
+# from awake_tutorial.controllers.given_response import evaluate
 # from awake_tutorial.envs import AwakeSteeringEnv
-# from awake_tutorial.training import adapt
+# from awake_tutorial.runs.training import adapt
 # tasks = task_sets["heldout"]
 # adapted = adapt(meta_policy, tasks, 4, config, seed=0).policies  # as compare_methods does
 # scores = {deterministic: [evaluate(p.as_numpy_policy(deterministic=deterministic, seed=0), [t],
@@ -398,8 +400,8 @@ Image(filename=str(REPO_DIR / "docs" / "figures" / "noise.png"))
 # <details><summary>Solution</summary>
 #
 # ```python
-# from awake_tutorial.optics import KNOBS
-# from awake_tutorial.tasks import task_from_quad_scales
+# from awake_tutorial.physics.optics import KNOBS
+# from awake_tutorial.physics.tasks import task_from_quad_scales
 # far = task_from_quad_scales({knob: 1.4 for knob in KNOBS}, task_id=900)
 # plotting.plot_tasks([task_sets["evaluation"][0], far])
 # rows_far = compare_methods([far], ["meta-0", "meta-1", "meta-4", "inverse", "fewest-steps"],
@@ -458,7 +460,7 @@ Image(filename=str(REPO_DIR / "docs" / "figures" / "noise.png"))
 # %% tags=["exercise-stub"]
 def my_method(task, plane):
     """A policy for `task`: a function readings (n, 10) -> actions (n, 10), without the task's own R."""
-    raise NotImplementedError("e.g. nominal = InverseResponsePolicy(0, plane) (from awake_tutorial.benchmark); "
+    raise NotImplementedError("e.g. nominal = InverseResponsePolicy(0, plane) (from awake_tutorial.controllers.given_response); "
                               "return lambda obs: 0.7 * nominal.act(obs)")
 
 

@@ -47,18 +47,21 @@ import logging
 import matplotlib.pyplot as plt
 import numpy as np
 
-from awake_tutorial import exercises, training
+from awake_tutorial import exercises
+
+from awake_tutorial.runs import training
 from awake_tutorial.config import load_config
-from awake_tutorial.controllers import NominalModelPolicy, measure_response
-from awake_tutorial.benchmark import FewestStepsPolicy
-from awake_tutorial.dashboard import AdaptationDashboard
-from awake_tutorial.env_sampler import EnvSampler, run_episodes
+from awake_tutorial.controllers.measured import NominalModelPolicy, measure_response
+from awake_tutorial.controllers import FewestStepsPolicy
+from awake_tutorial.ui.dashboard import AdaptationDashboard
+from awake_tutorial.envs import evaluate_on_env
+from awake_tutorial.rl.env_sampler import EnvSampler
 from awake_tutorial.envs import AwakeSteeringEnv
 from awake_tutorial.machine import ServedMachine
 from awake_tutorial.paths import REPO_DIR
-from awake_tutorial.pretrained import load_pretrained
+from awake_tutorial.runs.pretrained import load_pretrained
 from awake_tutorial.quick import budget, mode_banner
-from awake_tutorial.tasks import Task
+from awake_tutorial.physics.tasks import Task
 
 print(mode_banner())
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -207,13 +210,13 @@ start_scales = np.array(list(env.task.quad_scales.values()))
 history = []  # (machine steps, mean steps per episode, max drift of the scales, label)
 chunks, episodes = budget(4, 2), budget(25, 10)
 for chunk in range(chunks):
-    run = run_episodes(env, mean_action(adapted), episodes, seed=1000 + 100 * chunk)
+    run = evaluate_on_env(env, mean_action(adapted), episodes, seed=1000 + 100 * chunk)
     drift = np.abs(machine.quad_scales() - start_scales).max()
     history.append((machine.machine_steps(), run["score"], drift, "adapted"))
     print(f"chunk {chunk + 1}: {run['score']:.2f} steps, success {np.mean(run['successes']):.0%}, "
           f"largest quad drift {100 * drift:.1f} %")
 readapt = training.adapt(adapted, [env.task], 1, config, seed=1, sampler=sampler)
-run = run_episodes(env, mean_action(readapt.policies[0]), episodes, seed=9000)
+run = evaluate_on_env(env, mean_action(readapt.policies[0]), episodes, seed=9000)
 history.append((machine.machine_steps(), run["score"], np.abs(machine.quad_scales() - start_scales).max(),
                 "re-adapted"))
 print(f"re-adapted (one more batch): {run['score']:.2f} steps, success {np.mean(run['successes']):.0%}")
@@ -248,11 +251,11 @@ plt.show()
 # %%
 measurement = measure_response(env, seed=5)
 measured = FewestStepsPolicy(Task.from_response(measurement.response, measurement.response, env.task.id))
-rows = [("meta-policy, not adapted", 0, run_episodes(env, mean_action(meta_policy), episodes, seed=5000)),
+rows = [("meta-policy, not adapted", 0, evaluate_on_env(env, mean_action(meta_policy), episodes, seed=5000)),
         (f"meta-policy, {num_batches} + 1 batches", sampler.steps,
-         run_episodes(env, mean_action(readapt.policies[0]), episodes, seed=5000)),
-        ("measure then correct", measurement.steps, run_episodes(env, measured.act, episodes, seed=5000)),
-        ("nominal model", 0, run_episodes(env, NominalModelPolicy(env.task).act, episodes, seed=5000))]
+         evaluate_on_env(env, mean_action(readapt.policies[0]), episodes, seed=5000)),
+        ("measure then correct", measurement.steps, evaluate_on_env(env, measured.act, episodes, seed=5000)),
+        ("nominal model", 0, evaluate_on_env(env, NominalModelPolicy(env.task).act, episodes, seed=5000))]
 print(f"{'method':<30}{'machine steps spent':>20}{'steps per episode':>19}{'success':>9}")
 for name, spent, run in rows:
     print(f"{name:<30}{spent:>20}{run['score']:>19.2f}{np.mean(run['successes']):>9.0%}")

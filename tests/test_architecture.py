@@ -1,11 +1,18 @@
 """The layers of the package, checked on its import graph (every import, also inside functions).
 
-    physics (optics, tasks) <- envs (+ machine backends) <- rl (policies, episodes, samplers,
-    metalearners) <- training and run folders <- UI (dashboard, plotting, cli)
+    awake_tutorial/          atomic, paths, quick, config: the foundation, imports no layer
+    physics/                 optics, tasks
+    envs/                    the steering envs, their rollout engine and the score
+    controllers/, machine/   classical controllers; the simulated line served over EPICS
+    rl/                      policies, episodes, samplers, metalearners: nothing of AWAKE,
+                             the sampler gets its envs from a factory
+    runs/                    training loops, run folders, pretrained files, comparisons
+    ui/, exercises/          dashboard, plotting, CLI; the notebooks' checkers
 
-The rules a maintainer keeps (README, Development): envs import no learner, metalearners
-import nothing of AWAKE, training never draws, and no module imports itself back round
-a cycle.
+Arrows point down only: a layer imports the foundation and the layers below it, never one
+beside or above it (rl sees no physics and no env: the runs layer hands it a factory). The
+rules a maintainer keeps (README, Development): envs import no learner, metalearners import
+nothing of AWAKE, training never draws, the UI computes no physics, and no import cycle.
 """
 
 import ast
@@ -45,33 +52,48 @@ def in_layer(name: str, *prefixes: str) -> bool:
     return any(name == f"awake_tutorial.{p}" or name.startswith(f"awake_tutorial.{p}.") for p in prefixes)
 
 
-LEARNERS = ("policies", "baseline", "episodes", "samplers", "metalearners", "training", "ppo", "runs",
-            "pretrained", "compare", "dashboard", "plotting", "cli", "cli_tools", "cli_machine", "exercises")
-AWAKE = ("optics", "tasks", "envs", "machine", "benchmark", "controllers", "samplers", "training", "compare")
-DRAWING = ("plotting", "dashboard")
+LAYERS = {"physics": 1, "envs": 2, "controllers": 3, "machine": 3, "rl": 3, "runs": 4, "ui": 5, "exercises": 5}
+ROOT_MODULES = {"atomic", "paths", "quick", "config"}  # the foundation, rank 0
 
 
-@pytest.mark.parametrize("name", sorted(n for n in MODULES if in_layer(n, "envs", "optics", "tasks")))
-def test_physics_and_envs_import_no_learner(name):
-    assert not {m for m in GRAPH[name] if in_layer(m, *LEARNERS)}, GRAPH[name]
+def layer(name: str) -> str:
+    """The layer of a module: its subpackage, or "foundation"."""
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else "foundation"
 
 
-@pytest.mark.parametrize("name", sorted(n for n in MODULES if in_layer(n, "metalearners")))
-def test_metalearners_import_nothing_of_awake(name):
-    assert not {m for m in GRAPH[name] if in_layer(m, *AWAKE)}, GRAPH[name]
+def test_every_module_has_a_layer():
+    """A new module goes into a layer's folder; only the foundation sits at the top."""
+    loose = sorted(n for n in MODULES if n.count(".") == 1 and n.split(".")[1] not in {*LAYERS, *ROOT_MODULES})
+    assert not loose, f"modules outside every layer: {loose}"
 
 
-@pytest.mark.parametrize("name", sorted(n for n in MODULES if in_layer(n, "plotting", "plotting_compare",
-                                                                       "dashboard")))
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_imports_point_down_the_layers(name):
+    """A module imports its own layer, the foundation and lower layers, nothing beside or above."""
+    rank = LAYERS.get(layer(name), 0)
+    upward = {m for m in GRAPH[name] if layer(m) != layer(name) and LAYERS.get(layer(m), 0) >= rank}
+    assert not upward, f"{name} imports {sorted(upward)} (beside or above its layer)"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if layer(n) == "rl"))
+def test_rl_imports_nothing_of_awake(name):
+    """Envs import no learner, metalearners (and all of rl) import nothing of AWAKE."""
+    assert not {m for m in GRAPH[name] if layer(m) in ("physics", "envs", "controllers", "machine")}, GRAPH[name]
+    assert "config" not in {m.split(".")[-1] for m in GRAPH[name]}, "the learner reads the config it is given"
+
+
+@pytest.mark.parametrize("name", ["awake_tutorial.ui.plotting", "awake_tutorial.ui.plotting_compare",
+                                  "awake_tutorial.ui.dashboard"])
 def test_the_ui_computes_no_physics(name):
     """Figures and dashboards draw what they are given; optics is computed below them."""
-    assert not {m for m in GRAPH[name] if in_layer(m, "optics")}, GRAPH[name]
+    assert not {m for m in GRAPH[name] if in_layer(m, "physics.optics")}, GRAPH[name]
 
 
-def test_training_never_draws():
-    text = MODULES["awake_tutorial.training"].read_text()
-    assert "matplotlib" not in text
-    assert not {m for m in GRAPH["awake_tutorial.training"] if in_layer(m, *DRAWING)}
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if layer(n) == "runs"))
+def test_training_never_draws(name):
+    assert "matplotlib" not in MODULES[name].read_text()
+    assert not {m for m in GRAPH[name] if layer(m) == "ui"}
 
 
 def test_no_import_cycles():
@@ -101,13 +123,13 @@ def test_no_import_cycles():
 
 
 def test_the_checker_sees_imports_inside_functions():
-    assert "awake_tutorial.tasks" in GRAPH["awake_tutorial.envs.steering"]  # at the top
-    assert "awake_tutorial.pretrained" in GRAPH["awake_tutorial.cli"]  # only inside a command
+    assert "awake_tutorial.physics.tasks" in GRAPH["awake_tutorial.envs.steering"]  # at the top
+    assert "awake_tutorial.runs.pretrained" in GRAPH["awake_tutorial.ui.cli"]  # only inside a command
 
 
 def test_the_sampler_gets_its_envs_from_a_factory():
     """The sampler imports no physics, no tasks and no env: ``make_envs(tasks)`` builds them."""
-    assert not {m for m in GRAPH["awake_tutorial.samplers"] if in_layer(m, "optics", "tasks", "envs", "machine")}
+    assert not {m for m in GRAPH["awake_tutorial.rl.samplers"] if in_layer(m, "physics", "envs", "machine")}
 
 
 ENGINE = {"step", "first_observation", "StartSampler", "check_actions", "draw_bpm_noise"}

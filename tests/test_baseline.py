@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
-from awake_tutorial.baseline import LinearFeatureBaseline, ridge_regression
-from awake_tutorial.episodes import BatchEpisodes
+from awake_tutorial.rl.baseline import LinearFeatureBaseline, ridge_regression
+from awake_tutorial.rl.episodes import BatchEpisodes
 
 
 def test_ridge_regression_matches_numpy_lstsq():

@@ -4,14 +4,11 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from awake_tutorial.benchmark import (
-    FewestStepsPolicy,
-    InverseResponsePolicy,
-    evaluate,
-    per_task,
-)
+from awake_tutorial.controllers import FewestStepsPolicy, InverseResponsePolicy
+
+from awake_tutorial.envs import evaluate, per_task
 from awake_tutorial.envs import AwakeSteeringEnv
-from awake_tutorial.tasks import Task, load_evaluation_tasks
+from awake_tutorial.physics.tasks import Task, load_evaluation_tasks
 
 KEYS = {"task_id", "mean_length", "std_length", "mean_return", "success_rate", "lengths",
         "returns", "successes"}

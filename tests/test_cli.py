@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from awake_tutorial import cli
-from awake_tutorial.benchmark import InverseResponsePolicy, evaluate, per_task
-from awake_tutorial.policies import GaussianMLPPolicy, save_policy
-from awake_tutorial.tasks import load_tasks
+from awake_tutorial.paths import DATA_DIR
+from awake_tutorial.ui import cli
+from awake_tutorial.controllers import InverseResponsePolicy
+from awake_tutorial.envs import evaluate, per_task
+from awake_tutorial.rl.policies import GaussianMLPPolicy, save_policy
+from awake_tutorial.physics.tasks import load_tasks
 from tolerances import assert_same_tasks
 
 TINY_META = ["--set", "meta_batch_size=2", "--set", "fast_batch_size=2", "--set", "num_steps=1",
@@ -88,7 +90,7 @@ def test_plot_writes_the_figures_of_a_growing_run_folder(capsys, tmp_path):
 def test_make_tasks_regenerates_the_shipped_tasks(capsys, tmp_path):
     status, out, _ = run(capsys, "make-tasks", "--out", tmp_path)
     assert status == 0 and str(tmp_path / "evaluation_tasks.npz") in out
-    shipped = load_tasks(Path(cli.__file__).parents[1] / "data" / "evaluation_tasks.npz")
+    shipped = load_tasks(DATA_DIR / "evaluation_tasks.npz")
     assert_same_tasks(load_tasks(tmp_path / "evaluation_tasks.npz"), shipped)  # to OPTICS_RTOL
 
 
@@ -105,9 +107,9 @@ def test_evaluate_prints_a_table_and_writes_the_results(capsys, tmp_path):
 
 
 def test_evaluate_scores_a_gaussian_policy_as_compare_does(capsys, tmp_path):
-    from awake_tutorial.compare import compare_methods
+    from awake_tutorial.runs.compare import compare_methods
     from awake_tutorial.config import load_config
-    from awake_tutorial.tasks import get_evaluation_task
+    from awake_tutorial.physics.tasks import get_evaluation_task
 
     policy = GaussianMLPPolicy(seed=3)
     save_policy(policy, tmp_path / "policy.pt")
@@ -122,7 +124,7 @@ def test_evaluate_scores_a_gaussian_policy_as_compare_does(capsys, tmp_path):
     sampled, mean_action = results[()], results[("--mean-action",)]  # compare: mean action first, sampled second
     assert (mean_action["mean_length"], mean_action["mean_return"]) == (meta_0["mean_length"], meta_0["mean_return"])
     assert np.mean(np.where(sampled["successes"], sampled["lengths"], 100)) == meta_0["sampled_steps_failed_as_max"]
-    from awake_tutorial.training import torch_threads
+    from awake_tutorial.runs.training import torch_threads
 
     with torch_threads(load_config().num_threads):  # as the CLI and compare run torch
         (mean,) = evaluate(policy.as_numpy_policy(), [1], episodes=6, seed=2)

@@ -6,11 +6,13 @@ import json
 import numpy as np
 import pytest
 
-from awake_tutorial import cli, compare
+from awake_tutorial.ui import cli
+
+from awake_tutorial.runs import compare
 from awake_tutorial.config import load_config
-from awake_tutorial.policies import GaussianMLPPolicy
-from awake_tutorial.tasks import get_evaluation_task
-from awake_tutorial.training import adapt
+from awake_tutorial.rl.policies import GaussianMLPPolicy
+from awake_tutorial.physics.tasks import get_evaluation_task
+from awake_tutorial.runs.training import adapt
 
 STEPS = compare.STEPS
 
@@ -47,7 +49,7 @@ def test_machine_steps_are_the_adaptation_episodes_probes_or_nothing(config):
     assert by[("fewest-steps", 1, 5)]["mean_return"] != by[("fewest-steps", 1, 1005)]["mean_return"]  # other starts
     # the headline of a Gaussian policy is its mean action
     adapted = adapt(policy, tasks[:1], 2, config, seed=5).policies[0]
-    from awake_tutorial.benchmark import evaluate
+    from awake_tutorial.envs import evaluate
 
     (mean,) = evaluate(adapted.as_numpy_policy(), tasks[:1], episodes=3, seed=5)
     assert by[("meta-2", 1, 5)]["lengths"] == mean["lengths"]

@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 
-from awake_tutorial.benchmark import FewestStepsPolicy, evaluate, per_task
-from awake_tutorial.controllers import (PROBE, MeasureThenCorrectPolicy, NominalModelPolicy,
+from awake_tutorial.controllers import FewestStepsPolicy
+
+from awake_tutorial.envs import evaluate, per_task
+from awake_tutorial.controllers.measured import (PROBE, MeasureThenCorrectPolicy, NominalModelPolicy,
                                         measure_response)
 from awake_tutorial.envs import AwakeSteeringEnv
-from awake_tutorial.tasks import Task, load_evaluation_tasks, sample_tasks
+from awake_tutorial.physics.tasks import Task, load_evaluation_tasks, sample_tasks
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from awake_tutorial import dashboard as dash
-from awake_tutorial.progress_log import (check_run_dir, read_new_records, read_progress,
+from awake_tutorial.ui import dashboard as dash
+from awake_tutorial.runs.progress_log import (check_run_dir, read_new_records, read_progress,
                                          run_finished)
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -88,7 +88,7 @@ TINY = dict(meta_batch_size=2, fast_batch_size=2, num_steps=1, max_steps=20)
 
 def test_stop_ends_meta_training_cleanly(tmp_path):
     from awake_tutorial.config import load_config
-    from awake_tutorial.training import meta_train
+    from awake_tutorial.runs.training import meta_train
 
     board = dash.MetaTrainingDashboard(10)
     board.live = True
@@ -106,8 +106,8 @@ def test_stop_ends_meta_training_cleanly(tmp_path):
 
 def test_adaptation_dashboard_is_an_adapt_callback():
     from awake_tutorial.config import load_config
-    from awake_tutorial.tasks import load_evaluation_tasks
-    from awake_tutorial.training import adapt
+    from awake_tutorial.physics.tasks import load_evaluation_tasks
+    from awake_tutorial.runs.training import adapt
 
     tasks = load_evaluation_tasks()[:2]
     board = dash.AdaptationDashboard([t.id for t in tasks], num_batches=2)
@@ -211,7 +211,7 @@ def test_stop_click_over_a_subshell_reaches_a_busy_kernel():
     try:
         code = (
             "import time\n"
-            "from awake_tutorial.dashboard import MetaTrainingDashboard\n"
+            "from awake_tutorial.ui.dashboard import MetaTrainingDashboard\n"
             "d = MetaTrainingDashboard(400, min_interval=60).display()\n"
             "rec = lambda b: dict(batch=b, num_batches=400, return_before=-3., return_after=-2.,\n"
             "    length_before=5., length_after=4., success_before=.1, success_after=.2, kl=.01)\n"
@@ -273,7 +273,7 @@ def test_headless_notebook_gets_one_output_and_the_final_figure():
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
 
-    code = ("from awake_tutorial.dashboard import MetaTrainingDashboard\n"
+    code = ("from awake_tutorial.ui.dashboard import MetaTrainingDashboard\n"
             "d = MetaTrainingDashboard(30, min_interval=0).display()\n"
             "for b in range(30):\n"
             "    d(dict(batch=b, num_batches=30, return_before=-3., return_after=-2., length_before=5.,\n"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from awake_tutorial.envs import AwakeSteeringEnv, dynamics
-from awake_tutorial.tasks import Task, load_evaluation_tasks
+from awake_tutorial.physics.tasks import Task, load_evaluation_tasks
 
 GAIN = 20.0  # m/rad of the diagonal task: one unit of action moves its BPM by 0.2
 

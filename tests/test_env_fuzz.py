@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from awake_tutorial.envs import AwakeSteeringEnv, AwakeSteeringVectorEnv
-from awake_tutorial.tasks import Task
+from awake_tutorial.physics.tasks import Task
 
 FUZZ = settings(derandomize=True, deadline=None, max_examples=40)
 

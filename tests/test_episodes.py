@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from awake_tutorial.episodes import (
+from awake_tutorial.rl.episodes import (
     BatchEpisodes,
     discounted_cumsum,
     generalized_advantages,

@@ -16,9 +16,9 @@ import torch
 from awake_tutorial import exercises
 from awake_tutorial.config import load_config
 from awake_tutorial.envs.dynamics import rescale
-from awake_tutorial.episodes import discounted_cumsum
-from awake_tutorial.pretrained import load_pretrained
-from awake_tutorial.tasks import load_evaluation_tasks
+from awake_tutorial.rl.episodes import discounted_cumsum
+from awake_tutorial.runs.pretrained import load_pretrained
+from awake_tutorial.physics.tasks import load_evaluation_tasks
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 # notebook -> the functions its exercises ask for
@@ -210,8 +210,8 @@ def test_kl_scaled_step_feedback(capsys):
 
 
 def test_adapt_and_score_feedback(meta_args, capsys):
-    from awake_tutorial.benchmark import evaluate
-    from awake_tutorial.training import adapt
+    from awake_tutorial.envs import evaluate
+    from awake_tutorial.runs.training import adapt
 
     def score(meta_policy, task, config, num_batches, episodes, seed, deterministic=True, adapted=True):
         policy = adapt(meta_policy, [task], num_batches, config, seed=seed).policies[0] if adapted else meta_policy
@@ -227,7 +227,7 @@ def test_adapt_and_score_feedback(meta_args, capsys):
 
 
 def test_method_feedback_and_scores(capsys):
-    from awake_tutorial.benchmark import InverseResponsePolicy
+    from awake_tutorial.controllers import InverseResponsePolicy
 
     def nominal(task, plane):
         return InverseResponsePolicy(0, plane)
@@ -235,7 +235,7 @@ def test_method_feedback_and_scores(capsys):
     assert exercises.check_method(nominal)
     fails_with(exercises.check_method, lambda task, plane: (lambda obs: obs[0]), ["shape", "one action per row"],
                capsys=capsys)
-    from awake_tutorial.compare import FIELDS, compare_methods, summarize
+    from awake_tutorial.runs.compare import FIELDS, compare_methods, summarize
 
     tasks = load_evaluation_tasks()[:2]
     rows = exercises.score_method(nominal, {"evaluation": tasks}, episodes=3)

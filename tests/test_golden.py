@@ -40,7 +40,7 @@ def _plain(value):
 def training_log() -> list[dict]:
     """(a) A short seeded meta-training progress log, without timings."""
     from awake_tutorial.config import load_config
-    from awake_tutorial.training import meta_train
+    from awake_tutorial.runs.training import meta_train
 
     records = meta_train(load_config(num_batches=3, meta_batch_size=4, fast_batch_size=4)).records
     return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in records]
@@ -48,10 +48,10 @@ def training_log() -> list[dict]:
 
 def compare_table() -> list[dict]:
     """(b) The quick-mode comparison table: 2 tasks, inverse, meta-1, measure-correct, 4 episodes."""
-    from awake_tutorial.compare import compare_methods
+    from awake_tutorial.runs.compare import compare_methods
     from awake_tutorial.config import load_config
-    from awake_tutorial.pretrained import load_pretrained
-    from awake_tutorial.tasks import load_evaluation_tasks
+    from awake_tutorial.runs.pretrained import load_pretrained
+    from awake_tutorial.physics.tasks import load_evaluation_tasks
 
     return compare_methods(load_evaluation_tasks()[:2], ["inverse", "meta-1", "measure-correct"], episodes=4,
                            seed=0, meta_policy=load_pretrained("meta"), config=load_config())
@@ -59,9 +59,10 @@ def compare_table() -> list[dict]:
 
 def evaluate_results() -> dict:
     """(c) benchmark.evaluate for a sampling Gaussian policy and the inverse policy (with BPM noise too)."""
-    from awake_tutorial.benchmark import InverseResponsePolicy, evaluate, per_task
-    from awake_tutorial.pretrained import load_pretrained
-    from awake_tutorial.tasks import load_evaluation_tasks
+    from awake_tutorial.controllers import InverseResponsePolicy
+    from awake_tutorial.envs import evaluate, per_task
+    from awake_tutorial.runs.pretrained import load_pretrained
+    from awake_tutorial.physics.tasks import load_evaluation_tasks
 
     tasks = load_evaluation_tasks()[:3]
     sampling = load_pretrained("meta").as_numpy_policy(deterministic=False, seed=3)
@@ -73,10 +74,10 @@ def evaluate_results() -> dict:
 
 def sampler_episodes() -> dict:
     """(d) MultiTaskSampler episodes for fixed seeds: a seeded call, a continued one, BPM noise."""
-    from awake_tutorial.policies import GaussianMLPPolicy
+    from awake_tutorial.rl.policies import GaussianMLPPolicy
     from awake_tutorial.envs import AwakeSteeringVectorEnv
-    from awake_tutorial.samplers import MultiTaskSampler
-    from awake_tutorial.tasks import sample_tasks
+    from awake_tutorial.rl.samplers import MultiTaskSampler
+    from awake_tutorial.physics.tasks import sample_tasks
 
     policy = GaussianMLPPolicy(10, 10, (16, 16), seed=4)
     tasks = sample_tasks(3, seed=11)

@@ -11,8 +11,8 @@ import time
 import pytest
 import torch
 
-from awake_tutorial.policies import load_policy
-from awake_tutorial.training import meta_train
+from awake_tutorial.rl.policies import load_policy
+from awake_tutorial.runs.training import meta_train
 from test_training import eval_task_source, same_weights, tiny_config, without_times
 
 
@@ -43,7 +43,7 @@ def test_killed_cli_run_resumes_to_the_end(tmp_path):
     run = tmp_path / "run"
     settings = ["--set", "meta_batch_size=2", "--set", "fast_batch_size=4", "--set", "max_steps=20",
                 "--set", "cg_iters=10"]
-    command = [sys.executable, "-m", "awake_tutorial.cli", "meta-train", "--num-batches", "400",
+    command = [sys.executable, "-m", "awake_tutorial.ui.cli", "meta-train", "--num-batches", "400",
                "--run-dir", str(run), *settings]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

@@ -209,7 +209,7 @@ def test_restore_after_a_killed_run_gives_back_the_saved_correctors_exactly(serv
         run.wait(timeout=10)
         assert save_file.exists()
         assert not np.array_equal(channels.read("readback"), original)
-        restore = subprocess.run([sys.executable, "-m", "awake_tutorial.cli", "restore", str(save_file)],
+        restore = subprocess.run([sys.executable, "-m", "awake_tutorial.ui.cli", "restore", str(save_file)],
                                  env=env, capture_output=True, text=True, timeout=60)
         assert restore.returncode == 0, restore.stderr
         np.testing.assert_array_equal(channels.read("readback"), original)
@@ -244,7 +244,7 @@ def test_the_next_session_restores_what_a_killed_one_left(served, tmp_path):
 
 def test_served_bpm_noise_has_the_right_std():
     from awake_tutorial.machine.line import SimulatedLine
-    from awake_tutorial.tasks import get_evaluation_task
+    from awake_tutorial.physics.tasks import get_evaluation_task
 
     exact, noisy = SimulatedLine(get_evaluation_task(2)), SimulatedLine(get_evaluation_task(2), bpm_noise=0.5, seed=1)
     differences = []
@@ -259,7 +259,7 @@ def test_served_bpm_noise_has_the_right_std():
 def test_adapt_command_runs_on_the_served_machine(served, tmp_path):
     from awake_tutorial.paths import DATA_DIR
 
-    command = [sys.executable, "-m", "awake_tutorial.cli", "adapt", "--machine", PREFIX, "--num-batches", "2",
+    command = [sys.executable, "-m", "awake_tutorial.ui.cli", "adapt", "--machine", PREFIX, "--num-batches", "2",
                "--policy", str(DATA_DIR / "pretrained_meta_policy.pt"), "--run-dir", str(tmp_path / "run")]
     env = {**os.environ, **served.variables}
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
@@ -273,7 +273,7 @@ def test_serve_machine_command_prints_its_pvs_on_loopback(tmp_path):
     port = free_port()
     env = {**os.environ, "EPICS_CA_SERVER_PORT": str(port), "EPICS_CA_REPEATER_PORT": str(free_port()),
            "PYTHONUNBUFFERED": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "awake_tutorial.cli", "serve-machine", "--task-id", "2",
+    server = subprocess.Popen([sys.executable, "-m", "awake_tutorial.ui.cli", "serve-machine", "--task-id", "2",
                                "--prefix", "TEST:"], env=env, stdout=subprocess.PIPE, text=True)
     try:
         lines = [server.stdout.readline() for _ in range(3)]  # banner, address, first PV

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from awake_tutorial.env_sampler import EnvSampler
+from awake_tutorial.rl.env_sampler import EnvSampler
 from awake_tutorial.envs import AwakeSteeringEnv, AwakeSteeringVectorEnv
 from awake_tutorial.envs.dynamics import OBS_PER_MM
-from awake_tutorial.policies import GaussianMLPPolicy
-from awake_tutorial.samplers import MultiTaskSampler
-from awake_tutorial.tasks import get_evaluation_task
+from awake_tutorial.rl.policies import GaussianMLPPolicy
+from awake_tutorial.rl.samplers import MultiTaskSampler
+from awake_tutorial.physics.tasks import get_evaluation_task
 
 
 def run(env, seed, actions):
@@ -77,7 +77,7 @@ def test_vector_env_and_sampler_see_the_same_noise_as_single_envs():
 
 def test_env_sampler_gives_the_multitask_sampler_episodes_and_adapts_alike():
     from awake_tutorial.config import load_config
-    from awake_tutorial.training import adapt
+    from awake_tutorial.runs.training import adapt
 
     task, policy, config = get_evaluation_task(2), GaussianMLPPolicy(seed=1), load_config()
     a = MultiTaskSampler(8, AwakeSteeringVectorEnv.factory(max_steps=30)).sample(policy, [task], [5])
@@ -97,11 +97,11 @@ def test_env_sampler_gives_the_multitask_sampler_episodes_and_adapts_alike():
 
 def test_machine_commands_have_plain_help():
     for command in ("serve-machine", "restore"):
-        result = subprocess.run([sys.executable, "-m", "awake_tutorial.cli", command, "--help"],
+        result = subprocess.run([sys.executable, "-m", "awake_tutorial.ui.cli", command, "--help"],
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 0
         assert "``" not in result.stdout and ":class:" not in result.stdout
-    result = subprocess.run([sys.executable, "-m", "awake_tutorial.cli", "adapt", "--help"],
+    result = subprocess.run([sys.executable, "-m", "awake_tutorial.ui.cli", "adapt", "--help"],
                             capture_output=True, text=True, timeout=60)
     assert "--machine PREFIX" in result.stdout and "--dry-run" in result.stdout
 
@@ -126,7 +126,7 @@ def test_drift_moves_the_optics_within_bounds_reproducibly():
 
 
 def test_the_noise_summary_spreads_over_seeds_as_the_comparison_does():
-    from awake_tutorial import noise_study
+    from awake_tutorial.runs import noise_study
 
     rows = [{"method": "inverse", "bpm_noise": 0.3, "seed": s, "mean_length": length, "success_rate": success}
             for s, length, success in ((0, 2.0, 1.0), (1, 4.0, 0.5), (2, 6.0, 0.75))]

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from awake_tutorial.episodes import BatchEpisodes
-from awake_tutorial.metalearners import MAMLTRPO
-from awake_tutorial.metalearners.maml_trpo import surrogate_and_kl
-from awake_tutorial.metalearners.trpo import flatten, hessian_vector_product, unflatten
-from awake_tutorial.policies import GaussianMLPPolicy
+from awake_tutorial.rl.episodes import BatchEpisodes
+from awake_tutorial.rl.metalearners import MAMLTRPO
+from awake_tutorial.rl.metalearners.maml_trpo import surrogate_and_kl
+from awake_tutorial.rl.metalearners.trpo import flatten, hessian_vector_product, unflatten
+from awake_tutorial.rl.policies import GaussianMLPPolicy
 
 
 def episodes(K=2, T=4, B=3, seed=0, obs_dim=3, act_dim=2):

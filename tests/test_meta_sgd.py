@@ -7,13 +7,13 @@ import torch
 from test_maml import episodes  # tiny float64 episode batches
 
 from awake_tutorial.config import REFERENCE_CONFIG_FILE, load_config
-from awake_tutorial.metalearners import MetaSGDTRPO
-from awake_tutorial.metalearners.meta_sgd import STEP_SIZES
-from awake_tutorial.metalearners.reinforce import reinforce_gradient
-from awake_tutorial.metalearners.trpo import flatten, hessian_vector_product, unflatten
-from awake_tutorial.policies import GaussianMLPPolicy, load_policy, save_policy
-from awake_tutorial.tasks import load_evaluation_tasks
-from awake_tutorial.training import adapt, meta_train
+from awake_tutorial.rl.metalearners import MetaSGDTRPO
+from awake_tutorial.rl.metalearners.meta_sgd import STEP_SIZES
+from awake_tutorial.rl.metalearners.reinforce import reinforce_gradient
+from awake_tutorial.rl.metalearners.trpo import flatten, hessian_vector_product, unflatten
+from awake_tutorial.rl.policies import GaussianMLPPolicy, load_policy, save_policy
+from awake_tutorial.physics.tasks import load_evaluation_tasks
+from awake_tutorial.runs.training import adapt, meta_train
 
 ALPHAS = [0.3, 0.1, 0.2, 0.05, 0.4]  # one per tensor: layers.0.weight/bias, layers.1.weight/bias, log_std
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from awake_tutorial import optics
+from awake_tutorial.physics import optics
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "tt43_twiss_reference.json").read_text())["elements"]
 # Elements upstream of the first horizontal bend: only self-consistent geometry and the

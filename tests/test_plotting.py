@@ -1,12 +1,12 @@
-"""Figures of awake_tutorial.plotting: they show the data they are given, and nothing leaks."""
+"""Figures of awake_tutorial.ui.plotting: they show the data they are given, and nothing leaks."""
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from awake_tutorial import plotting, plotting_compare
-from awake_tutorial.progress_log import record_kind
-from awake_tutorial.tasks import Task, load_evaluation_tasks
+from awake_tutorial.ui import plotting, plotting_compare
+from awake_tutorial.runs.progress_log import record_kind
+from awake_tutorial.physics.tasks import Task, load_evaluation_tasks
 
 
 def meta_records(n=6):

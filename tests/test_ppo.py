@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from awake_tutorial.benchmark import evaluate
+from awake_tutorial.envs import evaluate
 from awake_tutorial.config import PPOConfig, load_config
-from awake_tutorial.dashboard import PPODashboard
-from awake_tutorial.ppo import load_ppo, ppo_policy, save_ppo, train_ppo
+from awake_tutorial.ui.dashboard import PPODashboard
+from awake_tutorial.runs.ppo import load_ppo, ppo_policy, save_ppo, train_ppo
 
 TINY = PPOConfig(total_timesteps=512, n_steps=128, batch_size=64, n_epochs=2, seed=3)
 

@@ -3,15 +3,15 @@
 import torch
 
 from awake_tutorial.config import Config
-from awake_tutorial.episodes import BatchEpisodes
+from awake_tutorial.rl.episodes import BatchEpisodes
 import pytest
 
-from awake_tutorial.metalearners.reinforce import adapt, inner_loss, inner_step, reinforce_gradient
-from awake_tutorial.policies import GaussianMLPPolicy, stack_params
+from awake_tutorial.rl.metalearners.reinforce import adapt, inner_loss, inner_step, reinforce_gradient
+from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
 from awake_tutorial.envs import AwakeSteeringVectorEnv
-from awake_tutorial.samplers import MultiTaskSampler
-from awake_tutorial.tasks import load_evaluation_tasks
-from awake_tutorial.training import add_advantages
+from awake_tutorial.rl.samplers import MultiTaskSampler
+from awake_tutorial.physics.tasks import load_evaluation_tasks
+from awake_tutorial.runs.training import add_advantages
 
 
 def synthetic_episodes(K=2, T=5, B=4, seed=0):

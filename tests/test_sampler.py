@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from awake_tutorial.envs import AwakeSteeringEnv
-from awake_tutorial.policies import GaussianMLPPolicy, stack_params
+from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
 from awake_tutorial.envs import AwakeSteeringVectorEnv
-from awake_tutorial.samplers import MultiTaskSampler
-from awake_tutorial.tasks import load_evaluation_tasks
+from awake_tutorial.rl.samplers import MultiTaskSampler
+from awake_tutorial.physics.tasks import load_evaluation_tasks
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_shapes_masks_and_determinism(tasks):
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_rollout_policy_matches_the_torch_policy(nonlinearity):
-    from awake_tutorial.samplers import RolloutPolicy
+    from awake_tutorial.rl.samplers import RolloutPolicy
 
     policy = GaussianMLPPolicy(nonlinearity=nonlinearity, seed=3)
     params = per_task_params(policy, 3)

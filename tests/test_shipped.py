@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from awake_tutorial import compare, pretrained
-from awake_tutorial.benchmark import evaluate
+from awake_tutorial.runs import compare, pretrained
+from awake_tutorial.envs import evaluate
 from awake_tutorial.config import REFERENCE_CONFIG_FILE, Config, load_config
-from awake_tutorial.pretrained import load_pretrained
-from awake_tutorial.ppo import load_ppo, ppo_policy
-from awake_tutorial.tasks import get_evaluation_task
-from awake_tutorial.training import adapt
+from awake_tutorial.runs.pretrained import load_pretrained
+from awake_tutorial.runs.ppo import load_ppo, ppo_policy
+from awake_tutorial.physics.tasks import get_evaluation_task
+from awake_tutorial.runs.training import adapt
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

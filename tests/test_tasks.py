@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from awake_tutorial import optics, tasks
-from awake_tutorial.tasks import Task
+from awake_tutorial.physics import optics, tasks
+from awake_tutorial.physics.tasks import Task
 from tolerances import assert_same_tasks
 
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from awake_tutorial.config import load_config
-from awake_tutorial.policies import GaussianMLPPolicy, load_policy
-from awake_tutorial.tasks import load_evaluation_tasks
-from awake_tutorial.training import TASK_CHUNK, TaskStream, adapt, meta_train, new_policy
+from awake_tutorial.rl.policies import GaussianMLPPolicy, load_policy
+from awake_tutorial.physics.tasks import load_evaluation_tasks
+from awake_tutorial.runs.training import TASK_CHUNK, TaskStream, adapt, meta_train, new_policy
 
 EVAL = load_evaluation_tasks()
 META_KEYS = {"batch", "num_batches", "return_before", "return_after", "length_before", "length_after",

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from awake_tutorial.metalearners.trpo import (
+from awake_tutorial.rl.metalearners.trpo import (
     conjugate_gradient,
     flatten,
     gauss_newton_vector_product,
@@ -16,7 +16,7 @@ from awake_tutorial.metalearners.trpo import (
     line_search,
     unflatten,
 )
-from awake_tutorial.policies import GaussianMLPPolicy
+from awake_tutorial.rl.policies import GaussianMLPPolicy
 
 # torch.func (used here as the reference) imports code that warns about torch.jit.script
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")

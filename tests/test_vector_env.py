@@ -5,7 +5,7 @@ import pytest
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from awake_tutorial.envs import AwakeSteeringEnv, AwakeSteeringVectorEnv
-from awake_tutorial.tasks import Task, load_evaluation_tasks
+from awake_tutorial.physics.tasks import Task, load_evaluation_tasks
 
 MODES = list(AutoresetMode)
 

@@ -17,7 +17,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from awake_tutorial.tasks import N_BPMS, N_CORRECTORS
+from awake_tutorial.physics.tasks import N_BPMS, N_CORRECTORS
 
 KICK_PER_ACTION = 1e-4  # rad of kick change per unit of action
 OBS_PER_METRE = 100.0  # normalized units per metre of beam offset (1.0 = 10 mm)

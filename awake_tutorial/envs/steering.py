@@ -26,7 +26,7 @@ import numpy as np
 from gymnasium import spaces
 
 from awake_tutorial.envs import dynamics
-from awake_tutorial.tasks import Task, get_evaluation_task
+from awake_tutorial.physics.tasks import Task, get_evaluation_task
 
 PLANES = ("horizontal", "vertical")
 WALL_PENALTIES = ("strict", "reference")
@@ -42,7 +42,7 @@ def resolve_task(task) -> Task:
         return get_evaluation_task(int(task))  # KeyError naming the valid ids
     raise TypeError(
         f"task must be a Task, an evaluation task id (int) or None, got "
-        f"{type(task).__name__} {task!r}; make tasks with awake_tutorial.tasks.sample_tasks."
+        f"{type(task).__name__} {task!r}; make tasks with awake_tutorial.physics.tasks.sample_tasks."
     )
 
 
@@ -94,7 +94,7 @@ class AwakeSteeringEnv(gym.Env):
     """One AWAKE steering task.
 
     Args:
-        task: a :class:`~awake_tutorial.tasks.Task`, an evaluation task id (0..4) or None
+        task: a :class:`~awake_tutorial.physics.tasks.Task`, an evaluation task id (0..4) or None
             (= evaluation task 0, the nominal optics).
         max_steps: time limit; reaching it gives ``truncated=True``.
         plane: "horizontal" or "vertical" (which response matrix is steered).

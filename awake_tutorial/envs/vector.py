@@ -6,7 +6,7 @@ tasks and seeds (same observations, rewards, flags and infos, step by step), onl
 Each sub-env has its own task and its own random generator.
 
 :meth:`AwakeSteeringVectorEnv.run_episodes` runs one episode per sub-env, ended ones idle: the one
-rollout engine, of the meta-learning sampler and of ``benchmark.evaluate``.
+rollout engine, of the meta-learning sampler and of ``envs.evaluate``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from gymnasium.vector.utils import batch_space
 from awake_tutorial.envs import dynamics
 from awake_tutorial.envs.steering import (check_bpm_noise, check_settings, make_spaces, reset_option,
                                          resolve_task)
-from awake_tutorial.tasks import Task
+from awake_tutorial.physics.tasks import Task
 
 
 @dataclass

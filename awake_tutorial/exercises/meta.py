@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from awake_tutorial.benchmark import evaluate
+from awake_tutorial.envs import evaluate
 from awake_tutorial.exercises._feedback import call, checker
-from awake_tutorial.training import adapt
+from awake_tutorial.runs.training import adapt
 
 KEYS = ("mean_length", "success_rate")
 

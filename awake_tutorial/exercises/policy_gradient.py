@@ -1,6 +1,6 @@
 """Exercises of notebook 03: the REINFORCE loss and generalized advantage estimation.
 
-Both take padded (T, B) tensors, as :mod:`awake_tutorial.episodes` stores a batch of one
+Both take padded (T, B) tensors, as :mod:`awake_tutorial.rl.episodes` stores a batch of one
 task: T time steps, B episodes, ``mask`` 1.0 while an episode runs and 0.0 after.
 The checkers fill the padding with nonsense on purpose: a result that depends on it
 has forgotten the mask.
@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from awake_tutorial.episodes import BatchEpisodes, discounted_cumsum, generalized_advantages, weighted_mean
+from awake_tutorial.rl.episodes import BatchEpisodes, discounted_cumsum, generalized_advantages, weighted_mean
 from awake_tutorial.exercises._feedback import as_array, call, checker, close, shape_problem
 
 

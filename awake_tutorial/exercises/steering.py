@@ -11,10 +11,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from awake_tutorial.benchmark import InverseResponsePolicy, evaluate, per_task
+from awake_tutorial.controllers import InverseResponsePolicy
+
+from awake_tutorial.envs import evaluate, per_task
 from awake_tutorial.envs.dynamics import KICK_PER_ACTION, OBS_PER_METRE, rescale
 from awake_tutorial.exercises._feedback import as_array, call, checker, close, shape_problem
-from awake_tutorial.tasks import load_evaluation_tasks
+from awake_tutorial.physics.tasks import load_evaluation_tasks
 
 PLANE = "horizontal"
 
@@ -122,7 +124,7 @@ def check_length_ratio(fn: Callable, ppo_rows: Sequence[dict] | None = None,
 def check_method(factory: Callable) -> str | None:
     """``factory(task, plane)`` returns a policy (a function obs -> actions or an object with
     ``.act``) that maps a batch of readings (n, 10) to actions (n, 10); it then runs in
-    :func:`awake_tutorial.benchmark.evaluate`."""
+    :func:`awake_tutorial.envs.evaluate`."""
     task = load_evaluation_tasks()[1]
     policy = call(factory, task, PLANE)
     act = getattr(policy, "act", policy)
@@ -140,13 +142,13 @@ def check_method(factory: Callable) -> str | None:
 
 def score_method(factory: Callable, task_sets: dict, episodes: int, seeds: Sequence[int] = (0,),
                  name: str = "mine", machine_steps: int = 0, max_steps: int = 100) -> list[dict]:
-    """Rows in the format of :func:`awake_tutorial.compare.compare_methods` for your method on
+    """Rows in the format of :func:`awake_tutorial.runs.compare.compare_methods` for your method on
     every task set ({name: tasks}) and seed, to append to its rows before ``summarize``.
 
     ``machine_steps``: the steps your method spends on a task before it acts (e.g. probes);
     scored with the course's convention (failed episodes count as ``max_steps``).
     """
-    from awake_tutorial.compare import STEPS, _scores
+    from awake_tutorial.runs.compare import STEPS, _scores
 
     rows = []
     for task_set, tasks in task_sets.items():

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from awake_tutorial.exercises._feedback import as_array, call, checker, shape_problem
-from awake_tutorial.metalearners.trpo import conjugate_gradient
+from awake_tutorial.rl.metalearners.trpo import conjugate_gradient
 
 
 def spd_matrix(n: int = 30, condition: float = 100.0, seed: int = 0) -> torch.Tensor:

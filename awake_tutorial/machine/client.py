@@ -88,7 +88,7 @@ class EpicsMachine:
 
     def model_task(self):
         """The optics model of the served machine: the evaluation task it reports."""
-        from awake_tutorial.tasks import get_evaluation_task
+        from awake_tutorial.physics.tasks import get_evaluation_task
 
         return get_evaluation_task(int(self.channels.read("task")[0]))
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from awake_tutorial.envs import dynamics
-from awake_tutorial.tasks import Task
+from awake_tutorial.physics.tasks import Task
 
 PLANES = ("horizontal", "vertical")
 # rad, |kick| allowed per corrector: a stand-in for a power-supply limit, set above any kick
@@ -121,7 +121,7 @@ class SimulatedLine:
 
     def _linearize(self) -> None:
         """R and dR/ds at the task's quad scales, from one batched optics call."""
-        from awake_tutorial.optics import KNOBS, response_matrices
+        from awake_tutorial.physics.optics import KNOBS, response_matrices
 
         scales0 = np.array([self.task.quad_scales.get(k, 1.0) for k in KNOBS])
         settings = np.vstack([scales0, scales0 + DERIVATIVE_STEP * np.eye(len(KNOBS))])

@@ -142,7 +142,7 @@ def exit_with_parent(poll: float = 0.5) -> None:
 def serve(task_id: int = 0, plane: str = "both", prefix: str = DEFAULT_PREFIX, bpm_noise: float = 0.0,
           drift: float = 0.0, seed: int = 0, limit: float = DEFAULT_LIMIT) -> None:
     """Serve the simulated line until interrupted (prints the PV names first)."""
-    from awake_tutorial.tasks import get_evaluation_task
+    from awake_tutorial.physics.tasks import get_evaluation_task
 
     planes = PLANES if plane == "both" else (plane,)
     if plane != "both" and plane not in PLANES:

@@ -35,15 +35,15 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from awake_tutorial import runs
-from awake_tutorial.baseline import LinearFeatureBaseline
+from awake_tutorial.runs import folders
+from awake_tutorial.rl.baseline import LinearFeatureBaseline
 from awake_tutorial.config import Config
 from awake_tutorial.envs import AwakeSteeringVectorEnv
-from awake_tutorial.episodes import BatchEpisodes
-from awake_tutorial.metalearners import MAMLTRPO, MetaSGDTRPO, inner_step
-from awake_tutorial.policies import GaussianMLPPolicy, load_policy, save_policy, stack_params
-from awake_tutorial.samplers import MultiTaskSampler
-from awake_tutorial.tasks import Task, sample_tasks
+from awake_tutorial.rl.episodes import BatchEpisodes
+from awake_tutorial.rl.metalearners import MAMLTRPO, MetaSGDTRPO, inner_step
+from awake_tutorial.rl.policies import GaussianMLPPolicy, load_policy, save_policy, stack_params
+from awake_tutorial.rl.samplers import MultiTaskSampler
+from awake_tutorial.physics.tasks import Task, sample_tasks
 
 INIT, TASKS, ROLLOUT, ADAPT, EVALUATE = 0, 1, 2, 3, 4  # purposes of random numbers
 TASK_CHUNK = 64  # meta-batches whose tasks are drawn in one call
@@ -185,14 +185,14 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
         run_dir: folder for config, progress log and checkpoints (None: nothing is written).
         callback: called with each meta-batch's record; returning True stops cleanly.
         resume: continue the run in ``run_dir``; overwrite: start over in ``run_dir``.
-        task_source: (n, seed) -> n tasks; default ``awake_tutorial.tasks.sample_tasks``.
+        task_source: (n, seed) -> n tasks; default ``awake_tutorial.physics.tasks.sample_tasks``.
     Returns:
         MetaTrainResult(policy, run_dir, records) with every record of the run.
     """
     if not isinstance(config, Config):
         raise TypeError(f"config must be an awake_tutorial.config.Config, got {type(config).__name__}; "
                         "use load_config().")
-    state = runs.RunState() if run_dir is None else runs.prepare_run_dir(run_dir, config, "meta_train",
+    state = folders.RunState() if run_dir is None else folders.prepare_run_dir(run_dir, config, "meta_train",
                                                                          resume, overwrite)
     policy = new_policy(config, config.seed)
     if state.policy_file is not None and state.start_batch > 0:
@@ -214,13 +214,13 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
             records.append(record)
             finished = batch + 1 == config.num_batches
             if run_dir is not None:  # saved before the callback sees it: a UI may read the folder
-                runs.append_records(run_dir, [record])
-                save_policy(policy, Path(run_dir) / runs.POLICY_FILE)
-                runs.write_meta(run_dir, "meta_train", batch + 1, config.num_batches,
+                folders.append_records(run_dir, [record])
+                save_policy(policy, Path(run_dir) / folders.POLICY_FILE)
+                folders.write_meta(run_dir, "meta_train", batch + 1, config.num_batches,
                                 "finished" if finished else "running")
             if callback is not None and callback(record):
                 if run_dir is not None and not finished:
-                    runs.write_meta(run_dir, "meta_train", batch + 1, config.num_batches, "stopped")
+                    folders.write_meta(run_dir, "meta_train", batch + 1, config.num_batches, "stopped")
                 break
     return MetaTrainResult(policy, run_dir, records)
 
@@ -246,9 +246,9 @@ def adapt(policy: GaussianMLPPolicy | None, tasks: Sequence[Task], num_batches: 
         raise ValueError("tasks is empty; pass at least one Task.")
     policy = new_policy(config, seed) if policy is None else policy
     if run_dir is not None:
-        runs.prepare_run_dir(run_dir, config, "adapt", overwrite=overwrite)
+        folders.prepare_run_dir(run_dir, config, "adapt", overwrite=overwrite)
     # sampler: where the episodes come from; default the in-process simulation (another
-    # sampler, e.g. awake_tutorial.env_sampler.EnvSampler, runs them on a served machine)
+    # sampler, e.g. awake_tutorial.rl.env_sampler.EnvSampler, runs them on a served machine)
     sampler = sampler or new_sampler(config)
     params = {n: p.detach() for n, p in stack_params(policy.params(), len(tasks)).items()}
     records, kept, step_sizes = [], {}, policy.step_sizes(config.fast_lr)
@@ -268,12 +268,12 @@ def adapt(policy: GaussianMLPPolicy | None, tasks: Sequence[Task], num_batches: 
             if batch + 1 in snapshots:
                 kept[batch + 1] = [policy.with_params({n: p[k] for n, p in params.items()}) for k in range(len(tasks))]
             if run_dir is not None:
-                runs.append_records(run_dir, batch_records)
+                folders.append_records(run_dir, batch_records)
             if callback is not None and callback(batch_records):
                 break
     policies = [policy.with_params({n: p[k] for n, p in params.items()}) for k in range(len(tasks))]
     if run_dir is not None:
         for task, adapted in zip(tasks, policies):
             save_policy(adapted, Path(run_dir) / f"policy_task{task.id}.pt")
-        runs.write_meta(run_dir, "adapt", len(records) // len(tasks), int(num_batches), "finished")
+        folders.write_meta(run_dir, "adapt", len(records) // len(tasks), int(num_batches), "finished")
     return AdaptResult(records, policies, kept)

@@ -26,7 +26,7 @@ import awake_tutorial
 from awake_tutorial.atomic import write_json_atomic, write_text_atomic  # noqa: F401 (write_json_atomic: public here too)
 from awake_tutorial.config import Config, load_config, save_config
 
-from awake_tutorial.progress_log import META_FILE, PROGRESS_FILE, read_new_records
+from awake_tutorial.runs.progress_log import META_FILE, PROGRESS_FILE, read_new_records
 
 CONFIG_FILE = "config.yaml"
 POLICY_FILE = "policy.pt"

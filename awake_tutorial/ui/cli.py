@@ -1,7 +1,7 @@
 """``awake-tutorial``: the course's command line (train, adapt, evaluate, plot).
 
 A subcommand is one function decorated with ``@subcommand(name, help, *options)``
-(see :mod:`awake_tutorial.cli_tools`); it receives the parsed arguments. Long commands
+(see :mod:`awake_tutorial.ui.cli_tools`); it receives the parsed arguments. Long commands
 show a tqdm bar and end with a short table; figures are saved as PNG files, never
 shown. A user mistake (unknown task, missing file, bad config key, unwritable folder)
 prints one line on stderr and exits with status 2; set AWAKE_TUTORIAL_DEBUG=1 to see
@@ -19,14 +19,14 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 # light modules only at the top: torch and stable-baselines3 load when a command needs them
-from awake_tutorial import plotting
-from awake_tutorial.cli_tools import (CONFIG, EPISODES, OVERWRITE, SEED, SUBCOMMANDS, TASKS, USER_ERRORS,  # noqa: F401
+from awake_tutorial.ui import plotting
+from awake_tutorial.ui.cli_tools import (CONFIG, EPISODES, OVERWRITE, SEED, SUBCOMMANDS, TASKS, USER_ERRORS,  # noqa: F401
                                       CLIError, build_parser, evaluation_tasks, load_settings, option,
                                       print_table, run_folder, save_standard_figures, subcommand)
-from awake_tutorial.cli_machine import MACHINE_OPTIONS, adapt_on_machine  # also registers serve-machine, restore
+from awake_tutorial.ui.cli_machine import MACHINE_OPTIONS, adapt_on_machine  # also registers serve-machine, restore
 from awake_tutorial.paths import DATA_DIR
-from awake_tutorial.progress_log import read_progress
-from awake_tutorial.tasks import load_evaluation_tasks, write_evaluation_tasks
+from awake_tutorial.runs.progress_log import read_progress
+from awake_tutorial.physics.tasks import load_evaluation_tasks, write_evaluation_tasks
 
 # --help prints plain text (the module docstring above is reStructuredText for the API docs)
 DESCRIPTION = "awake-tutorial: the course's command line (train, adapt, evaluate, compare, plot)."
@@ -34,25 +34,26 @@ DESCRIPTION = "awake-tutorial: the course's command line (train, adapt, evaluate
 
 def load_meta_policy(spec: str, config, seed: int):
     """A GaussianMLPPolicy from a .pt file, or a seeded random one for "random"."""
-    from awake_tutorial.policies import load_policy
-    from awake_tutorial.training import new_policy
+    from awake_tutorial.rl.policies import load_policy
+    from awake_tutorial.runs.training import new_policy
 
     return new_policy(config, seed) if spec == "random" else load_policy(spec, config=config)
 
 
 def load_any_policy(spec: str, config, seed: int = 0, mean_action: bool = False):
-    """``--policy`` as :func:`awake_tutorial.benchmark.evaluate` takes it: a file (.zip:
+    """``--policy`` as :func:`awake_tutorial.envs.evaluate` takes it: a file (.zip:
     PPO, else a meta-policy .pt), "random" (a random network, seeded), "inverse" or
     "fewest-steps" (the benchmarks that know the task). The Gaussian policies (.pt,
     random) sample their actions as ``compare`` scores them, or act with their mean
     with ``mean_action``; the others are deterministic."""
-    from awake_tutorial import benchmark, compare
+    from awake_tutorial.controllers import FewestStepsPolicy, InverseResponsePolicy
+    from awake_tutorial.envs import per_task
+    from awake_tutorial.runs import compare
 
     if spec in ("inverse", "fewest-steps"):
-        factory = benchmark.InverseResponsePolicy if spec == "inverse" else benchmark.FewestStepsPolicy
-        return benchmark.per_task(factory)
+        return per_task(InverseResponsePolicy if spec == "inverse" else FewestStepsPolicy)
     if spec.endswith(".zip"):
-        from awake_tutorial.ppo import load_ppo, ppo_policy
+        from awake_tutorial.runs.ppo import load_ppo, ppo_policy
 
         return ppo_policy(load_ppo(spec))
     policy = load_meta_policy(spec, config, seed)
@@ -60,8 +61,8 @@ def load_any_policy(spec: str, config, seed: int = 0, mean_action: bool = False)
 
 
 def evaluate_and_print(policy, args, config, title: str) -> list[dict]:
-    from awake_tutorial.benchmark import evaluate
-    from awake_tutorial.training import torch_threads
+    from awake_tutorial.envs import evaluate
+    from awake_tutorial.runs.training import torch_threads
 
     tasks = tqdm(evaluation_tasks(args.tasks), unit="task", desc="evaluate", dynamic_ncols=True)
     with torch_threads(config.num_threads):  # as compare: same numbers, and fast on a busy machine
@@ -84,7 +85,7 @@ def evaluate_and_print(policy, args, config, title: str) -> list[dict]:
             option("--export", type=Path, help="also write the policy + metadata .json here "
                                                "(how data/pretrained_meta_policy.pt is made)"))
 def meta_train_command(args) -> None:
-    from awake_tutorial.training import meta_train
+    from awake_tutorial.runs.training import meta_train
 
     if args.resume and args.run_dir is None:
         raise CLIError("--resume needs --run-dir: the folder of the run to continue.")
@@ -111,7 +112,7 @@ def meta_train_command(args) -> None:
     save_standard_figures(records, run_dir)
     print(f"run folder: {run_dir} (policy: {Path(run_dir) / 'policy.pt'})")
     if args.export:
-        from awake_tutorial.pretrained import export_meta_policy
+        from awake_tutorial.runs.pretrained import export_meta_policy
 
         path = export_meta_policy(result.policy, config, args.export, records[-1]["batch"] + 1, records[-1]["wall_time"])
         print(f"exported: {path} (+ {path.with_suffix('.json').name})")
@@ -123,7 +124,7 @@ def meta_train_command(args) -> None:
             option("--run-dir", type=Path, help="run folder (default: runs/adapt_<time>)"), OVERWRITE, *CONFIG,
             *MACHINE_OPTIONS)
 def adapt_command(args) -> None:
-    from awake_tutorial.training import adapt
+    from awake_tutorial.runs.training import adapt
 
     config = load_settings(args, num_batches=args.num_batches)
     policy = load_meta_policy(args.policy, config, args.seed)
@@ -172,7 +173,7 @@ def evaluate_command(args) -> None:
             option("--out", type=Path, help="model file (default: runs/ppo_task<K>.zip)"),
             TASKS, EPISODES, SEED, *CONFIG)
 def ppo_command(args) -> None:
-    from awake_tutorial.ppo import load_ppo, ppo_policy, save_ppo, train_ppo
+    from awake_tutorial.runs.ppo import load_ppo, ppo_policy, save_ppo, train_ppo
 
     if args.train == args.test:
         raise CLIError("pass one of --train (train on --task-id, then test) or --test.")
@@ -218,9 +219,9 @@ def make_tasks_command(args) -> None:
                    help="adaptation and episode seeds (default 0 1000 2000 3000; quick mode 0 1000)"),
             option("--out", type=Path, default=Path("runs/comparison"), help="output folder"))
 def compare_command(args) -> None:
-    from awake_tutorial import compare
-    from awake_tutorial.pretrained import load_pretrained
-    from awake_tutorial.ppo import load_ppo
+    from awake_tutorial.runs import compare
+    from awake_tutorial.runs.pretrained import load_pretrained
+    from awake_tutorial.runs.ppo import load_ppo
     from awake_tutorial.quick import budget
 
     config = load_settings(args)

@@ -30,8 +30,8 @@ from stable_baselines3.common.logger import Logger
 from awake_tutorial.atomic import atomic_path
 from awake_tutorial.config import Config, PPOConfig
 from awake_tutorial.envs import AwakeSteeringEnv
-from awake_tutorial.pretrained import check_sha256, resolve, write_metadata
-from awake_tutorial.training import torch_threads
+from awake_tutorial.runs.pretrained import check_sha256, resolve, write_metadata
+from awake_tutorial.runs.training import torch_threads
 
 PPO_KEYS = ("learning_rate", "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda",
             "clip_range", "ent_coef", "seed")
@@ -144,7 +144,7 @@ def train_ppo(task, config, callback: Callable | None = None, progress: bool = F
 
 def ppo_policy(model: PPO) -> Callable[[np.ndarray], np.ndarray]:
     """The trained model as a deterministic numpy policy, (n, 10) obs -> (n, 10) actions,
-    for :func:`awake_tutorial.benchmark.evaluate` (action = the mean of the Gaussian)."""
+    for :func:`awake_tutorial.envs.evaluate` (action = the mean of the Gaussian)."""
 
     def act(obs) -> np.ndarray:
         actions, _ = model.predict(np.asarray(obs, dtype=np.float32), deterministic=True)
@@ -197,7 +197,7 @@ def load_ppo(path="ppo") -> PPO:
     pickled = sorted(k for k, v in data.items() if isinstance(v, dict) and ":serialized:" in v)
     if pickled:
         raise ValueError(f"{path} holds pickled objects {pickled}, which the course never loads; "
-                         "re-save the model with awake_tutorial.ppo.save_ppo.")
+                         "re-save the model with awake_tutorial.runs.ppo.save_ppo.")
     settings = {key: data[key] for key in PPO_KEYS if key in data and key != "clip_range"}
     with keep_global_rng():
         model = PPO("MlpPolicy", AwakeSteeringEnv(), device="cpu", verbose=0,

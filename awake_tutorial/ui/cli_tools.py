@@ -1,4 +1,4 @@
-"""Building blocks of the ``awake-tutorial`` command line (:mod:`awake_tutorial.cli`).
+"""Building blocks of the ``awake-tutorial`` command line (:mod:`awake_tutorial.ui.cli`).
 
 A subcommand is one function decorated with ``@subcommand(name, help, *options)``; the
 options shared by several subcommands, reading the settings, run folders and tables
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from awake_tutorial import plotting
+from awake_tutorial.ui import plotting
 from awake_tutorial.config import load_config
-from awake_tutorial.tasks import get_evaluation_task, load_evaluation_tasks
+from awake_tutorial.physics.tasks import get_evaluation_task, load_evaluation_tasks
 
 USER_ERRORS = (ValueError, KeyError, OSError)  # what bad input raises in the package
 SUBCOMMANDS: dict[str, tuple] = {}  # name -> (help, options, function)

@@ -1,4 +1,4 @@
-"""J v and J^T u for the mean network of a :class:`~awake_tutorial.policies.GaussianMLPPolicy`.
+"""J v and J^T u for the mean network of a :class:`~awake_tutorial.rl.policies.GaussianMLPPolicy`.
 
 The Fisher-vector products of TRPO (``metalearners.maml_trpo``, ``metalearners.meta_sgd``)
 and the hand-written REINFORCE gradient (``metalearners.reinforce``) need only these two
@@ -11,7 +11,7 @@ from typing import Mapping
 
 import torch
 
-from awake_tutorial.policies import NONLINEARITIES, SLOPES, GaussianMLPPolicy, Params, linear
+from awake_tutorial.rl.policies import NONLINEARITIES, SLOPES, GaussianMLPPolicy, Params, linear
 
 
 class MeanJacobian:

@@ -42,11 +42,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from awake_tutorial.benchmark import (FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task,
-                                      steps_failed_as_max)
+from awake_tutorial.controllers import FewestStepsPolicy, InverseResponsePolicy
+
+from awake_tutorial.envs import evaluate, per_task, steps_failed_as_max
 from awake_tutorial.config import REFERENCE_CONFIG_FILE, Config, load_config
-from awake_tutorial.controllers import MeasureThenCorrectPolicy, NominalModelPolicy
-from awake_tutorial.tasks import Task, sample_tasks
+from awake_tutorial.controllers.measured import MeasureThenCorrectPolicy, NominalModelPolicy
+from awake_tutorial.physics.tasks import Task, sample_tasks
 
 HELDOUT_SEED = 777  # never used in training: meta-training draws its tasks from other seeds
 HELDOUT_FIRST_ID = 100
@@ -73,7 +74,7 @@ def heldout_tasks(n: int = 20) -> list[Task]:
 
 def _sampling(policy, seed: int, task_id: int, num_batches: int = 0):
     """``policy`` sampling its actions, with noise seeded by (seed, task, batches)."""
-    from awake_tutorial.training import EVALUATE, seed_for
+    from awake_tutorial.runs.training import EVALUATE, seed_for
 
     return policy.as_numpy_policy(deterministic=False, seed=seed_for(seed, EVALUATE, task_id, num_batches))
 
@@ -93,7 +94,7 @@ def split_method(method: str) -> tuple[str, int]:
 
 def _gaussian(method: str, tasks, models: dict, config: Config, seed: int):
     """(mean-action policy, sampling policy, machine steps per task id) of an adapted policy."""
-    from awake_tutorial.training import adapt, new_policy
+    from awake_tutorial.runs.training import adapt, new_policy
 
     family, num_batches = split_method(method)
     start = new_policy(config, seed) if family == "reinforce" else models[family]
@@ -118,7 +119,7 @@ def _policies(method: str, tasks, models: dict, config: Config, seed: int):
         return (per_task(lambda task, plane: controllers[task.id]), None,
                 {i: c.machine_steps for i, c in controllers.items()})
     if method == "ppo":
-        from awake_tutorial.ppo import ppo_policy
+        from awake_tutorial.runs.ppo import ppo_policy
 
         return ppo_policy(models["ppo"]), None, {task.id: int(models["ppo"].num_timesteps) for task in tasks}
     return _gaussian(method, tasks, models, config, seed)
@@ -155,7 +156,7 @@ def compare_methods(tasks: Sequence[Task], methods: Sequence[str] | None = None,
     (adapted with ``reference_config``, default ``configs/reference.yaml``), ``ppo_model``
     (an SB3 PPO) for ``ppo``; a method whose model is missing raises a clear error.
     """
-    from awake_tutorial.training import torch_threads
+    from awake_tutorial.runs.training import torch_threads
 
     config = load_config() if config is None else config
     methods = list(METHODS if methods is None else methods)
@@ -275,8 +276,8 @@ def write_results(rows: Sequence[dict], out_dir) -> dict:
     from pathlib import Path
 
     from awake_tutorial.atomic import write_json_atomic, write_text_atomic
-    from awake_tutorial.plotting import save_figure
-    from awake_tutorial.plotting_compare import plot_method_summary, plot_steps_vs_machine_steps
+    from awake_tutorial.ui.plotting import save_figure
+    from awake_tutorial.ui.plotting_compare import plot_method_summary, plot_steps_vs_machine_steps
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ The log may still be growing: another process (``awake-tutorial meta-train`` in 
 terminal) appends a line per batch. Readers therefore take only *complete* lines
 (ending in a newline) and remember the byte offset where they stopped, so a line
 being written right now is picked up whole on the next read. The dashboard's
-:func:`~awake_tutorial.dashboard.watch` and the CLI's ``plot`` command both use this.
+:func:`~awake_tutorial.ui.dashboard.watch` and the CLI's ``plot`` command both use this.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Every figure of the course, shared by the notebooks, the dashboard and the CLI
-(the figures comparing methods live in :mod:`awake_tutorial.plotting_compare`).
+(the figures comparing methods live in :mod:`awake_tutorial.ui.plotting_compare`).
 
 Functions take plain data (tasks, arrays, lists of record dicts as written to
 ``progress.jsonl``) and return a :class:`matplotlib.figure.Figure`; nothing is shown.
@@ -16,8 +16,8 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from awake_tutorial.envs.dynamics import SUCCESS_RMS  # success: RMS of the readings below this
-from awake_tutorial.progress_log import record_kind
-from awake_tutorial.tasks import Task
+from awake_tutorial.runs.progress_log import record_kind
+from awake_tutorial.physics.tasks import Task
 
 DENSE = 60  # curves with more points than this get no markers
 COUNT_TICKS = {"integer": True, "steps": [1, 2, 5, 10]}  # x axes count batches or steps

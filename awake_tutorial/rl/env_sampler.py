@@ -1,6 +1,6 @@
 """EnvSampler: episodes one after another on one gym env, e.g. a machine over EPICS.
 
-:class:`~awake_tutorial.samplers.MultiTaskSampler` steps thousands of simulated episodes
+:class:`~awake_tutorial.rl.samplers.MultiTaskSampler` steps thousands of simulated episodes
 at once. A real machine has one beam: its episodes run one after another, each step a
 setpoint sent and BPMs read. ``EnvSampler`` does that, with the same interface, so the
 public adaptation loop runs on a machine unchanged::
@@ -22,10 +22,9 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from awake_tutorial.benchmark import steps_failed_as_max
-from awake_tutorial.episodes import BatchEpisodes
-from awake_tutorial.policies import GaussianMLPPolicy, stack_params
-from awake_tutorial.samplers import MAX_SEED, RolloutPolicy, action_noise
+from awake_tutorial.rl.episodes import BatchEpisodes
+from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
+from awake_tutorial.rl.samplers import MAX_SEED, RolloutPolicy, action_noise
 
 MAX_RESTARTS = 10  # resets of one episode whose start lost the beam (drifted machine)
 
@@ -114,22 +113,3 @@ class EnvSampler:
                              rewards=torch.from_numpy(rewards)[None], mask=torch.from_numpy(mask)[None],
                              success=torch.tensor([[e[3] for e in episodes]]))
 
-
-def run_episodes(env, policy: Callable[[np.ndarray], np.ndarray], episodes: int, seed: int = 0) -> dict:
-    """Run ``episodes`` episodes of ``policy`` (obs (10,) -> action (10,)) on ``env``, one after
-    another, e.g. a fixed controller on a machine. Episode i starts from ``reset(seed=seed + i)``.
-
-    Returns {"lengths": [int], "successes": [bool], "steps": env steps taken, "score": mean
-    steps per episode with every failure counted as ``env.max_steps`` (the course's scoring)}.
-    """
-    lengths, successes = [], []
-    for i in range(int(episodes)):
-        obs, info = env.reset(seed=seed + i)
-        for step in range(1, env.max_steps + 1):  # ends within max_steps
-            obs, _, terminated, truncated, info = env.step(np.asarray(policy(obs)))
-            if terminated or truncated:
-                break
-        lengths.append(step)
-        successes.append(bool(info["success"]))
-    return {"lengths": lengths, "successes": successes, "steps": int(sum(lengths)),
-            "score": steps_failed_as_max(lengths, successes, env.max_steps)}

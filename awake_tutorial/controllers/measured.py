@@ -1,6 +1,6 @@
 """Classical controllers that do *not* know the task's response matrix.
 
-The benchmarks of :mod:`awake_tutorial.benchmark` are handed the true matrix R of the
+The benchmarks of :mod:`awake_tutorial.controllers.given_response` are handed the true matrix R of the
 task. On a real machine R must come from somewhere; an operator has two choices:
 
 * **nominal model** (:class:`NominalModelPolicy`): trust the optics model and plan with
@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from awake_tutorial.benchmark import FewestStepsPolicy
+from awake_tutorial.controllers.given_response import FewestStepsPolicy
 from awake_tutorial.envs.dynamics import KICK_PER_ACTION, N_CORRECTORS, OBS_PER_METRE
 from awake_tutorial.envs.steering import AwakeSteeringEnv, check_plane, resolve_task
-from awake_tutorial.tasks import Task
+from awake_tutorial.physics.tasks import Task
 
 # Probe size, action units (1 = 1e-4 rad). Responses reach ~100 m/rad in the task
 # distribution (largest of 500 sampled tasks: 98.5), so a probe moves a reading by at most

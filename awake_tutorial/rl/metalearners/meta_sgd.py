@@ -33,11 +33,11 @@ from typing import Mapping
 
 import torch
 
-from awake_tutorial.episodes import BatchEpisodes
-from awake_tutorial.metalearners.maml_trpo import MAMLTRPO
-from awake_tutorial.metalearners.trpo import flatten, unflatten
-from awake_tutorial.mean_jacobian import MeanJacobian
-from awake_tutorial.policies import stack_params
+from awake_tutorial.rl.episodes import BatchEpisodes
+from awake_tutorial.rl.metalearners.maml_trpo import MAMLTRPO
+from awake_tutorial.rl.metalearners.trpo import flatten, unflatten
+from awake_tutorial.rl.mean_jacobian import MeanJacobian
+from awake_tutorial.rl.policies import stack_params
 
 STEP_SIZES = "log_step_sizes"  # name of the step sizes among the meta-parameters
 

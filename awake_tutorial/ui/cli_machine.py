@@ -1,7 +1,7 @@
 """``awake-tutorial`` subcommands for a machine behind EPICS: serve-machine, restore, and
 ``adapt --machine PREFIX`` (the adaptation loop with its episodes run on a served machine).
 
-Registered with :func:`awake_tutorial.cli_tools.subcommand` when :mod:`awake_tutorial.cli`
+Registered with :func:`awake_tutorial.ui.cli_tools.subcommand` when :mod:`awake_tutorial.ui.cli`
 imports this module.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from awake_tutorial.cli_tools import CLIError, option, print_table, save_standard_figures, subcommand
+from awake_tutorial.ui.cli_tools import CLIError, option, print_table, save_standard_figures, subcommand
 from awake_tutorial.machine.line import DEFAULT_LIMIT
 from awake_tutorial.machine.pvs import DEFAULT_PREFIX
 
@@ -57,10 +57,10 @@ def restore_command(args) -> None:
 
 def adapt_on_machine(args, config, policy, run_dir) -> None:
     """``awake-tutorial adapt --machine PREFIX``: the adaptation loop, episodes on the machine."""
-    from awake_tutorial.env_sampler import EnvSampler
+    from awake_tutorial.rl.env_sampler import EnvSampler
     from awake_tutorial.envs import AwakeSteeringEnv
     from awake_tutorial.machine.client import EpicsMachine
-    from awake_tutorial.training import adapt
+    from awake_tutorial.runs.training import adapt
 
     if args.tasks is not None:
         raise CLIError("--tasks does not apply with --machine: the machine's task is the one it serves.")

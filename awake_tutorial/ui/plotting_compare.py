@@ -1,6 +1,6 @@
-"""Figures comparing the methods of the course (data: :mod:`awake_tutorial.compare`).
+"""Figures comparing the methods of the course (data: :mod:`awake_tutorial.runs.compare`).
 
-Like :mod:`awake_tutorial.plotting`, each function takes plain data (evaluation results
+Like :mod:`awake_tutorial.ui.plotting`, each function takes plain data (evaluation results
 or summary rows) and returns a :class:`matplotlib.figure.Figure`; nothing is shown.
 Every spread drawn here cannot go below zero steps: interquartile ranges of episode
 lengths, or the min..max range of per-seed means.
@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from matplotlib.ticker import FixedLocator, ScalarFormatter
 
-from awake_tutorial.plotting import _values, new_figure
+from awake_tutorial.ui.plotting import _values, new_figure
 
 STEPS = "steps_failed_as_max"  # compare.STEPS, the headline score (failures count as max_steps)
 # family of methods (the "family" of a summary row) -> (legend label, colour, marker)
@@ -56,10 +56,10 @@ def plot_comparison(results: Mapping[str, Sequence[Mapping]], title: str | None 
     """Methods side by side on the evaluation tasks.
 
     Args:
-        results: method name -> output of :func:`awake_tutorial.benchmark.evaluate`
+        results: method name -> output of :func:`awake_tutorial.envs.evaluate`
             (one dict per task with "task_id", "mean_length", "success_rate" and, for
             the spread, "lengths" or "length_quartiles" as
-            :func:`awake_tutorial.compare.pooled_by_task` gives).
+            :func:`awake_tutorial.runs.compare.pooled_by_task` gives).
     Bars: mean episode length (steps) with the interquartile range of the episode
     lengths as a black line (never below 0), and the success rate.
     """
@@ -91,7 +91,7 @@ def plot_comparison(results: Mapping[str, Sequence[Mapping]], title: str | None 
 
 
 def plot_method_summary(summary: Sequence[Mapping]):
-    """Every method on each task set (rows of :func:`awake_tutorial.compare.summarize`):
+    """Every method on each task set (rows of :func:`awake_tutorial.runs.compare.summarize`):
     mean steps over the fewest-steps planner's (1 = the physical limit, log scale) and
     success rate (black tick: the worst task of the set)."""
     methods = list(dict.fromkeys(r["method"] for r in summary))
@@ -136,7 +136,7 @@ def plot_steps_vs_machine_steps(summary: Sequence[Mapping], task_sets: Sequence[
     """Steps per episode (y, failures counted as max_steps) against the machine steps spent
     on the task before acting (x, log scale with 0 at the left), one panel per task set.
 
-    Rows of :func:`awake_tutorial.compare.summarize` ("family", "batches", "machine_steps",
+    Rows of :func:`awake_tutorial.runs.compare.summarize` ("family", "batches", "machine_steps",
     ``steps_failed_as_max``, their ``_min``/``_max`` over seeds, ``sampled_`` twins). Filled markers: the headline (mean
     action, or the deterministic controller); open markers: the same Gaussian policy
     sampling its actions. Error bars: min..max over seeds of each seed's mean over tasks.

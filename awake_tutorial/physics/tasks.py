@@ -2,7 +2,7 @@
 
 A :class:`Task` carries the two orbit response matrices (BPM position per corrector
 kick, m/rad, shape 10 x 10) that the environment uses. Tasks are made from quad
-knob scale factors through the optics model (:mod:`awake_tutorial.optics`), many at
+knob scale factors through the optics model (:mod:`awake_tutorial.physics.optics`), many at
 once, or straight from given matrices (:meth:`Task.from_response`).
 """
 
@@ -89,7 +89,7 @@ class Task:
 
 
 def _tasks_from_scale_array(scales: np.ndarray, ids: Sequence[int]) -> list[Task]:
-    from awake_tutorial.optics import KNOBS, response_matrices
+    from awake_tutorial.physics.optics import KNOBS, response_matrices
 
     response_h, response_v = response_matrices(scales)
     return [
@@ -105,7 +105,7 @@ def _tasks_from_scale_array(scales: np.ndarray, ids: Sequence[int]) -> list[Task
 
 def task_from_quad_scales(scales: Mapping[str, float], task_id: int = 0) -> Task:
     """The task of one quad setting. Knobs not named keep their nominal strength."""
-    from awake_tutorial.optics import KNOBS
+    from awake_tutorial.physics.optics import KNOBS
 
     unknown = sorted(set(scales) - set(KNOBS))
     if unknown:
@@ -118,7 +118,7 @@ def task_from_quad_scales(scales: Mapping[str, float], task_id: int = 0) -> Task
 
 def sample_quad_scales(n: int, seed: int) -> np.ndarray:
     """``n`` random knob settings, shape (n, 10), each factor U(0.75, 1.25)."""
-    from awake_tutorial.optics import KNOBS
+    from awake_tutorial.physics.optics import KNOBS
 
     if int(n) < 0:
         raise ValueError(f"number of tasks must be >= 0, got {n}.")
@@ -139,7 +139,7 @@ def sample_tasks(n: int, seed: int, first_id: int = 0) -> list[Task]:
 
 def make_evaluation_tasks() -> list[Task]:
     """Task 0 = nominal optics, tasks 1..4 = ``sample_quad_scales(4, EVALUATION_SEED)``."""
-    from awake_tutorial.optics import KNOBS
+    from awake_tutorial.physics.optics import KNOBS
 
     scales = np.vstack([np.ones((1, len(KNOBS))), sample_quad_scales(4, EVALUATION_SEED)])
     return _tasks_from_scale_array(scales, range(len(scales)))
@@ -147,7 +147,7 @@ def make_evaluation_tasks() -> list[Task]:
 
 def save_tasks(tasks: Sequence[Task], path: Path) -> None:
     """Write tasks to an .npz (arrays only, no pickle), atomically."""
-    from awake_tutorial.optics import KNOBS
+    from awake_tutorial.physics.optics import KNOBS
 
     path = Path(path)
     arrays = {

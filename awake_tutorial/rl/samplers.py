@@ -3,7 +3,7 @@
 All K tasks x B episodes of a meta-batch step together: K * B sub-envs (task k owns
 sub-envs k*B ... k*B + B - 1) of one vector env, with one batched policy call per time
 step, each task with its own parameters (per-task params, see
-:mod:`awake_tutorial.policies`). No worker processes: at this size a batched matrix
+:mod:`awake_tutorial.rl.policies`). No worker processes: at this size a batched matrix
 product beats any inter-process traffic. The sampler knows no physics: it gets its vector
 env from a factory, ``make_envs(tasks)`` (e.g. ``AwakeSteeringVectorEnv.factory(max_steps=30)``).
 
@@ -27,8 +27,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
-from awake_tutorial.episodes import BatchEpisodes
-from awake_tutorial.policies import GaussianMLPPolicy, stack_params
+from awake_tutorial.rl.episodes import BatchEpisodes
+from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
 
 MAX_SEED = 2**31 - 1
 NOISE_BLOCK = 4  # steps of action noise drawn per generator call (same numbers as step by step)

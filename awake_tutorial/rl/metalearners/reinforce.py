@@ -30,8 +30,8 @@ from typing import Mapping, Sequence
 
 import torch
 
-from awake_tutorial.episodes import BatchEpisodes
-from awake_tutorial.mean_jacobian import MeanJacobian
+from awake_tutorial.rl.episodes import BatchEpisodes
+from awake_tutorial.rl.mean_jacobian import MeanJacobian
 
 Params = dict[str, torch.Tensor]
 WEIGHTINGS = ("mean", "sum")

@@ -38,9 +38,9 @@ from typing import Mapping, Sequence
 import torch
 from torch.distributions import Normal
 
-from awake_tutorial.episodes import BatchEpisodes, PackedSteps
-from awake_tutorial.metalearners.reinforce import StepSizes, adapt, step_size
-from awake_tutorial.metalearners.trpo import (
+from awake_tutorial.rl.episodes import BatchEpisodes, PackedSteps
+from awake_tutorial.rl.metalearners.reinforce import StepSizes, adapt, step_size
+from awake_tutorial.rl.metalearners.trpo import (
     conjugate_gradient,
     flatten,
     gauss_newton_vector_product,
@@ -50,8 +50,8 @@ from awake_tutorial.metalearners.trpo import (
     line_search,
     unflatten,
 )
-from awake_tutorial.mean_jacobian import MeanJacobian
-from awake_tutorial.policies import stack_params
+from awake_tutorial.rl.mean_jacobian import MeanJacobian
+from awake_tutorial.rl.policies import stack_params
 
 FISHER_PRODUCTS = ("auto", "analytic", "double_backward")
 

@@ -155,7 +155,7 @@ class GaussianMLPPolicy(nn.Module):
                         deterministic: bool = True, seed: int | None = None) -> Callable:
         """A callable (n, obs_dim) float32 numpy obs -> (n, action_dim) float32 actions.
 
-        This is the protocol of :func:`awake_tutorial.benchmark.evaluate`. Deterministic
+        This is the protocol of :func:`awake_tutorial.envs.evaluate`. Deterministic
         (default) acts with the mean; otherwise samples from pi, seeded by ``seed``.
         """
         params = None if params is None else {k: v.detach() for k, v in params.items()}
@@ -219,7 +219,7 @@ def load_policy(path, hidden_sizes: Sequence[int] | None = None, nonlinearity: s
     except Exception as error:  # pickle of arbitrary objects, corrupt file, ...
         raise ValueError(
             f"{path} is not a policy state_dict readable with weights_only=True ({error}); "
-            "save policies with awake_tutorial.policies.save_policy."
+            "save policies with awake_tutorial.rl.policies.save_policy."
         ) from None
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path} holds a {type(state).__name__}, not a policy state_dict "

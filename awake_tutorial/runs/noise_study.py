@@ -6,7 +6,7 @@ of the same name): the policy acts on noisy readings, and the episode succeeds w
 noise of std s alone adds s**2 to the measured mean square: beyond ~1 mm no method can
 succeed, and close to it every method needs luck.
 
-Scoring, as in :mod:`awake_tutorial.compare`: steps per episode with every failure (wall
+Scoring, as in :mod:`awake_tutorial.runs.compare`: steps per episode with every failure (wall
 or time limit) counted as ``max_steps`` (100), and the success rate, averaged over the
 evaluation tasks; Gaussian policies act with their mean action (what an operator runs).
 
@@ -14,7 +14,7 @@ evaluation tasks; Gaussian policies act with their mean action (what an operator
   (``training.adapt`` with a noisy sampler; adaptation samples its actions);
 * ``inverse``: the inverse-response controller with the true matrix;
 * ``measure-then-correct``: the matrix measured with probes on the noisy machine
-  (:func:`awake_tutorial.controllers.measure_response`, the 11 machine steps not counted
+  (:func:`awake_tutorial.controllers.measured.measure_response`, the 11 machine steps not counted
   in the episode lengths), then the fewest-steps planner on it;
 * ``fewest-steps``: the fewest-steps planner with the true matrix.
 
@@ -28,11 +28,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from awake_tutorial.benchmark import (FewestStepsPolicy, InverseResponsePolicy, evaluate, per_task,
-                                      steps_failed_as_max)
-from awake_tutorial.compare import spread_over_seeds
+from awake_tutorial.controllers import FewestStepsPolicy, InverseResponsePolicy
+
+from awake_tutorial.envs import evaluate, per_task, steps_failed_as_max
+from awake_tutorial.runs.compare import spread_over_seeds
 from awake_tutorial.config import Config
-from awake_tutorial.tasks import Task
+from awake_tutorial.physics.tasks import Task
 
 NOISE_LEVELS = (0.0, 0.1, 0.2, 0.3, 0.5)  # mm
 META_BATCHES = (0, 1, 2)
@@ -41,7 +42,7 @@ METHODS = (*(f"meta-{k}" for k in META_BATCHES), "inverse", "measure-then-correc
 
 def _meta_policies(meta_policy, tasks: Sequence[Task], bpm_noise: float, config: Config, seed: int) -> dict:
     """{K: per_task policy} for K in META_BATCHES: adapted under noise, acting with the mean."""
-    from awake_tutorial.training import adapt, new_sampler
+    from awake_tutorial.runs.training import adapt, new_sampler
 
     sampler = new_sampler(config, bpm_noise)
     result = adapt(meta_policy, tasks, max(META_BATCHES), config, seed=seed, sampler=sampler,
@@ -56,7 +57,7 @@ def _meta_policies(meta_policy, tasks: Sequence[Task], bpm_noise: float, config:
 
 def _measure_then_correct(tasks: Sequence[Task], bpm_noise: float, config: Config, seed: int):
     """per_task policy: fewest steps on the matrix measured with probes under noise."""
-    from awake_tutorial.controllers import measure_response
+    from awake_tutorial.controllers.measured import measure_response
     from awake_tutorial.envs import AwakeSteeringEnv
 
     planners = {}
@@ -101,7 +102,7 @@ def run_noise_study(tasks: Sequence[Task], meta_policy, config: Config, noise_le
 
 def summarize(rows: Sequence[dict]) -> list[dict]:
     """Per (method, noise): mean over seeds and spread (std over seeds, ddof 1, as
-    :func:`awake_tutorial.compare.spread_over_seeds`) of length and success."""
+    :func:`awake_tutorial.runs.compare.spread_over_seeds`) of length and success."""
     groups: dict[tuple[str, float], list[dict]] = {}
     for row in rows:
         groups.setdefault((row["method"], row["bpm_noise"]), []).append(row)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from awake_tutorial.episodes import BatchEpisodes
+from awake_tutorial.rl.episodes import BatchEpisodes
 
 TIME_SCALE = 100.0  # t' = step index / 100
 MAX_TRIES = 5  # regularisation escalations before giving up

@@ -5,7 +5,7 @@
     meta_train(config, callback=dashboard)
 
 A dashboard shows a progress bar, a one-line status, a Stop button and the figure of
-:mod:`awake_tutorial.plotting` for the records so far. Calling it with a record (or a
+:mod:`awake_tutorial.ui.plotting` for the records so far. Calling it with a record (or a
 list of records) updates it and returns True once Stop was clicked, which ends training
 cleanly after the current batch.
 
@@ -30,8 +30,8 @@ from typing import Callable, Mapping, Sequence
 
 import ipywidgets as widgets
 
-from awake_tutorial import plotting
-from awake_tutorial.progress_log import PROGRESS_FILE, read_new_records, record_kind, run_finished
+from awake_tutorial.ui import plotting
+from awake_tutorial.runs.progress_log import PROGRESS_FILE, read_new_records, record_kind, run_finished
 
 RENDER_SHARE = 0.2  # at most this fraction of the wall time goes into drawing figures
 
@@ -71,7 +71,7 @@ class Dashboard:
 
     Args:
         total: value of the progress bar when training is complete (batches or steps).
-        plot: records -> matplotlib Figure (a function of :mod:`awake_tutorial.plotting`).
+        plot: records -> matplotlib Figure (a function of :mod:`awake_tutorial.ui.plotting`).
         title: shown left of the progress bar.
         min_interval: shortest time between two redraws of the figure, s.
     Subclasses say how far a record is (:meth:`position`) and what to print (:meth:`status`).
@@ -180,7 +180,7 @@ class Dashboard:
 
 
 class MetaTrainingDashboard(Dashboard):
-    """Dashboard for :func:`awake_tutorial.training.meta_train` (one record per meta-batch)."""
+    """Dashboard for :func:`awake_tutorial.runs.training.meta_train` (one record per meta-batch)."""
 
     def __init__(self, num_batches: int, min_interval: float = 0.5):
         super().__init__(num_batches, plotting.plot_meta_training, "meta-batch", min_interval)
@@ -195,7 +195,7 @@ class MetaTrainingDashboard(Dashboard):
 
 
 class AdaptationDashboard(Dashboard):
-    """Dashboard for :func:`awake_tutorial.training.adapt` (one list of records per batch,
+    """Dashboard for :func:`awake_tutorial.runs.training.adapt` (one list of records per batch,
     one record per task)."""
 
     def __init__(self, task_ids: Sequence[int], num_batches: int, min_interval: float = 0.5):
@@ -211,7 +211,7 @@ class AdaptationDashboard(Dashboard):
 
 
 class PPODashboard(Dashboard):
-    """Dashboard for :func:`awake_tutorial.ppo.train_ppo` (one record per rollout)."""
+    """Dashboard for :func:`awake_tutorial.runs.ppo.train_ppo` (one record per rollout)."""
 
     def __init__(self, total_timesteps: int, min_interval: float = 0.5):
         super().__init__(total_timesteps, plotting.plot_ppo_learning_curve, "PPO steps",
@@ -243,7 +243,7 @@ def watch(run_dir, poll_interval: float = 1.0, timeout: float | None = None,
 
     Polls ``progress.jsonl`` every ``poll_interval`` s and feeds new complete records to
     the dashboard. Returns when the run has finished (see
-    :func:`~awake_tutorial.progress_log.run_finished`), when Stop is clicked (this stops
+    :func:`~awake_tutorial.runs.progress_log.run_finished`), when Stop is clicked (this stops
     *watching*, not the other process) or after ``timeout`` s. Returns the dashboard
     (its ``.records`` hold everything read), or None if no record arrived in time.
     """
