@@ -59,6 +59,7 @@ import numpy as np
 from awake_tutorial import exercises
 
 from awake_tutorial.physics import optics
+from awake_tutorial.physics.lattice_model import default_lattice
 
 from awake_tutorial.ui import plotting, plotting_compare
 from awake_tutorial.controllers import FewestStepsPolicy, InverseResponsePolicy
@@ -84,13 +85,17 @@ print(mode_banner())
 # multiplies this by a calibration factor $c = \tfrac12$.) The figure shows the layout
 # (BPMs, correctors, quadrupoles, bends) and $\beta_x$, $\beta_y$ of the nominal optics,
 # computed with [Cheetah](https://github.com/desy-ml/cheetah) in
-# `awake_tutorial.physics.optics.twiss`.
+# `awake_tutorial.physics.optics.twiss`. The line itself is an object, a `Lattice`
+# (elements, quadrupole knobs, beam) read from `awake_tutorial/physics/lattice/tt43.yaml`;
+# every optics function is given the lattice it works on.
 #
 # **Look at:** the large $\beta_x$ around $s \approx 10$ m: a small kick becomes a large
 # offset there. (The beam starts with $\beta_x = \beta_y = 5$ m.)
 
 # %%
-plotting.plot_beamline(optics.beamline())  # nominal optics
+lattice = default_lattice()  # the TT43 model shipped with the course
+line = optics.beamline(lattice)  # the notebook computes the optics (nominal) ...
+plotting.plot_beamline(line)  # ... the figure only draws them
 
 # %% [markdown]
 # ## 2. The orbit response matrix
@@ -103,10 +108,13 @@ plotting.plot_beamline(optics.beamline())  # nominal optics
 #    \ \text{if BPM } i \text{ is downstream of corrector } j, \text{ else } 0,
 #    \qquad c = \tfrac12 . $$
 #
-# The calibration factor $c = \tfrac12$ (`awake_tutorial.physics.optics.CALIBRATION`) is the one
-# of the reference course's response matrices: the course's $R$ is half the thin-lens
-# formula of section 1, and the environment uses exactly this $R$. A corrector cannot
-# move the beam upstream of itself, so $R$ is lower triangular.
+# The calibration factor $c = \tfrac12$ (`awake_tutorial.physics.optics.RESPONSE_CALIBRATION`)
+# is empirical, not physics: the reference course's matrices are exactly half the response
+# of section 1 (the $\Delta x_i / \theta_j$ that MAD-X or tracking gives), and we keep the
+# factor so our tasks equal the matrices that course trained and was tested on. So an entry
+# of $R$, quoted in m/rad, is half the BPM offset (m) per rad of kick; the environment uses
+# exactly this $R$. A corrector cannot move the beam upstream of itself, so $R$ is lower
+# triangular.
 #
 # **Look at:** the zeros above the diagonal; the strong columns of the first correctors
 # (they act on the whole line) and the strong rows of the BPMs near the large $\beta_x$;

@@ -133,13 +133,15 @@ def test_the_sampler_gets_its_envs_from_a_factory():
 
 
 ENGINE = {"step", "first_observation", "StartSampler", "check_actions", "draw_bpm_noise"}
+ENGINE_MODULES = {"dynamics", "starts"}  # awake_tutorial.envs.<these> hold the engine
 
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if not in_layer(n, "envs")))
 def test_only_the_envs_drive_the_dynamics(name):
-    """One rollout engine: outside ``envs`` nobody steps ``envs.dynamics`` (constants are fine)."""
+    """One rollout engine: outside ``envs`` nobody steps ``envs.dynamics`` nor draws ``envs.starts``
+    (constants are fine)."""
     for node in ast.walk(ast.parse(MODULES[name].read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module == "awake_tutorial.envs.dynamics":
+        if isinstance(node, ast.ImportFrom) and node.module in {f"awake_tutorial.envs.{m}" for m in ENGINE_MODULES}:
             assert not {a.name for a in node.names} & ENGINE, (name, node.lineno)
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "dynamics":
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ENGINE_MODULES:
             assert node.attr not in ENGINE, (name, node.lineno)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from awake_tutorial.envs import AwakeSteeringEnv, dynamics
+from awake_tutorial.envs.starts import StartSampler
 from awake_tutorial.physics.tasks import Task, load_evaluation_tasks
 
 GAIN = 20.0  # m/rad of the diagonal task: one unit of action moves its BPM by 0.2
@@ -187,7 +188,7 @@ def test_reset_falls_back_to_best_start_when_rms_above_0_2_is_out_of_reach():
     assert 0 < info["rms"] < 0.2 and np.max(np.abs(obs)) <= 0.95
     # it is the largest RMS among the candidates the reset drew
     rng = np.random.default_rng(np.random.SeedSequence(0))
-    candidates = rng.uniform(-5e-4, 5e-4, (dynamics.StartSampler.MAX_CANDIDATES, 10))
+    candidates = rng.uniform(-5e-4, 5e-4, (StartSampler.MAX_CANDIDATES, 10))
     assert info["rms"] == pytest.approx(np.sqrt(np.mean((50 * candidates) ** 2, 1)).max())
 
 

@@ -1,9 +1,13 @@
 """Task API: construction, validation, the task distribution and the shipped evaluation tasks."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
-from awake_tutorial.physics import optics, tasks
+from awake_tutorial.physics import tasks
+from awake_tutorial.physics.lattice_model import default_lattice
 from awake_tutorial.physics.tasks import Task
 from tolerances import assert_same_tasks
 
@@ -35,7 +39,7 @@ def test_unknown_plane_is_an_error():
 
 def test_task_from_quad_scales():
     nominal = tasks.task_from_quad_scales({})
-    assert nominal.quad_scales == {k: 1.0 for k in optics.KNOBS}
+    assert nominal.quad_scales == {k: 1.0 for k in default_lattice().knob_names}
     changed = tasks.task_from_quad_scales({"kqd412347": 0.8}, task_id=3)
     assert changed.id == 3 and changed.quad_scales["kqd412347"] == 0.8
     assert not np.allclose(changed.response_h, nominal.response_h)
@@ -49,7 +53,7 @@ def test_sample_tasks_is_seeded_and_in_range():
     a, b, c = tasks.sample_tasks(6, seed=1), tasks.sample_tasks(6, seed=1), tasks.sample_tasks(6, seed=2)
     assert a == b and a != c
     assert [t.id for t in a] == list(range(6))
-    scales = np.array([[t.quad_scales[k] for k in optics.KNOBS] for t in a])
+    scales = np.array([[t.quad_scales[k] for k in default_lattice().knob_names] for t in a])
     assert np.all((scales >= 0.75) & (scales <= 1.25))
     # each task's matrices are those of its own quad setting
     single = tasks.task_from_quad_scales(a[4].quad_scales, task_id=4)
@@ -62,7 +66,7 @@ def test_evaluation_tasks_regenerate_to_float_tolerance(tmp_path):
     OPTICS_RTOL (other CPUs differ in the last bits; see tests/tolerances.py)."""
     shipped = tasks.load_evaluation_tasks()
     assert [t.id for t in shipped] == [0, 1, 2, 3, 4]
-    assert shipped[0].quad_scales == {k: 1.0 for k in optics.KNOBS}
+    assert shipped[0].quad_scales == {k: 1.0 for k in default_lattice().knob_names}
     path = tasks.write_evaluation_tasks(tmp_path)
     assert_same_tasks(tasks.load_tasks(path), shipped)
 
@@ -101,3 +105,14 @@ def test_saved_tasks_hold_no_pickle(tmp_path):
     tasks.save_tasks(tasks.sample_tasks(2, seed=0), path)
     with np.load(path, allow_pickle=False) as z:  # would raise if any array were an object array
         assert set(z.files) == {"ids", "knobs", "quad_scales", "response_h", "response_v"}
+
+
+def test_loading_the_shipped_tasks_does_not_import_the_optics():
+    """Why tasks.py defers its optics import: envs and the EPICS server load the shipped
+    tasks, and must not pay for Cheetah and torch (~2.5 s) they never use."""
+    code = ("import sys, awake_tutorial.envs, awake_tutorial.machine.server\n"
+            "from awake_tutorial.physics.tasks import load_evaluation_tasks\n"
+            "load_evaluation_tasks()\n"
+            "assert not {'cheetah', 'torch', 'awake_tutorial.physics.optics'} & set(sys.modules), sorted(sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -4,7 +4,8 @@ Observation: 10 BPM readings, 1.0 = 10 mm, float32 in [-1, 1]. Action: changes o
 10 corrector kicks in units of 1e-4 rad, float32 in [-1, 1] (larger vectors are scaled
 down to max|a| = 1, direction kept). Reward: -10 * RMS of the readings. The episode ends
 on success (RMS < 1 mm), on the wall (a reading >= 10 mm) or after ``max_steps`` steps.
-The physics lives in :mod:`awake_tutorial.envs.dynamics`; this class keeps the state.
+The physics lives in :mod:`awake_tutorial.envs.dynamics` (the starts in :mod:`.starts`); this
+class keeps the state.
 
 Backends: by default the env simulates the line in process. With ``machine=`` it steers a
 machine instead (e.g. :class:`awake_tutorial.machine.EpicsMachine`, the simulated line
@@ -26,6 +27,7 @@ import numpy as np
 from gymnasium import spaces
 
 from awake_tutorial.envs import dynamics
+from awake_tutorial.envs.starts import StartSampler
 from awake_tutorial.physics.tasks import Task, get_evaluation_task
 
 PLANES = ("horizontal", "vertical")
@@ -83,6 +85,30 @@ def reset_option(options, name: str):
     return options.get(name)
 
 
+def seed_list(seed, num_envs: int) -> list[int | None]:
+    """One seed per sub-env of a vector env: None, ``seed + i``, or the ``num_envs`` given."""
+    if seed is None:
+        return [None] * num_envs
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return [int(seed) + i for i in range(num_envs)]
+    seeds = list(seed)
+    if len(seeds) != num_envs:
+        raise ValueError(f"got {len(seeds)} seeds for {num_envs} sub-envs; give one each.")
+    return seeds
+
+
+def reset_mask(options, num_envs: int) -> np.ndarray | None:
+    """A vector env's ``options["reset_mask"]``: a copy of a bool (num_envs,) array, or None."""
+    mask = reset_option(options, "reset_mask")
+    if mask is None:
+        return None
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (num_envs,):
+        raise ValueError(f"options['reset_mask'] must be a bool array of shape ({num_envs},).")
+    if not mask.any():
+        raise ValueError("options['reset_mask'] selects no sub-env; set at least one True.")
+    return mask.copy()
+
+
 def make_spaces() -> tuple[spaces.Box, spaces.Box]:
     """(observation space, action space) of one env: Box(-1, 1, (10,), float32) each."""
     observation_space = spaces.Box(-1.0, 1.0, (dynamics.N_BPMS,), np.float32)
@@ -135,7 +161,7 @@ class AwakeSteeringEnv(gym.Env):
         self._kicks = np.zeros((1, dynamics.N_CORRECTORS))  # a batch of one, rad
         self._steps = np.zeros(1, dtype=np.int64)
         self._needs_reset = True
-        self._starts = dynamics.StartSampler(1)  # candidate starts drawn from np_random
+        self._starts = StartSampler(1)  # candidate starts drawn from np_random
         self._starts_rng = None  # the generator they came from
         self.set_task(task)
 

@@ -21,8 +21,9 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from awake_tutorial.envs import dynamics
-from awake_tutorial.envs.steering import (check_bpm_noise, check_settings, make_spaces, reset_option,
-                                         resolve_task)
+from awake_tutorial.envs.starts import StartSampler
+from awake_tutorial.envs.steering import (check_bpm_noise, check_settings, make_spaces, reset_mask,
+                                         resolve_task, seed_list)
 from awake_tutorial.physics.tasks import Task
 
 
@@ -79,7 +80,7 @@ class AwakeSteeringVectorEnv(VectorEnv):
         self._steps = np.zeros(n, dtype=np.int64)
         self._obs = np.zeros((n, dynamics.N_BPMS), dtype=np.float32)  # last returned
         self._done = np.zeros(n, dtype=bool)  # ended at the last step
-        self._starts = dynamics.StartSampler(n)
+        self._starts = StartSampler(n)
         self._set_tasks(tasks)
 
     # --- tasks --------------------------------------------------------------------
@@ -138,8 +139,8 @@ class AwakeSteeringVectorEnv(VectorEnv):
 
         ``seed``: None (keep the generators), an int s (sub-env i gets s + i) or a list.
         """
-        seeds = self._seed_list(seed)
-        mask = self._reset_mask(options)
+        seeds = seed_list(seed, self.num_envs)
+        mask = reset_mask(options, self.num_envs)
         if mask is not None and self._needs_reset:
             raise RuntimeError("reset all sub-envs (no reset_mask) after creation or set_tasks.")
         for i in np.flatnonzero(mask if mask is not None else np.ones(self.num_envs, bool)):
@@ -277,27 +278,3 @@ class AwakeSteeringVectorEnv(VectorEnv):
             info[key] = value.copy() if everyone else np.where(mask, value, 0).astype(value.dtype)
             info["_" + key] = mask.copy()
         return info
-
-    def _seed_list(self, seed) -> list[int | None]:
-        if seed is None:
-            return [None] * self.num_envs
-        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-            return [int(seed) + i for i in range(self.num_envs)]
-        seeds = list(seed)
-        if len(seeds) != self.num_envs:
-            raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} sub-envs; give one each.")
-        return seeds
-
-    def _reset_mask(self, options) -> np.ndarray | None:
-        mask = reset_option(options, "reset_mask")
-        if mask is None:
-            return None
-        if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (
-            self.num_envs,
-        ):
-            raise ValueError(
-                f"options['reset_mask'] must be a bool array of shape ({self.num_envs},)."
-            )
-        if not mask.any():
-            raise ValueError("options['reset_mask'] selects no sub-env; set at least one True.")
-        return mask.copy()

@@ -11,6 +11,8 @@ import logging
 import os
 
 import numpy as np
+from caproto import AlarmSeverity, AlarmStatus, ChannelType
+from caproto.threading.client import Context
 
 
 class MachineError(ConnectionError):
@@ -34,8 +36,6 @@ class Channels:
     """Connected Channel Access PVs by key, with reads and writes that fail clearly."""
 
     def __init__(self, names: dict[str, str], prefix: str, timeout: float):
-        from caproto.threading.client import Context
-
         loopback_defaults()
         logging.getLogger("caproto").setLevel(logging.WARNING)
         self.prefix, self.timeout = prefix, float(timeout)
@@ -74,8 +74,6 @@ class Channels:
 
     def refused(self, key: str) -> bool:
         """True if the PV is in the alarm of a refused setpoint."""
-        from caproto import AlarmSeverity, AlarmStatus, ChannelType
-
         try:
             metadata = self.pvs[key].read(data_type=ChannelType.TIME_DOUBLE, timeout=self.timeout).metadata
         except TimeoutError:

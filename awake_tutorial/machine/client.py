@@ -34,6 +34,7 @@ from awake_tutorial.machine import safety
 from awake_tutorial.machine.channels import Channels, MachineError  # noqa: F401 (MachineError: public here too)
 from awake_tutorial.machine.line import check_limit
 from awake_tutorial.machine.pvs import BEAM_LOST, DEFAULT_PREFIX, machine_pvs, plane_pvs
+from awake_tutorial.physics.tasks import get_evaluation_task
 
 log = logging.getLogger(__name__)
 WALL_M = WALL / OBS_PER_METRE  # m (10 mm): BPMs past a beam loss read +-WALL_M
@@ -88,8 +89,6 @@ class EpicsMachine:
 
     def model_task(self):
         """The optics model of the served machine: the evaluation task it reports."""
-        from awake_tutorial.physics.tasks import get_evaluation_task
-
         return get_evaluation_task(int(self.channels.read("task")[0]))
 
     # --- writing -----------------------------------------------------------------------

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from awake_tutorial.envs import dynamics
+from awake_tutorial.physics.lattice_model import default_lattice
 from awake_tutorial.physics.tasks import Task
 
 PLANES = ("horizontal", "vertical")
@@ -121,11 +122,14 @@ class SimulatedLine:
 
     def _linearize(self) -> None:
         """R and dR/ds at the task's quad scales, from one batched optics call."""
-        from awake_tutorial.physics.optics import KNOBS, response_matrices
+        # Deferred: the optics' imports (Cheetah, torch, ~2.5 s) would slow every server start;
+        # only a drifting one needs them.
+        from awake_tutorial.physics.optics import response_matrices
 
-        scales0 = np.array([self.task.quad_scales.get(k, 1.0) for k in KNOBS])
-        settings = np.vstack([scales0, scales0 + DERIVATIVE_STEP * np.eye(len(KNOBS))])
-        h, v = response_matrices(settings)
+        lattice = default_lattice()
+        scales0 = np.array([self.task.quad_scales.get(k, 1.0) for k in lattice.knob_names])
+        settings = np.vstack([scales0, scales0 + DERIVATIVE_STEP * np.eye(len(scales0))])
+        h, v = response_matrices(lattice, settings)
         self._base = {"horizontal": h[0], "vertical": v[0]}
         self._derivatives = {"horizontal": (h[1:] - h[0]) / DERIVATIVE_STEP,
                              "vertical": (v[1:] - v[0]) / DERIVATIVE_STEP}

@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 
+from awake_tutorial.machine.channels import Channels, MachineError
+from awake_tutorial.machine.client import EpicsMachine
 from awake_tutorial.machine.line import DEFAULT_LIMIT
 from awake_tutorial.machine.pvs import DEFAULT_PREFIX, machine_pvs
 
@@ -66,8 +68,6 @@ class ServedMachine:
 
     def start(self) -> "ServedMachine":
         """Launch the server and wait until a client reads from it (MachineError if it does not)."""
-        from awake_tutorial.machine.channels import Channels, MachineError
-
         self.port = self.port or free_port()
         self.variables = {"EPICS_CA_SERVER_PORT": str(self.port), "EPICS_CA_REPEATER_PORT": str(free_port()),
                           "EPICS_CA_ADDR_LIST": LOOPBACK, "EPICS_CA_AUTO_ADDR_LIST": "NO"}
@@ -127,8 +127,6 @@ class ServedMachine:
 
     def machine(self, plane: str = "horizontal", **kwargs):
         """An :class:`~awake_tutorial.machine.EpicsMachine` connected to this server."""
-        from awake_tutorial.machine.client import EpicsMachine
-
         with self.environ():  # the search happens while connecting; then the link is direct
             return EpicsMachine(self.prefix, plane, **kwargs)
 

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from awake_tutorial.atomic import write_json_atomic  # the project's one atomic writer
+from awake_tutorial.machine.channels import Channels, MachineError
+from awake_tutorial.machine.pvs import plane_pvs
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +103,6 @@ def restore_file(path, timeout: float = 5.0) -> np.ndarray:
 
     Returns the restored kicks (10,) rad.
     """
-    from awake_tutorial.machine.channels import Channels, MachineError
-    from awake_tutorial.machine.pvs import plane_pvs
-
     data = read(path)
     names = plane_pvs(data["prefix"], data["plane"])
     channels = Channels({"setpoint": names["setpoint"], "readback": names["readback"]}, data["prefix"], timeout)

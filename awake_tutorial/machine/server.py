@@ -28,6 +28,7 @@ from caproto.server import PVGroup, pvproperty, run
 
 from awake_tutorial.machine.line import DEFAULT_LIMIT, PLANES, LimitError, SimulatedLine
 from awake_tutorial.machine.pvs import BEAM_LOST, BEAM_ON, DEFAULT_PREFIX, PLANE_CODES, all_pvs
+from awake_tutorial.physics.tasks import get_evaluation_task
 
 LOOPBACK = "127.0.0.1"
 N = 10  # correctors and BPMs per plane
@@ -142,8 +143,6 @@ def exit_with_parent(poll: float = 0.5) -> None:
 def serve(task_id: int = 0, plane: str = "both", prefix: str = DEFAULT_PREFIX, bpm_noise: float = 0.0,
           drift: float = 0.0, seed: int = 0, limit: float = DEFAULT_LIMIT) -> None:
     """Serve the simulated line until interrupted (prints the PV names first)."""
-    from awake_tutorial.physics.tasks import get_evaluation_task
-
     planes = PLANES if plane == "both" else (plane,)
     if plane != "both" and plane not in PLANES:
         raise ValueError(f"unknown plane {plane!r}; use horizontal, vertical or both.")

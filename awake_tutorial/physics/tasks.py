@@ -2,7 +2,8 @@
 
 A :class:`Task` carries the two orbit response matrices (BPM position per corrector
 kick, m/rad, shape 10 x 10) that the environment uses. Tasks are made from quad
-knob scale factors through the optics model (:mod:`awake_tutorial.physics.optics`), many at
+knob scale factors through the optics model (:mod:`awake_tutorial.physics.optics`) of the
+shipped lattice (:func:`~awake_tutorial.physics.lattice_model.default_lattice`), many at
 once, or straight from given matrices (:meth:`Task.from_response`).
 """
 
@@ -15,7 +16,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from awake_tutorial.atomic import atomic_path, write_json_atomic
-from awake_tutorial.paths import data_file
+from awake_tutorial.paths import DATA_DIR, data_file
+from awake_tutorial.physics.lattice_model import default_lattice
 
 N_BPMS = 10
 N_CORRECTORS = 10
@@ -89,15 +91,18 @@ class Task:
 
 
 def _tasks_from_scale_array(scales: np.ndarray, ids: Sequence[int]) -> list[Task]:
-    from awake_tutorial.physics.optics import KNOBS, response_matrices
+    # Deferred: importing the optics (Cheetah, torch) costs ~2.5 s, which loading the shipped
+    # tasks (every env, the EPICS server) must not pay; only making new tasks needs it.
+    from awake_tutorial.physics.optics import response_matrices
 
-    response_h, response_v = response_matrices(scales)
+    lattice = default_lattice()
+    response_h, response_v = response_matrices(lattice, scales)
     return [
         Task(
             id=task_id,
             response_h=response_h[i],
             response_v=response_v[i],
-            quad_scales={k: float(s) for k, s in zip(KNOBS, scales[i])},
+            quad_scales={k: float(s) for k, s in zip(lattice.knob_names, scales[i])},
         )
         for i, task_id in enumerate(ids)
     ]
@@ -105,12 +110,11 @@ def _tasks_from_scale_array(scales: np.ndarray, ids: Sequence[int]) -> list[Task
 
 def task_from_quad_scales(scales: Mapping[str, float], task_id: int = 0) -> Task:
     """The task of one quad setting. Knobs not named keep their nominal strength."""
-    from awake_tutorial.physics.optics import KNOBS
-
-    unknown = sorted(set(scales) - set(KNOBS))
+    knobs = default_lattice().knob_names
+    unknown = sorted(set(scales) - set(knobs))
     if unknown:
-        raise KeyError(f"unknown quadrupole knob(s) {unknown}; known knobs are {list(KNOBS)}.")
-    row = np.array([[float(scales.get(k, 1.0)) for k in KNOBS]])
+        raise KeyError(f"unknown quadrupole knob(s) {unknown}; known knobs are {list(knobs)}.")
+    row = np.array([[float(scales.get(k, 1.0)) for k in knobs]])
     if not np.all(np.isfinite(row)):
         raise ValueError(f"quad scale factors must be finite, got {dict(scales)}.")
     return _tasks_from_scale_array(row, [task_id])[0]
@@ -118,12 +122,10 @@ def task_from_quad_scales(scales: Mapping[str, float], task_id: int = 0) -> Task
 
 def sample_quad_scales(n: int, seed: int) -> np.ndarray:
     """``n`` random knob settings, shape (n, 10), each factor U(0.75, 1.25)."""
-    from awake_tutorial.physics.optics import KNOBS
-
     if int(n) < 0:
         raise ValueError(f"number of tasks must be >= 0, got {n}.")
     rng = np.random.default_rng(seed)
-    return rng.uniform(SCALE_LOW, SCALE_HIGH, size=(int(n), len(KNOBS)))
+    return rng.uniform(SCALE_LOW, SCALE_HIGH, size=(int(n), len(default_lattice().knobs)))
 
 
 def sample_tasks(n: int, seed: int, first_id: int = 0) -> list[Task]:
@@ -139,21 +141,18 @@ def sample_tasks(n: int, seed: int, first_id: int = 0) -> list[Task]:
 
 def make_evaluation_tasks() -> list[Task]:
     """Task 0 = nominal optics, tasks 1..4 = ``sample_quad_scales(4, EVALUATION_SEED)``."""
-    from awake_tutorial.physics.optics import KNOBS
-
-    scales = np.vstack([np.ones((1, len(KNOBS))), sample_quad_scales(4, EVALUATION_SEED)])
+    scales = np.vstack([default_lattice().nominal_scales(), sample_quad_scales(4, EVALUATION_SEED)])
     return _tasks_from_scale_array(scales, range(len(scales)))
 
 
 def save_tasks(tasks: Sequence[Task], path: Path) -> None:
     """Write tasks to an .npz (arrays only, no pickle), atomically."""
-    from awake_tutorial.physics.optics import KNOBS
-
+    knobs = default_lattice().knob_names
     path = Path(path)
     arrays = {
         "ids": np.array([t.id for t in tasks], dtype=np.int64),
-        "knobs": np.array(KNOBS),
-        "quad_scales": np.array([[t.quad_scales.get(k, np.nan) for k in KNOBS] for t in tasks]),
+        "knobs": np.array(knobs),
+        "quad_scales": np.array([[t.quad_scales.get(k, np.nan) for k in knobs] for t in tasks]),
         "response_h": np.stack([t.response_h for t in tasks]),
         "response_v": np.stack([t.response_v for t in tasks]),
     }
@@ -204,8 +203,6 @@ def write_evaluation_tasks(directory: Path | None = None) -> Path:
     and agree to ~1e-13 of their largest entry on other CPUs (float64 last bits).
     This is what ``awake-tutorial make-tasks`` runs.
     """
-    from awake_tutorial.paths import DATA_DIR
-
     directory = Path(directory) if directory is not None else DATA_DIR
     directory.mkdir(parents=True, exist_ok=True)
     evaluation = make_evaluation_tasks()
