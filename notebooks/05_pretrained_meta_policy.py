@@ -166,7 +166,8 @@ assert summary["fewest-steps"]["success_rate"] == 1.0
 # Choose a task: a quadrupole setting of your own, e.g.
 # `task_from_quad_scales({"kqd430031": 1.2}, task_id=901)` (knob names:
 # `awake_tutorial.physics.lattice_model.default_lattice().knob_names`; scales between 0.75
-# and 1.25 stay inside the training distribution), or a fresh random one, `sample_tasks(1, seed=<your number>, first_id=900)[0]`.
+# and 1.25 stay inside the training distribution), or a fresh random one,
+# `sample_tasks(1, seed=<your number>, first_id=900)[0]`.
 #
 # Then write `adapt_and_score(meta_policy, task, config, num_batches, episodes, seed)`:
 # adapt the meta-policy to `task` for `num_batches` batches with
