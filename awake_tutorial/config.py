@@ -205,7 +205,6 @@ class Config:
     wall_penalty: str = "strict"
     # run
     seed: int = 0
-    device: str = "cpu"
     num_threads: int = 1  # torch threads; 1 is robust on shared CPUs (0 = leave as is)
     ppo: PPOConfig = field(default_factory=PPOConfig)
 
@@ -219,7 +218,7 @@ class Config:
         "fisher_max_samples": Int(0), "adapted_std": Real(0), "zero_shot_weight": Real(0),
         "ls_max_steps": Int(1), "ls_backtrack_ratio": Real(0, 1, low_open=True, high_open=True),
         "max_steps": Int(1), "plane": Choice(("horizontal", "vertical")),
-        "wall_penalty": Choice(("strict", "reference")), "seed": Int(0), "device": Choice(("cpu",)),
+        "wall_penalty": Choice(("strict", "reference")), "seed": Int(0),
         "num_threads": Int(0),
     }
 

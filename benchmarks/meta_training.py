@@ -148,14 +148,14 @@ def load_for_quality(source):
     """(policy, config, training seconds) of a run folder, a shipped name ("meta",
     "reference") or a policy file with its .json metadata."""
     from awake_tutorial.config import Config
-    from awake_tutorial.rl.policies import load_policy
+    from awake_tutorial.runs.policy_files import load_policy
     from awake_tutorial.runs.pretrained import load_pretrained
     from awake_tutorial.runs.pretrained import metadata_path, resolve
-    from awake_tutorial.runs.folders import read_records
+    from awake_tutorial.runs.folders import CONFIG_FILE, POLICY_FILE, read_records
 
     if Path(source).is_dir():
-        config = load_config(Path(source) / "config.yaml")
-        return load_policy(Path(source) / "policy.pt", config=config), config, read_records(source)[-1]["wall_time"]
+        config = load_config(Path(source) / CONFIG_FILE)
+        return load_policy(Path(source) / POLICY_FILE, config=config), config, read_records(source)[-1]["wall_time"]
     meta = json.loads(metadata_path(resolve(source)).read_text())
     return load_pretrained(source), Config.from_dict(meta["config"]), meta["wall_time_s"]
 
@@ -185,7 +185,7 @@ def main() -> None:
         print(f"{args.quality}: training {seconds:.1f} s; inner step sizes {inner_step_sizes(policy, run_config)}")
         figures = quality(policy, run_config, args.episodes, range(args.adapt_seeds))
         if args.json:
-            from awake_tutorial.runs.folders import write_json_atomic
+            from awake_tutorial.atomic import write_json_atomic
 
             write_json_atomic(args.json, {"policy": args.quality, "training_seconds": seconds,
                                           "step_sizes": inner_step_sizes(policy, run_config), **figures})

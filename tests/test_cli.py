@@ -12,7 +12,8 @@ from awake_tutorial.paths import DATA_DIR
 from awake_tutorial.ui import cli
 from awake_tutorial.controllers import InverseResponsePolicy
 from awake_tutorial.envs import evaluate, per_task
-from awake_tutorial.rl.policies import GaussianMLPPolicy, save_policy
+from awake_tutorial.rl.policies import GaussianMLPPolicy
+from awake_tutorial.runs.policy_files import save_policy
 from awake_tutorial.physics.tasks import load_tasks
 from tolerances import assert_same_tasks
 

@@ -18,7 +18,7 @@ def test_reference_defaults():
     assert (c.fast_batch_size, c.num_steps, c.fast_lr, c.num_batches, c.meta_batch_size) == (16, 4, 0.01, 500, 8)
     assert not c.meta_sgd
     assert (c.max_kl, c.cg_iters, c.cg_damping, c.ls_max_steps, c.ls_backtrack_ratio) == (1e-3, 80, 1e-5, 100, 0.6)
-    assert (c.max_steps, c.seed, c.device, c.init_std) == (100, 0, "cpu", 0.5)
+    assert (c.max_steps, c.seed, c.init_std) == (100, 0, 0.5)
     assert isinstance(c.ppo, PPOConfig)
 
 
@@ -47,7 +47,6 @@ def test_overrides_and_round_trip(tmp_path):
     ("hidden_sizes", [], "non-empty"),
     ("hidden_sizes", [64, 0], "hidden_sizes[1]"),
     ("plane", "diagonal", "horizontal"),
-    ("device", "cuda", "cpu"),
     ("seed", -1, ">= 0"),
 ])
 def test_bad_values_name_key_value_and_range(key, value, needle):

@@ -1,4 +1,4 @@
-"""Live dashboards and the progress-log reader, headless (no front-end needed)."""
+"""Live dashboards, headless (no front-end needed); the progress-log reader: test_run_folders."""
 
 import json
 import threading
@@ -7,8 +7,6 @@ import time
 import pytest
 
 from awake_tutorial.ui import dashboard as dash
-from awake_tutorial.runs.progress_log import (check_run_dir, read_new_records, read_progress,
-                                         run_finished)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -128,48 +126,6 @@ def test_bad_total_is_a_clear_error():
         dash.MetaTrainingDashboard(0)
 
 
-# --- progress log ---------------------------------------------------------------------
-
-
-def test_incomplete_last_line_is_left_for_the_next_read(tmp_path):
-    path = tmp_path / "progress.jsonl"
-    path.write_text(json.dumps({"batch": 0}) + "\n" + '{"batch": 1, "ret')
-    records, offset = read_new_records(path)
-    assert records == [{"batch": 0}]
-    assert read_new_records(path, offset) == ([], offset)
-    with open(path, "a") as f:
-        f.write('urn": 2}\n')
-    records, offset = read_new_records(path, offset)
-    assert records == [{"batch": 1, "return": 2}] and offset == path.stat().st_size
-    assert read_new_records(tmp_path / "missing.jsonl", 5) == ([], 5)
-
-
-def test_corrupt_line_is_skipped_with_a_warning(tmp_path):
-    (tmp_path / "progress.jsonl").write_text('{"batch": 0}\nnot json\n{"batch": 1}\n')
-    with pytest.warns(UserWarning, match="corrupt line at byte 13"):
-        assert read_progress(tmp_path) == [{"batch": 0}, {"batch": 1}]
-
-
-def test_not_a_run_folder_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="does not exist"):
-        check_run_dir(tmp_path / "nope")
-    with pytest.raises(ValueError, match="not a run folder: it has no progress.jsonl"):
-        check_run_dir(tmp_path)
-
-
-def test_run_finished_from_meta_or_from_the_last_batch(tmp_path):
-    records = [meta_record(b, n=3) for b in range(3)]
-    assert not run_finished(tmp_path, records[:2])
-    assert run_finished(tmp_path, records)
-    adapt = adapt_batch(0) + adapt_batch(1) + adapt_batch(2, task_ids=(0,))
-    assert not run_finished(tmp_path, adapt)  # task 1 has not finished its last batch
-    assert run_finished(tmp_path, adapt + adapt_batch(2, task_ids=(1,)))
-    (tmp_path / "meta.json").write_text(json.dumps({"status": "running"}))
-    assert not run_finished(tmp_path, records[:1])
-    (tmp_path / "meta.json").write_text(json.dumps({"status": "stopped"}))
-    assert run_finished(tmp_path, records[:1])
-
-
 # --- watch ------------------------------------------------------------------------------
 
 
@@ -201,6 +157,31 @@ def test_watch_gives_up_after_the_timeout(tmp_path):
     start = time.monotonic()
     assert dash.watch(tmp_path / "not_yet", poll_interval=0.01, timeout=0.1) is None
     assert time.monotonic() - start < 5
+
+
+def test_the_subshell_workaround_still_fits_ipykernel():
+    """route_clicks_to_frontend_subshell overrides ipykernel 7's private comm routing hook.
+    This fails when ipykernel changes it (renamed, new signature, no longer consulted by the
+    shell-channel thread, new major version): then check the Stop button in JupyterLab and
+    update the function and SUBSHELL_ROUTING_IPYKERNEL."""
+    import inspect
+    from importlib.metadata import version
+
+    from ipykernel.comm.comm import BaseComm
+    from ipykernel.kernelbase import Kernel
+
+    assert int(version("ipykernel").split(".")[0]) in dash.SUBSHELL_ROUTING_IPYKERNEL
+    assert list(inspect.signature(BaseComm._reply_subshell_for).parameters) == ["self", "data", "default"]
+    assert "_reply_subshell_for" in inspect.getsource(Kernel.shell_channel_thread_main)
+
+    class Widget:
+        comm = BaseComm(target_name="jupyter.widget")  # no kernel: opening it sends nothing
+
+    Widget.comm._reply_subshell_id = None  # the main shell sent on it last (as display() does)
+    assert Widget.comm._reply_subshell_for({}, "front-end subshell") is None  # routed to the busy main shell
+    assert dash.route_clicks_to_frontend_subshell(Widget())
+    assert Widget.comm._reply_subshell_for({}, "front-end subshell") == "front-end subshell"
+    assert not dash.route_clicks_to_frontend_subshell(object())  # no comm (e.g. closed): nothing to do
 
 
 @pytest.mark.slow

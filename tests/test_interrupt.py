@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from awake_tutorial.rl.policies import load_policy
+from awake_tutorial.runs.policy_files import load_policy
 from awake_tutorial.runs.training import meta_train
 from test_training import eval_task_source, same_weights, tiny_config, without_times
 

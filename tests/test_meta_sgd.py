@@ -11,7 +11,8 @@ from awake_tutorial.rl.metalearners import MetaSGDTRPO
 from awake_tutorial.rl.metalearners.meta_sgd import STEP_SIZES
 from awake_tutorial.rl.metalearners.reinforce import reinforce_gradient
 from awake_tutorial.rl.metalearners.trpo import flatten, hessian_vector_product, unflatten
-from awake_tutorial.rl.policies import GaussianMLPPolicy, load_policy, save_policy
+from awake_tutorial.rl.policies import GaussianMLPPolicy
+from awake_tutorial.runs.policy_files import load_policy, save_policy
 from awake_tutorial.physics.tasks import load_evaluation_tasks
 from awake_tutorial.runs.training import adapt, meta_train
 

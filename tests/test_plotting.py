@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from awake_tutorial.ui import plotting, plotting_compare
-from awake_tutorial.runs.progress_log import record_kind
+from awake_tutorial.runs.folders import record_kind
 from awake_tutorial.physics.tasks import Task, load_evaluation_tasks
 
 

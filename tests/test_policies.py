@@ -1,4 +1,4 @@
-"""GaussianMLPPolicy: shapes, explicit parameters, per-task parameters, files."""
+"""GaussianMLPPolicy: shapes, explicit parameters, per-task parameters (files: test_policy_files)."""
 
 import math
 
@@ -8,7 +8,7 @@ import torch
 from torch.func import functional_call
 
 from awake_tutorial.rl.mean_jacobian import MeanJacobian
-from awake_tutorial.rl.policies import GaussianMLPPolicy, load_policy, save_policy, stack_params
+from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
 
 # torch.func (used here as the reference) imports code that warns about torch.jit.script
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
@@ -86,33 +86,6 @@ def test_with_params_copies(policy):
     other = policy.with_params(params)
     assert torch.equal(other.log_std, params["log_std"]) and other is not policy
     assert math.isclose(policy.std()[0].item(), 0.5, rel_tol=1e-6)
-
-
-def test_save_load_round_trip(policy, tmp_path):
-    path = save_policy(policy, tmp_path / "p.pt")
-    assert [p.name for p in tmp_path.iterdir()] == ["p.pt"]  # no temp file left behind
-    loaded = load_policy(path)
-    for k, v in policy.state_dict().items():
-        assert torch.equal(v, loaded.state_dict()[k])
-    assert isinstance(torch.load(path, weights_only=True), dict)
-
-
-def test_load_errors(policy, tmp_path):
-    with pytest.raises(FileNotFoundError, match="not found"):
-        load_policy(tmp_path / "missing.pt")
-    path = save_policy(GaussianMLPPolicy(hidden_sizes=(32, 32), seed=0), tmp_path / "small.pt")
-    with pytest.raises(ValueError, match=r"looks like hidden_sizes \[32, 32\]"):
-        load_policy(path)
-    assert load_policy(path, hidden_sizes=(32, 32)).hidden_sizes == (32, 32)
-    torch.save(torch.zeros(3), tmp_path / "tensor.pt")
-    with pytest.raises(ValueError, match="not a policy state_dict"):
-        load_policy(tmp_path / "tensor.pt")
-    torch.save(policy, tmp_path / "module.pt")  # a pickled module: refused by weights_only
-    with pytest.raises(ValueError, match="weights_only"):
-        load_policy(tmp_path / "module.pt")
-    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
-    with pytest.raises(ValueError):
-        load_policy(tmp_path / "junk.pt")
 
 
 def test_bad_arguments():

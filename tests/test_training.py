@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from awake_tutorial.config import load_config
-from awake_tutorial.rl.policies import GaussianMLPPolicy, load_policy
+from awake_tutorial.rl.policies import GaussianMLPPolicy
+from awake_tutorial.runs.policy_files import load_policy
 from awake_tutorial.physics.tasks import load_evaluation_tasks
 from awake_tutorial.runs.training import TASK_CHUNK, TaskStream, adapt, meta_train, new_policy
 

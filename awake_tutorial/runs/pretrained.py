@@ -22,7 +22,8 @@ from awake_tutorial import __version__
 from awake_tutorial.atomic import write_json_atomic
 from awake_tutorial.config import DEFAULT_CONFIG_FILE, REFERENCE_CONFIG_FILE, load_config
 from awake_tutorial.paths import DATA_DIR, REPO_DIR
-from awake_tutorial.rl.policies import GaussianMLPPolicy, load_policy, save_policy
+from awake_tutorial.rl.policies import GaussianMLPPolicy
+from awake_tutorial.runs.policy_files import load_policy, save_policy
 
 # "reference": the meta-policy trained with the reference course's configuration
 # (configs/reference.yaml), kept so the comparison can show what the changed method buys.

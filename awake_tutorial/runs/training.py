@@ -41,7 +41,8 @@ from awake_tutorial.config import Config
 from awake_tutorial.envs import AwakeSteeringVectorEnv
 from awake_tutorial.rl.episodes import BatchEpisodes
 from awake_tutorial.rl.metalearners import MAMLTRPO, MetaSGDTRPO, inner_step
-from awake_tutorial.rl.policies import GaussianMLPPolicy, load_policy, save_policy, stack_params
+from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
+from awake_tutorial.runs.policy_files import load_policy, save_policy
 from awake_tutorial.rl.samplers import MultiTaskSampler
 from awake_tutorial.physics.tasks import Task, sample_tasks
 
@@ -274,6 +275,6 @@ def adapt(policy: GaussianMLPPolicy | None, tasks: Sequence[Task], num_batches: 
     policies = [policy.with_params({n: p[k] for n, p in params.items()}) for k in range(len(tasks))]
     if run_dir is not None:
         for task, adapted in zip(tasks, policies):
-            save_policy(adapted, Path(run_dir) / f"policy_task{task.id}.pt")
+            save_policy(adapted, folders.adapted_policy_file(run_dir, task.id))
         folders.write_meta(run_dir, "adapt", len(records) // len(tasks), int(num_batches), "finished")
     return AdaptResult(records, policies, kept)

@@ -25,7 +25,7 @@ from awake_tutorial.ui.cli_tools import (CONFIG, EPISODES, OVERWRITE, SEED, SUBC
                                       print_table, run_folder, save_standard_figures, subcommand)
 from awake_tutorial.ui.cli_machine import MACHINE_OPTIONS, adapt_on_machine  # also registers serve-machine, restore
 from awake_tutorial.paths import DATA_DIR
-from awake_tutorial.runs.progress_log import read_progress
+from awake_tutorial.runs.folders import POLICY_FILE, check_run_dir, read_records
 from awake_tutorial.physics.tasks import load_evaluation_tasks, write_evaluation_tasks
 
 # --help prints plain text (the module docstring above is reStructuredText for the API docs)
@@ -34,7 +34,7 @@ DESCRIPTION = "awake-tutorial: the course's command line (train, adapt, evaluate
 
 def load_meta_policy(spec: str, config, seed: int):
     """A GaussianMLPPolicy from a .pt file, or a seeded random one for "random"."""
-    from awake_tutorial.rl.policies import load_policy
+    from awake_tutorial.runs.policy_files import load_policy
     from awake_tutorial.runs.training import new_policy
 
     return new_policy(config, seed) if spec == "random" else load_policy(spec, config=config)
@@ -110,7 +110,7 @@ def meta_train_command(args) -> None:
     print_table(rows, f"meta-training: {len(records)} of {config.num_batches} batches "
                       f"in {records[-1]['wall_time']:.0f} s (last 5 shown)")
     save_standard_figures(records, run_dir)
-    print(f"run folder: {run_dir} (policy: {Path(run_dir) / 'policy.pt'})")
+    print(f"run folder: {run_dir} (policy: {Path(run_dir) / POLICY_FILE})")
     if args.export:
         from awake_tutorial.runs.pretrained import export_meta_policy
 
@@ -200,7 +200,7 @@ def ppo_command(args) -> None:
             option("run_dir", type=Path, help="a meta-train or adapt run folder"),
             option("--out", type=Path, help="folder for the PNGs (default: the run folder)"))
 def plot_command(args) -> None:
-    save_standard_figures(read_progress(args.run_dir), args.out or args.run_dir)  # ValueError if empty
+    save_standard_figures(read_records(check_run_dir(args.run_dir)), args.out or args.run_dir)  # ValueError if empty
 
 
 @subcommand("make-tasks", "regenerate the evaluation tasks (data/evaluation_tasks.npz)",

@@ -15,6 +15,7 @@ import yaml
 
 from awake_tutorial.ui import plotting
 from awake_tutorial.config import load_config
+from awake_tutorial.runs.folders import check_not_taken
 from awake_tutorial.physics.tasks import get_evaluation_task, load_evaluation_tasks
 
 USER_ERRORS = (ValueError, KeyError, OSError)  # what bad input raises in the package
@@ -59,18 +60,16 @@ def load_settings(args, **overrides):
 
 
 def run_folder(args, kind: str) -> Path:
-    """--run-dir (default runs/<kind>_<time>), checked to be writable and free to use."""
+    """--run-dir (default runs/<kind>_<time>), checked to be writable and free to use
+    (:func:`~awake_tutorial.runs.folders.check_not_taken`: FileExistsError if taken)."""
     run_dir = args.run_dir or Path("runs") / f"{kind}_{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise CLIError(f"cannot create the run folder {run_dir} ({error.strerror}); "
                        "choose another --run-dir.") from None
-    taken = (run_dir / "meta.json").exists() or (run_dir / "progress.jsonl").exists()
-    if taken and not (args.overwrite or getattr(args, "resume", False)):
-        more = "--resume to continue it, " if kind == "meta_train" else ""
-        raise CLIError(f"{run_dir} already holds a run; pass {more}--overwrite to start over, "
-                       "or choose another --run-dir.")
+    # checked before a long command starts; meta_train / adapt apply the same rule again
+    check_not_taken(run_dir, kind, resume=getattr(args, "resume", False), overwrite=args.overwrite)
     return run_dir
 
 

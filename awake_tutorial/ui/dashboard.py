@@ -17,7 +17,7 @@ and no figure is rendered, so a dashboard costs nothing there.
 
 The Stop button is handled while the training cell is still running because JupyterLab
 >= 4.4 sends widget messages to a kernel subshell (ipykernel >= 7, see
-:func:`keep_frontend_subshell`). In front-ends without subshells (VS Code, Notebook
+:func:`route_clicks_to_frontend_subshell`). In front-ends without subshells (VS Code, Notebook
 < 7.4) the click only arrives after the cell: interrupt the kernel there instead.
 """
 
@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import io
 import time
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import ipywidgets as widgets
 
 from awake_tutorial.ui import plotting
-from awake_tutorial.runs.progress_log import PROGRESS_FILE, read_new_records, record_kind, run_finished
+from awake_tutorial.runs.folders import PROGRESS_FILE, read_new_records, record_kind, run_finished
 
 RENDER_SHARE = 0.2  # at most this fraction of the wall time goes into drawing figures
 
@@ -53,17 +54,32 @@ def figure_png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def keep_frontend_subshell(widget) -> None:
+# ipykernel versions whose private comm routing route_clicks_to_frontend_subshell overrides
+# (tests/test_dashboard.py fails when a new ipykernel changes it: then check and extend)
+SUBSHELL_ROUTING_IPYKERNEL = (7,)
+
+
+def route_clicks_to_frontend_subshell(widget) -> bool:
     """Let the front-end's messages to ``widget`` be handled while a cell is running.
 
-    JupyterLab >= 4.4 sends widget messages to a kernel subshell (its own thread), but
-    ipykernel 7 routes a comm's messages to the shell that last wrote to the comm,
-    which is the busy main shell here: a click would wait for training to end. For
-    widgets that expect no reply (a button) the front-end's subshell is the right one.
+    JupyterLab >= 4.4 sends widget messages on a kernel subshell (its own thread), but
+    ipykernel 7 hands a comm's incoming message to the shell that last *sent* on the comm,
+    which is the busy main shell here: a click would wait for training to end. Neither
+    ipykernel nor ipywidgets has a public switch for this (ipykernel 7.4 decides in the
+    private ``BaseComm._reply_subshell_for``), so this one function overrides that hook on
+    this widget's comm only, and only on the ipykernel versions in
+    :data:`SUBSHELL_ROUTING_IPYKERNEL`, keeping the subshell the front-end chose. Right for
+    a widget that expects no reply (a button). Returns whether it did.
     """
     comm = getattr(widget, "comm", None)
-    if comm is not None and hasattr(comm, "_reply_subshell_for"):
-        comm._reply_subshell_for = lambda data, default: default
+    try:
+        major = int(version("ipykernel").split(".")[0])
+    except (PackageNotFoundError, ValueError):
+        return False
+    if major not in SUBSHELL_ROUTING_IPYKERNEL or not hasattr(comm, "_reply_subshell_for"):
+        return False
+    comm._reply_subshell_for = lambda data, default: default
+    return True
 
 
 class Dashboard:
@@ -96,7 +112,7 @@ class Dashboard:
         self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger",
                                           tooltip="end training after the current batch")
         self.stop_button.on_click(self._on_stop)
-        keep_frontend_subshell(self.stop_button)
+        route_clicks_to_frontend_subshell(self.stop_button)
         # hidden until the first figure: an empty Image shows as a broken-image icon
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", display="none"))
         self.widget = widgets.VBox([widgets.HBox([self.progress, self.stop_button]), self.label,
@@ -243,7 +259,7 @@ def watch(run_dir, poll_interval: float = 1.0, timeout: float | None = None,
 
     Polls ``progress.jsonl`` every ``poll_interval`` s and feeds new complete records to
     the dashboard. Returns when the run has finished (see
-    :func:`~awake_tutorial.runs.progress_log.run_finished`), when Stop is clicked (this stops
+    :func:`~awake_tutorial.runs.folders.run_finished`), when Stop is clicked (this stops
     *watching*, not the other process) or after ``timeout`` s. Returns the dashboard
     (its ``.records`` hold everything read), or None if no record arrived in time.
     """

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from awake_tutorial.envs.dynamics import SUCCESS_RMS  # success: RMS of the readings below this
-from awake_tutorial.runs.progress_log import record_kind
+from awake_tutorial.runs.folders import record_kind
 from awake_tutorial.physics.tasks import Task
 
 DENSE = 60  # curves with more points than this get no markers
