@@ -6,7 +6,6 @@
 - :mod:`.client`: :class:`EpicsMachine`, the env's backend for a served machine;
 - :mod:`.safety`: saving and restoring correctors; :mod:`.process`: a server in a
   background process (notebooks, tests, benchmarks).
-
 """
 
 from awake_tutorial.machine.channels import MachineError
