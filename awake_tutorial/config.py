@@ -199,6 +199,7 @@ class Config:
     zero_shot_weight: float = 1.0  # weight of the unadapted policy's loss in the meta-objective
     ls_max_steps: int = 100
     ls_backtrack_ratio: float = 0.6
+    fast_path: bool = True  # the speed-tuned maths of rl/fast (same results to float rounding, ~2x faster)
     # environment
     max_steps: int = 100
     plane: str = "horizontal"
@@ -216,7 +217,7 @@ class Config:
         "meta_batch_size": Int(1), "max_kl": POSITIVE, "cg_iters": Int(1), "cg_damping": Real(0),
         "cg_residual_tol": Real(0), "fisher_product": Choice(("auto", "analytic", "double_backward")),
         "fisher_max_samples": Int(0), "adapted_std": Real(0), "zero_shot_weight": Real(0),
-        "ls_max_steps": Int(1), "ls_backtrack_ratio": Real(0, 1, low_open=True, high_open=True),
+        "ls_max_steps": Int(1), "ls_backtrack_ratio": Real(0, 1, low_open=True, high_open=True), "fast_path": BOOL,
         "max_steps": Int(1), "plane": Choice(("horizontal", "vertical")),
         "wall_penalty": Choice(("strict", "reference")), "seed": Int(0),
         "num_threads": Int(0),
@@ -233,6 +234,9 @@ class Config:
         if self.fisher_product == "analytic" and not self.first_order:
             raise ValueError("config keys 'fisher_product'='analytic' and 'first_order'=False do not go "
                              "together: the analytic Fisher is first-order only; use 'auto'.")
+        if self.fisher_product == "analytic" and not self.fast_path:
+            raise ValueError("config keys 'fisher_product'='analytic' and 'fast_path'=False do not go "
+                             "together: the analytic Fisher is the fast path's; use 'auto'.")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Config":

@@ -84,8 +84,9 @@ def sampler_episodes() -> dict:
     out = {}
     for name, sampler in (("plain", MultiTaskSampler(3, AwakeSteeringVectorEnv.factory(max_steps=25))),
                           ("bpm_noise", MultiTaskSampler(3, AwakeSteeringVectorEnv.factory(max_steps=25, bpm_noise=0.4)))):
-        for call, seeds in (("seeded", [1, 2, 3]), ("continued", None)):
-            ep = sampler.sample(policy, tasks, seeds)
+        streams = sampler.streams(tasks, [1, 2, 3])
+        for call in ("seeded", "continued"):  # the first round starts the streams, the second continues them
+            ep = streams.sample(policy)
             out[f"{name}_{call}"] = {"observations": ep.observations, "actions": ep.actions,
                                      "rewards": ep.rewards, "lengths": ep.mask.sum(1),
                                      "success": ep.success.float()}

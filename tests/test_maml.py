@@ -24,7 +24,8 @@ def episodes(K=2, T=4, B=3, seed=0, obs_dim=3, act_dim=2):
 
 def tiny(first_order, fisher_product="auto", **kwargs):
     policy = GaussianMLPPolicy(obs_dim=3, action_dim=2, hidden_sizes=(5,), seed=0).double()
-    learner = MAMLTRPO(policy, fast_lr=0.3, first_order=first_order, fisher_product=fisher_product, **kwargs)
+    learner = MAMLTRPO(policy, fast_lr=0.3, num_steps=2, first_order=first_order, fisher_product=fisher_product,
+                       **kwargs)
     train = [episodes(seed=1), episodes(seed=2)]  # two inner steps
     return policy, learner, train, episodes(seed=3)
 
@@ -56,7 +57,7 @@ def test_analytic_fisher_equals_the_exact_kl_hessian(zero_shot_weight):
     theta = policy.params()
     _, kl, _, adapted = learner.surrogate_loss(train, valid, theta)
     exact = hessian_vector_product(kl, theta)
-    analytic = learner._analytic_fisher(theta, adapted, valid, train)
+    analytic = learner.analytic_fisher(theta, adapted, valid, train)
     n = flatten(theta).numel()
     eye = torch.eye(n, dtype=torch.float64)
     F_exact = torch.stack([exact(e) for e in eye])
@@ -70,7 +71,7 @@ def test_kl_quadratic_model_matches_true_kl_for_small_steps():
     policy, learner, train, valid = tiny(first_order=True)
     theta = policy.params()
     _, kl, old_pi, adapted = learner.surrogate_loss(train, valid, theta)
-    fvp = learner._analytic_fisher(theta, adapted, valid)
+    fvp = learner.analytic_fisher(theta, adapted, valid)
     v = torch.randn(flatten(theta).numel(), generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     eps = 1e-4
     model = 0.5 * eps**2 * (v @ fvp(v))

@@ -9,7 +9,7 @@ from test_maml import episodes  # tiny float64 episode batches
 from awake_tutorial.config import REFERENCE_CONFIG_FILE, load_config
 from awake_tutorial.rl.metalearners import MetaSGDTRPO
 from awake_tutorial.rl.metalearners.meta_sgd import STEP_SIZES
-from awake_tutorial.rl.metalearners.reinforce import reinforce_gradient
+from awake_tutorial.rl.fast.gradients import reinforce_gradient
 from awake_tutorial.rl.metalearners.trpo import flatten, hessian_vector_product, unflatten
 from awake_tutorial.rl.policies import GaussianMLPPolicy
 from awake_tutorial.runs.policy_files import load_policy, save_policy
@@ -22,7 +22,7 @@ ALPHAS = [0.3, 0.1, 0.2, 0.05, 0.4]  # one per tensor: layers.0.weight/bias, lay
 def tiny(first_order=True, num_steps=1, **kwargs):
     policy = GaussianMLPPolicy(obs_dim=3, action_dim=2, hidden_sizes=(5,), seed=0).double()
     policy.set_step_sizes(torch.tensor(ALPHAS, dtype=torch.float64).log())
-    learner = MetaSGDTRPO(policy, fast_lr=0.3, first_order=first_order, **kwargs)
+    learner = MetaSGDTRPO(policy, fast_lr=0.3, num_steps=num_steps, first_order=first_order, **kwargs)
     return policy, learner, [episodes(seed=1 + i) for i in range(num_steps)], episodes(seed=3)
 
 
@@ -68,7 +68,7 @@ def test_analytic_fisher_with_step_sizes_equals_the_double_backward_hessian(adap
     theta = learner.meta_parameters()
     _, kl, _, adapted = learner.surrogate_loss(train, valid, theta)
     exact = hessian_vector_product(kl, theta)
-    analytic = learner._analytic_fisher(theta, adapted, valid, train)
+    analytic = learner.analytic_fisher(theta, adapted, valid, train)
     eye = torch.eye(flatten(theta).numel(), dtype=torch.float64)
     F_exact = torch.stack([exact(e) for e in eye])
     F_analytic = torch.stack([analytic(e) for e in eye])

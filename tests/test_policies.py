@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from awake_tutorial.rl.mean_jacobian import MeanJacobian
+from awake_tutorial.rl.fast.gradients import MeanJacobian
 from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
 
 # torch.func (used here as the reference) imports code that warns about torch.jit.script
@@ -122,7 +122,7 @@ def test_mean_jacobian_matches_autograd(nonlinearity):
 
 
 def test_fast_tanh_equals_torch_tanh():
-    from awake_tutorial.rl.policies import tanh
+    from awake_tutorial.rl.fast.activations import tanh
 
     x = torch.linspace(-20, 20, 10001)
     assert torch.allclose(tanh(x), torch.tanh(x), atol=2e-7)

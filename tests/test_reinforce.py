@@ -6,7 +6,8 @@ from awake_tutorial.config import Config
 from awake_tutorial.rl.episodes import BatchEpisodes
 import pytest
 
-from awake_tutorial.rl.metalearners.reinforce import adapt, inner_loss, inner_step, reinforce_gradient
+from awake_tutorial.rl.fast.gradients import reinforce_gradient
+from awake_tutorial.rl.metalearners.reinforce import inner_loop, inner_loss, inner_step, policy_gradient
 from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
 from awake_tutorial.envs import AwakeSteeringVectorEnv
 from awake_tutorial.rl.samplers import MultiTaskSampler
@@ -52,6 +53,9 @@ def test_hand_written_gradient_equals_autograd(nonlinearity, weighting):
     for (name, value), want in zip(got.items(), expected):
         assert value.shape == want.shape and not value.requires_grad
         assert torch.allclose(value, want, rtol=1e-4, atol=1e-6), name
+    textbook = policy_gradient(policy, ep, params, weighting)  # what the textbook path steps with
+    for (name, value), want in zip(textbook.items(), expected):
+        assert torch.allclose(value, want, rtol=1e-6, atol=1e-8) and not value.requires_grad, name
     single = reinforce_gradient(policy, ep.task(1), {n: p[1] for n, p in params.items()}, weighting)
     for name in got:
         assert torch.allclose(single[name], got[name][1], atol=1e-6), name
@@ -73,7 +77,7 @@ def test_first_order_step_has_identity_jacobian_second_order_does_not():
     theta = policy.params()
     probe = torch.randn(1, 64, 10)
     for first_order in (True, False):
-        adapted = adapt(policy, [ep, ep], stack_params(theta, 1), fast_lr=0.5, first_order=first_order)
+        adapted = inner_loop(policy, [ep, ep], stack_params(theta, 1), fast_lr=0.5, first_order=first_order)
         (grad,) = torch.autograd.grad((adapted["layers.0.weight"] * probe).sum(), [theta["layers.0.weight"]])
         assert torch.allclose(grad, probe[0]) == first_order  # d theta'/d theta = I only for first order
 

@@ -46,9 +46,10 @@ def test_episodes_replay_in_a_single_env(tasks):
     """obs_t is what the policy saw, a_t what it did, r_t what the env answered."""
     policy = GaussianMLPPolicy(seed=1)
     sampler = MultiTaskSampler(3, AwakeSteeringVectorEnv.factory(max_steps=40))
-    ep = sampler.sample(policy, tasks[:2], [5, 6])
+    streams = sampler.streams(tasks[:2], [5, 6])
+    ep = streams.sample(policy)
     env_seeds = [int(x) for s in (5, 6) for x in np.random.default_rng(s).integers(0, 2**31 - 1, size=3)]
-    assert sampler.env_seeds == env_seeds  # (documented: how to replay an episode)
+    assert streams.env_seeds == env_seeds  # (documented: how to replay an episode)
     for k in range(2):
         for b in range(3):
             env = AwakeSteeringEnv(tasks[k], max_steps=40)
@@ -79,33 +80,20 @@ def test_shapes_masks_and_determinism(tasks):
         sampler.sample(policy, tasks, [1, 2])
 
 
-@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
-def test_rollout_policy_matches_the_torch_policy(nonlinearity):
-    from awake_tutorial.rl.samplers import RolloutPolicy
-
-    policy = GaussianMLPPolicy(nonlinearity=nonlinearity, seed=3)
-    params = per_task_params(policy, 3)
-    obs = np.random.default_rng(0).uniform(-1, 1, (3, 7, 10)).astype(np.float32)
-    noise = np.random.default_rng(1).standard_normal((3, 7, 10)).astype(np.float32)
-    expected = policy.distribution(torch.from_numpy(obs), params)
-    got = RolloutPolicy(policy, params)(obs, noise)
-    assert got.dtype == np.float32
-    np.testing.assert_allclose(got, (expected.mean + expected.stddev * torch.from_numpy(noise)).detach().numpy(),
-                               rtol=1e-5, atol=1e-5)
-
-
-def test_unseeded_calls_continue_the_streams(tasks):
+def test_streams_continue_from_round_to_round(tasks):
+    """A meta-batch seeds its streams once; each round continues them, reproducibly."""
     policy = GaussianMLPPolicy(seed=4)
+    sampler = MultiTaskSampler(4, AwakeSteeringVectorEnv.factory(max_steps=15))
     runs = []
     for _ in range(2):
-        sampler = MultiTaskSampler(4, AwakeSteeringVectorEnv.factory(max_steps=15))
-        first = sampler.sample(policy, tasks, [1, 2, 3, 4])
-        runs.append((first, sampler.sample(policy, tasks, None)))
+        streams = sampler.streams(tasks, [1, 2, 3, 4])
+        runs.append((streams.sample(policy), streams.sample(policy)))
     assert torch.equal(runs[0][1].actions, runs[1][1].actions)  # reproducible
     assert not torch.equal(runs[0][1].observations[:, 0], runs[0][0].observations[:, 0])  # new starts
-    with pytest.raises(ValueError, match="seed the first call"):
-        MultiTaskSampler(4, AwakeSteeringVectorEnv.factory()).sample(policy, tasks, None)
-    sampler = MultiTaskSampler(4, AwakeSteeringVectorEnv.factory(max_steps=15))
-    sampler.sample(policy, tasks, [1, 2, 3, 4])
-    with pytest.raises(ValueError, match="same tasks"):
-        sampler.sample(policy, list(reversed(tasks)), None)
+    first = sampler.sample(policy, tasks, [1, 2, 3, 4])  # the one-round shortcut = a stream's first round
+    assert torch.equal(first.actions, runs[0][0].actions)
+    other = sampler.streams(tasks, [1, 2, 3, 4])  # streams are independent objects: no shared state
+    sampler.streams(tasks, [9, 9, 9, 9]).sample(policy)
+    assert torch.equal(other.sample(policy).actions, runs[0][0].actions)
+    with pytest.raises(ValueError, match="one seed per task"):
+        sampler.streams(tasks, [1, 2])

@@ -24,7 +24,7 @@ import torch
 
 from awake_tutorial.rl.episodes import BatchEpisodes
 from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
-from awake_tutorial.rl.samplers import MAX_SEED, RolloutPolicy, action_noise
+from awake_tutorial.rl.samplers import MAX_SEED, action_noise, rollout_policy
 
 MAX_RESTARTS = 10  # resets of one episode whose start lost the beam (drifted machine)
 
@@ -36,30 +36,30 @@ class EnvSampler:
         env: an :class:`~awake_tutorial.envs.AwakeSteeringEnv` (any backend).
         episodes_per_task: B, episodes per call.
         on_step: optional ``f(obs, reward, info)`` called after every step (e.g. a live plot).
+        fast_path: act with the numpy sampler (default) or the policy's torch forward pass.
     Counters: ``steps`` (env steps = setpoints sent by actions), ``episodes``, ``seconds``.
     """
 
     def __init__(self, env, episodes_per_task: int,
-                 on_step: Callable[[np.ndarray, float, dict], None] | None = None):
+                 on_step: Callable[[np.ndarray, float, dict], None] | None = None, fast_path: bool = True):
         if int(episodes_per_task) < 1:
             raise ValueError(f"episodes_per_task must be >= 1, got {episodes_per_task}.")
         self.env, self.episodes_per_task, self.on_step = env, int(episodes_per_task), on_step
+        self.fast_path = bool(fast_path)
         self.steps, self.episodes, self.seconds = 0, 0, 0.0
 
-    def sample(self, policy: GaussianMLPPolicy, tasks: Sequence, seeds: Sequence[int] | None,
+    def sample(self, policy: GaussianMLPPolicy, tasks: Sequence, seeds: Sequence[int],
                params: Mapping[str, torch.Tensor] | None = None) -> BatchEpisodes:
         """B episodes with a ~ pi_params(. | s); BatchEpisodes of shape (1, T, B, ...)."""
         if len(tasks) != 1:
             raise ValueError(f"an EnvSampler runs the one task of its env, got {len(tasks)} tasks; "
                              "adapt to one machine at a time.")
-        if seeds is None:
-            raise ValueError("EnvSampler needs a seed per call (seeds=None is not supported).")
         start = time.perf_counter()
         B, A = self.episodes_per_task, policy.action_dim
         params = policy.params() if params is None else dict(params)
         if params["log_std"].dim() == 1:
             params = stack_params(params, 1)
-        act = RolloutPolicy(policy, params)
+        act = rollout_policy(policy, params, self.fast_path)
         rng = np.random.default_rng(int(seeds[0]))
         env_seeds = [int(s) for s in rng.integers(0, MAX_SEED, size=B)]
         stream = action_noise([rng], B, A)  # MultiTaskSampler's noise stream for one task
@@ -74,7 +74,7 @@ class EnvSampler:
         self.seconds += time.perf_counter() - start
         return self._batch(episodes)
 
-    def _episode(self, act: RolloutPolicy, seed: int, noise: Callable[[int], np.ndarray]) -> tuple:
+    def _episode(self, act: Callable, seed: int, noise: Callable[[int], np.ndarray]) -> tuple:
         obs, info = self.env.reset(seed=seed)
         for _ in range(MAX_RESTARTS):  # bounded: a start that lost the beam is drawn again
             if not info.get("wall"):

@@ -7,17 +7,18 @@ step, each task with its own parameters (per-task params, see
 product beats any inter-process traffic. The sampler knows no physics: it gets its vector
 env from a factory, ``make_envs(tasks)`` (e.g. ``AwakeSteeringVectorEnv.factory(max_steps=30)``).
 
-Each sub-env runs exactly one episode per call, in the vector env's
-:meth:`~awake_tutorial.envs.AwakeSteeringVectorEnv.run_episodes` mode: once it ends it
-idles (autoreset would restart it and the restarted steps would be thrown away). Every
-episode is the one a single :class:`~awake_tutorial.envs.AwakeSteeringEnv` gives with the
-same seed and actions (tested).
+Each sub-env runs exactly one episode per call, in the vector env's ``run_episodes`` mode:
+once it ends it idles (autoreset would restart it and the restarted steps would be thrown
+away). Every episode is the one a single ``AwakeSteeringEnv`` gives with the same seed and
+actions (tested).
 
-Randomness is per task: task k's seed fixes its B env seeds and its action noise, so
-the episodes of a task are the same whether it is sampled alone or with others.
-``seeds=None`` continues the random streams of the previous call instead (same tasks):
-it skips re-seeding K * B generators, the most expensive part of a short rollout. The
-episodes are then still reproducible, but depend on the earlier calls.
+Randomness is per task and explicit: ``sampler.streams(tasks, seeds)`` seeds one random
+stream per task (its B env starts and its action noise) and returns them as
+:class:`TaskStreams`; each ``streams.sample(policy, params)`` continues them. A meta-batch
+seeds once and samples num_steps + 1 times (re-seeding K * B generators would be the most
+expensive part of a short rollout). Task k's episodes are the same whether it is sampled
+alone or with others. ``sampler.sample(policy, tasks, seeds, params)`` is the one-round
+shortcut (also the protocol of :class:`~awake_tutorial.rl.env_sampler.EnvSampler`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 
 from awake_tutorial.rl.episodes import BatchEpisodes
+from awake_tutorial.rl.fast.rollout import RolloutPolicy
 from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
 
 MAX_SEED = 2**31 - 1
@@ -42,9 +44,11 @@ class MultiTaskSampler:
         make_envs: factory ``make_envs(tasks)`` -> a vector env with one sub-env per entry of
             ``tasks`` and a ``run_episodes`` method, e.g. ``AwakeSteeringVectorEnv.factory(
             max_steps=30, bpm_noise=0.5)`` (settings such as BPM noise are the env's).
+        fast_path: act with the numpy sampler of :mod:`awake_tutorial.rl.fast` (default) or
+            with the policy's torch forward pass (the textbook path; same actions to float rounding).
     """
 
-    def __init__(self, episodes_per_task: int, make_envs: Callable[[Sequence[Any]], Any]):
+    def __init__(self, episodes_per_task: int, make_envs: Callable[[Sequence[Any]], Any], fast_path: bool = True):
         if int(episodes_per_task) < 1:
             raise ValueError(f"episodes_per_task must be >= 1, got {episodes_per_task}.")
         if not callable(make_envs):
@@ -52,55 +56,60 @@ class MultiTaskSampler:
                             f"AwakeSteeringVectorEnv.factory(max_steps=30); got {make_envs!r}.")
         self.episodes_per_task = int(episodes_per_task)
         self.make_envs = make_envs
-        self._tasks: list | None = None  # tasks of the vector env
-        self._envs = None  # K * B sub-envs, task k's are k*B ... k*B + B - 1
-        self._rngs: list[np.random.Generator] | None = None  # action noise, one per task
-        self._seeded_tasks: list | None = None  # the tasks the generators were seeded for
-        self.env_seeds: list[int] | None = None  # sub-env i's episodes = AwakeSteeringEnv.reset(seed=env_seeds[i])
+        self.fast_path = bool(fast_path)
 
-    def _set_tasks(self, tasks: Sequence[Any]) -> None:
-        """A vector env for the tasks; kept while the tasks stay the same objects."""
-        if self._tasks is not None and len(tasks) == len(self._tasks) and all(
-                a is b for a, b in zip(tasks, self._tasks)):
-            return  # same tasks: keep the random streams and the candidate starts
-        self._tasks = list(tasks)
-        self._envs = self.make_envs([task for task in tasks for _ in range(self.episodes_per_task)])
+    def streams(self, tasks: Sequence[Any], seeds: Sequence[int]) -> "TaskStreams":
+        """Seeded random streams for ``tasks`` (K, whatever ``make_envs`` takes), one int seed
+        per task: it fixes the task's B env seeds and its action noise."""
+        if len(seeds) != len(tasks):
+            raise ValueError(f"got {len(seeds)} seeds for {len(tasks)} tasks; give one seed per task.")
+        B = self.episodes_per_task
+        rngs = [np.random.default_rng(int(s)) for s in seeds]
+        # sub-env i is seeded as gymnasium seeds an env: reset(seed=env_seeds[i])
+        env_seeds = [int(x) for rng in rngs for x in rng.integers(0, MAX_SEED, size=B)]
+        envs = self.make_envs([task for task in tasks for _ in range(B)])
+        return TaskStreams(envs, rngs, env_seeds, B, self.fast_path)
 
-    def sample(self, policy: GaussianMLPPolicy, tasks: Sequence[Any], seeds: Sequence[int] | None,
+    def sample(self, policy: GaussianMLPPolicy, tasks: Sequence[Any], seeds: Sequence[int],
                params: Mapping[str, torch.Tensor] | None = None) -> BatchEpisodes:
+        """One round: ``self.streams(tasks, seeds).sample(policy, params)``."""
+        return self.streams(tasks, seeds).sample(policy, params)
+
+
+class TaskStreams:
+    """The random streams of K tasks' episodes (made by :meth:`MultiTaskSampler.streams`).
+
+    The first :meth:`sample` starts every sub-env from its seed (``env_seeds``); later
+    calls continue the same streams, so a meta-batch is a function of its seeds alone.
+    """
+
+    def __init__(self, envs, rngs: list[np.random.Generator], env_seeds: list[int], episodes_per_task: int,
+                 fast_path: bool = True):
+        self.envs, self.rngs, self.episodes_per_task, self.fast_path = envs, rngs, episodes_per_task, fast_path
+        self.env_seeds = env_seeds  # sub-env i's first episode = AwakeSteeringEnv.reset(seed=env_seeds[i])
+        self._started = False
+
+    def sample(self, policy: GaussianMLPPolicy, params: Mapping[str, torch.Tensor] | None = None) -> BatchEpisodes:
         """Roll out B episodes per task with a ~ pi_params(. | s).
 
         Args:
             policy: the policy (architecture; its own parameters if ``params`` is None).
-            tasks: K tasks (whatever ``make_envs`` takes).
-            seeds: K ints, one per task (env starts and action noise); None continues the
-                streams of the previous call, which must have had the same tasks.
             params: None, one parameter set for all tasks, or per-task params (K, ...).
         Returns:
             BatchEpisodes with shapes (K, T, B, ...), T = longest episode.
         """
-        K, B, A = len(tasks), self.episodes_per_task, policy.action_dim
-        if seeds is not None and len(seeds) != K:
-            raise ValueError(f"got {len(seeds)} seeds for {K} tasks; give one seed per task.")
+        K, B, A = len(self.rngs), self.episodes_per_task, policy.action_dim
         params = policy.params() if params is None else dict(params)
         if params["log_std"].dim() == 1:
             params = stack_params(params, K)
-        policy_k = RolloutPolicy(policy, params)
-        self._set_tasks(tasks)
-        if seeds is None:
-            if self._rngs is None or self._seeded_tasks is not self._tasks:
-                raise ValueError("seeds=None continues a previous call with the same tasks; seed the first call.")
-        else:
-            self._rngs = [np.random.default_rng(int(s)) for s in seeds]
-            self._seeded_tasks = self._tasks
-            # sub-env i is seeded as gymnasium seeds an env: reset(seed=env_seeds[i])
-            self.env_seeds = [int(x) for rng in self._rngs for x in rng.integers(0, MAX_SEED, size=B)]
-        noise = action_noise(self._rngs, B, A)
+        policy_k = rollout_policy(policy, params, self.fast_path)
+        noise = action_noise(self.rngs, B, A)
 
         def act(obs: np.ndarray) -> np.ndarray:  # (K * B, obs_dim) -> (K * B, A), task k's params on its B rows
             return policy_k(obs.reshape(K, B, -1), next(noise)).reshape(K * B, A)
 
-        rollout = self._envs.run_episodes(act, seed=None if seeds is None else self.env_seeds)
+        rollout = self.envs.run_episodes(act, seed=None if self._started else self.env_seeds)
+        self._started = True
 
         def by_task(array: np.ndarray) -> torch.Tensor:  # (T, K * B, ...) -> (K, T, B, ...)
             array = array.reshape(array.shape[0], K, B, *array.shape[2:]).swapaxes(0, 1)
@@ -125,28 +134,22 @@ def action_noise(rngs: Sequence[np.random.Generator], B: int, A: int) -> Iterato
             yield block[:, t]
 
 
-class RolloutPolicy:
-    """The policy's action sampler in numpy, for acting step by step.
+def rollout_policy(policy: GaussianMLPPolicy, params: Mapping[str, torch.Tensor], fast_path: bool = True):
+    """(obs (K, B, obs_dim), noise (K, B, A)) -> actions (K, B, A): the fast numpy sampler or the
+    textbook torch one, for per-task ``params`` (K, ...)."""
+    return (RolloutPolicy if fast_path else TorchRolloutPolicy)(policy, params)
 
-    Acting needs no gradients, and a rollout makes hundreds of calls on tiny arrays: numpy
-    costs ~1 us per operation there, torch ~5-10 us. Same math as
-    ``GaussianMLPPolicy.mean`` (tested to agree to float rounding): per task k,
-    mean = MLP_k(s) and a = mean + sigma_k * noise.
-    """
+
+class TorchRolloutPolicy:
+    """The policy's action sampler (the textbook path): per task k, a = mu_k(s) + sigma_k * noise,
+    with the policy's own forward pass (:meth:`GaussianMLPPolicy.mean`)."""
 
     def __init__(self, policy: GaussianMLPPolicy, params: Mapping[str, torch.Tensor]):
-        n = len(policy.layers)
-        self.activation = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0)}[policy.nonlinearity]
-        # per layer: W^T (K, in, out) and bias (K, 1, out), float32
-        self.layers = [(params[f"layers.{i}.weight"].detach().transpose(1, 2).contiguous().numpy(),
-                        params[f"layers.{i}.bias"].detach().unsqueeze(1).numpy()) for i in range(n)]
-        self.std = params["log_std"].detach().exp().unsqueeze(1).numpy()  # (K, 1, A)
+        self.policy, self.params = policy, {n: p.detach() for n, p in params.items()}
+        self.std = self.params["log_std"].exp().unsqueeze(1)  # (K, 1, A)
 
     def __call__(self, obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
         """obs (K, B, obs_dim), noise (K, B, A) standard normal -> actions (K, B, A) float32."""
-        x = obs
-        for i, (weight_t, bias) in enumerate(self.layers):
-            x = np.matmul(x, weight_t) + bias
-            if i < len(self.layers) - 1:
-                x = self.activation(x)
-        return (x + self.std * noise).astype(np.float32, copy=False)
+        with torch.no_grad():
+            mean = self.policy.mean(torch.from_numpy(np.ascontiguousarray(obs, dtype=np.float32)), self.params)
+            return (mean + self.std * torch.from_numpy(noise)).numpy()

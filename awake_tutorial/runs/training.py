@@ -12,9 +12,9 @@ the global torch and numpy generators are never used. With
   * the tasks: meta-batches come in chunks of TASK_CHUNK; chunk c is
     task_source(TASK_CHUNK * meta_batch_size, seed_for(seed, TASKS, c)), sliced in order
     (one batched optics call per chunk instead of one per meta-batch)
-  * the episodes of meta-batch b, task k: seed_for(seed, ROLLOUT, b, k) seeds the env
-    starts and the action noise of the first sampling round (see ``samplers``); the later
-    rounds (one per inner step, then the validation batch) continue those random streams
+  * the episodes of meta-batch b, task k: seed_for(seed, ROLLOUT, b, k) seeds the task's
+    random streams (``sampler.streams``: env starts and action noise); every sampling round
+    of the meta-batch (one per inner step, then the validation batch) continues them
   * adapt(): batch b of the task with id i: seed_for(seed, ADAPT, b, i)
   * scoring a sampling policy (``compare``): seed_for(seed, EVALUATE, task id, batches)
 
@@ -40,8 +40,8 @@ from awake_tutorial.rl.baseline import LinearFeatureBaseline
 from awake_tutorial.config import Config
 from awake_tutorial.envs import AwakeSteeringVectorEnv
 from awake_tutorial.rl.episodes import BatchEpisodes
-from awake_tutorial.rl.metalearners import MAMLTRPO, MetaSGDTRPO, inner_step
-from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
+from awake_tutorial.rl.metalearners import MAMLTRPO, MetaSGDTRPO
+from awake_tutorial.rl.policies import GaussianMLPPolicy
 from awake_tutorial.runs.policy_files import load_policy, save_policy
 from awake_tutorial.rl.samplers import MultiTaskSampler
 from awake_tutorial.physics.tasks import Task, sample_tasks
@@ -102,18 +102,14 @@ def add_advantages(episodes: BatchEpisodes, config: Config) -> BatchEpisodes:
 def new_sampler(config: Config, bpm_noise: float = 0.0) -> MultiTaskSampler:
     """The config's sampler: ``fast_batch_size`` episodes per task in the config's vector envs."""
     return MultiTaskSampler(config.fast_batch_size, AwakeSteeringVectorEnv.factory(
-        config.max_steps, config.plane, config.wall_penalty, bpm_noise))
+        config.max_steps, config.plane, config.wall_penalty, bpm_noise), fast_path=config.fast_path)
 
 
-def make_learner(policy: GaussianMLPPolicy, config: Config) -> MAMLTRPO:
-    """The meta-learner with the configured settings: Meta-SGD-TRPO or MAML-TRPO."""
-    learner = MetaSGDTRPO if config.meta_sgd else MAMLTRPO
-    return learner(policy, fast_lr=config.fast_lr, first_order=config.first_order, max_kl=config.max_kl,
-                   cg_iters=config.cg_iters, cg_damping=config.cg_damping, cg_residual_tol=config.cg_residual_tol,
-                   ls_max_steps=config.ls_max_steps, ls_backtrack_ratio=config.ls_backtrack_ratio,
-                   fisher_product=config.fisher_product, fisher_max_samples=config.fisher_max_samples,
-                   adapted_std=config.adapted_std, inner_weighting=config.inner_weighting,
-                   zero_shot_weight=config.zero_shot_weight)
+def make_learner(policy: GaussianMLPPolicy, config: Config, meta_sgd: bool | None = None) -> MAMLTRPO:
+    """The meta-learner with the configured settings: Meta-SGD-TRPO (``meta_sgd``, default the
+    config's) or MAML-TRPO. It owns the inner loop: num_steps, step sizes, the gradient."""
+    meta_sgd = config.meta_sgd if meta_sgd is None else meta_sgd
+    return (MetaSGDTRPO if meta_sgd else MAMLTRPO).from_config(policy, config)
 
 
 class TaskStream:
@@ -137,29 +133,32 @@ def _summary(episodes: BatchEpisodes) -> dict[str, list[float]]:
 
 def meta_batch(learner: MAMLTRPO, sampler: MultiTaskSampler, tasks: Sequence[Task], config: Config,
                batch: int) -> dict:
-    """One meta-batch: sample and adapt on every task, then one TRPO meta-update. Returns a record."""
-    policy, timings = learner.policy, {"sampling": 0.0, "inner": 0.0, "outer": 0.0}
-    params = {n: p.detach() for n, p in stack_params(policy.params(), len(tasks)).items()}
-    train_episodes = []
-    for r in range(config.num_steps + 1):
-        start = time.perf_counter()
-        # seeded once per meta-batch; later rounds continue the same random streams
-        seeds = [seed_for(config.seed, ROLLOUT, batch, k) for k in range(len(tasks))] if r == 0 else None
-        # the validation round samples the adapted policies as the outer loss scores them
-        episodes = sampler.sample(policy, tasks, seeds, params if r < config.num_steps else learner.deployed(params))
-        timings["sampling"] += time.perf_counter() - start
-        start = time.perf_counter()
-        add_advantages(episodes, config)
-        if r < config.num_steps:
-            train_episodes.append(episodes)
-            step_sizes = policy.step_sizes(config.fast_lr)
-            adapted = inner_step(policy, episodes, params, step_sizes, weighting=config.inner_weighting)
-            params = {n: p.detach() for n, p in adapted.items()}
-        timings["inner"] += time.perf_counter() - start
-    valid_episodes = episodes
-    start = time.perf_counter()
+    """One meta-batch (notebook 04's algorithm box). Returns a record.
+
+    For every task k at once: sample episodes with theta and adapt, ``num_steps`` times;
+    sample validation episodes with the adapted policies; then one TRPO meta-update.
+    """
+    policy, timings = learner.policy, {"sampling": 0.0, "inner": 0.0}
+    clock = time.perf_counter
+    streams = sampler.streams(tasks, [seed_for(config.seed, ROLLOUT, batch, k) for k in range(len(tasks))])
+    params, train_episodes = learner.initial_params(len(tasks)), []
+    for _ in range(learner.num_steps):
+        start = clock()
+        episodes = streams.sample(policy, params)
+        timings["sampling"] += clock() - start
+        start = clock()
+        train_episodes.append(add_advantages(episodes, config))
+        params = learner.adapt_step(episodes, params)  # theta'_k, one per task
+        timings["inner"] += clock() - start
+    start = clock()
+    valid_episodes = streams.sample(policy, learner.deployed(params))  # as the outer loss scores them
+    timings["sampling"] += clock() - start
+    start = clock()
+    add_advantages(valid_episodes, config)
+    timings["inner"] += clock() - start
+    start = clock()
     log = learner.step(train_episodes, valid_episodes, adapted=params)  # reused if first-order
-    timings["outer"] = time.perf_counter() - start
+    timings["outer"] = clock() - start
     timings["outer_cg"], timings["outer_line_search"] = log["cg_time"], log["line_search_time"]
 
     before, after = _summary(train_episodes[0]), _summary(valid_episodes)
@@ -251,15 +250,15 @@ def adapt(policy: GaussianMLPPolicy | None, tasks: Sequence[Task], num_batches: 
     # sampler: where the episodes come from; default the in-process simulation (another
     # sampler, e.g. awake_tutorial.rl.env_sampler.EnvSampler, runs them on a served machine)
     sampler = sampler or new_sampler(config)
-    params = {n: p.detach() for n, p in stack_params(policy.params(), len(tasks)).items()}
-    records, kept, step_sizes = [], {}, policy.step_sizes(config.fast_lr)
+    # the policy's learned step sizes if it has them (Meta-SGD), else the config's fast_lr
+    learner = make_learner(policy, config, meta_sgd=policy.log_step_sizes is not None)
+    params, records, kept = learner.initial_params(len(tasks)), [], {}
     with torch_threads(config.num_threads):
         start = time.perf_counter()
         for batch in range(int(num_batches)):
             seeds = [seed_for(seed, ADAPT, batch, task.id) for task in tasks]
             episodes = add_advantages(sampler.sample(policy, tasks, seeds, params), config)
-            adapted = inner_step(policy, episodes, params, step_sizes, weighting=config.inner_weighting)
-            params = {n: p.detach() for n, p in adapted.items()}
+            params = learner.adapt_step(episodes, params)
             summary = _summary(episodes)
             batch_records = [{"kind": "adapt", "batch": batch, "num_batches": int(num_batches), "task_id": task.id,
                               "mean_return": summary["return"][k], "mean_length": summary["length"][k],

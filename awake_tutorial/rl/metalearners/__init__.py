@@ -6,10 +6,10 @@
 - :mod:`.meta_sgd`: Meta-SGD, MAML-TRPO that also learns the inner step sizes.
 """
 
-from awake_tutorial.rl.metalearners.maml_trpo import MAMLTRPO
-from awake_tutorial.rl.metalearners.meta_sgd import MetaSGDTRPO
-from awake_tutorial.rl.metalearners.reinforce import adapt, inner_loss, inner_step
+from awake_tutorial.rl.metalearners.reinforce import inner_loop, inner_loss, inner_step, policy_gradient
 from awake_tutorial.rl.metalearners.trpo import conjugate_gradient, kl_divergence, line_search
+from awake_tutorial.rl.metalearners.maml_trpo import MAMLTRPO  # after its building blocks (the fast path imports them)
+from awake_tutorial.rl.metalearners.meta_sgd import MetaSGDTRPO
 
-__all__ = ["MAMLTRPO", "MetaSGDTRPO", "adapt", "inner_loss", "inner_step", "conjugate_gradient", "kl_divergence",
-           "line_search"]
+__all__ = ["MAMLTRPO", "MetaSGDTRPO", "inner_loop", "inner_loss", "inner_step", "policy_gradient",
+           "conjugate_gradient", "kl_divergence", "line_search"]

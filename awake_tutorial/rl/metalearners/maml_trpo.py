@@ -17,15 +17,26 @@ policy's own std (which then learns only through the zero-shot term below, if an
 batch of adaptation episodes: loss L(theta'_k) + w * L(theta), KL likewise. Those
 episodes cost machine time too, and an operator runs the unadapted policy first.
 
+The learner owns its loop's settings: ``num_steps`` inner steps of size ``fast_lr`` (or
+learned step sizes, :mod:`.meta_sgd`), the trust region, and which path computes it
+(``MAMLTRPO.from_config(policy, config)`` reads them from a validated config). One
+meta-batch, as ``runs.training.meta_batch`` runs it:
+
+    params = learner.initial_params(K)                       # theta for every task
+    for step in range(learner.num_steps):
+        D_k = sample(pi_params);  params = learner.adapt_step(D_k, params)
+    D'_k = sample(pi_deployed(params))
+    learner.step([D_1..], D')                                 # TRPO on the meta-objective
+
 Fisher-vector products (``fisher_product``):
-  * "double_backward": exact Hessian of the KL by double backward, through the
-    adaptation itself (required for second-order MAML).
-  * "analytic": first-order MAML makes theta'_k = theta + (constant), so the KL Hessian is
-    the Gaussian Fisher at the adapted policies: J^T diag(w / sigma^2) J for the mean
-    network (J = d mean / d theta) and 2 * I for the log-std. Same matrix, computed by
-    one Jacobian-vector and one vector-Jacobian product (``policy.mean_jacobian``)
-    instead of a double backward: about 10x faster.
-  * "auto": analytic for first-order, double_backward for second-order.
+  * "double_backward" (the textbook): exact Hessian of the KL by double backward, through
+    the adaptation itself (required for second-order MAML).
+  * "analytic" (the fast path, :mod:`awake_tutorial.rl.fast.gradients`): first-order MAML
+    makes theta'_k = theta + (constant), so the KL Hessian is the Gaussian Fisher at the
+    adapted policies, J^T diag(w / sigma^2) J for the mean network and 2 * I for the
+    log-std: the same matrix by one Jacobian-vector and one vector-Jacobian product, ~10x faster.
+  * "auto": analytic if first-order on the fast path, else double_backward.
+``fast_path`` also selects the inner loop's gradient: by hand (fast) or by autograd.
 Nothing here knows about a particular environment.
 """
 
@@ -39,21 +50,24 @@ import torch
 from torch.distributions import Normal
 
 from awake_tutorial.rl.episodes import BatchEpisodes, PackedSteps
-from awake_tutorial.rl.metalearners.reinforce import StepSizes, adapt, step_size
+from awake_tutorial.rl.fast import gradients as fast
+from awake_tutorial.rl.metalearners.reinforce import StepSizes, inner_loop, inner_step, policy_gradient, step_size
 from awake_tutorial.rl.metalearners.trpo import (
     conjugate_gradient,
     flatten,
-    gauss_newton_vector_product,
     gradient,
     hessian_vector_product,
     kl_divergence,
     line_search,
     unflatten,
 )
-from awake_tutorial.rl.mean_jacobian import MeanJacobian
 from awake_tutorial.rl.policies import stack_params
 
 FISHER_PRODUCTS = ("auto", "analytic", "double_backward")
+# the learner's settings, as named in the config (MAMLTRPO.from_config)
+SETTINGS = ("fast_lr", "num_steps", "first_order", "max_kl", "cg_iters", "cg_damping", "cg_residual_tol",
+            "ls_max_steps", "ls_backtrack_ratio", "fisher_product", "fisher_max_samples", "adapted_std",
+            "inner_weighting", "zero_shot_weight", "fast_path")
 
 
 def detach_distribution(pi: Normal) -> Normal:
@@ -68,19 +82,24 @@ class MAMLTRPO:
     carries advantages. ``train_episodes`` is a list with one batch per inner step.
     """
 
-    def __init__(self, policy, fast_lr: float = 0.01, first_order: bool = True, max_kl: float = 1e-3,
-                 cg_iters: int = 80, cg_damping: float = 1e-5, cg_residual_tol: float = 1e-10,
+    def __init__(self, policy, fast_lr: float = 0.01, num_steps: int = 1, first_order: bool = True,
+                 max_kl: float = 1e-3, cg_iters: int = 80, cg_damping: float = 1e-5, cg_residual_tol: float = 1e-10,
                  ls_max_steps: int = 100, ls_backtrack_ratio: float = 0.6, fisher_product: str = "auto",
                  fisher_max_samples: int = 0, adapted_std: float = 0.0, inner_weighting: str = "mean",
-                 zero_shot_weight: float = 0.0):
+                 zero_shot_weight: float = 0.0, fast_path: bool = True):
         if fisher_product not in FISHER_PRODUCTS:
             raise ValueError(f"fisher_product must be one of {FISHER_PRODUCTS}, got {fisher_product!r}.")
-        if fisher_product == "analytic" and not first_order:
-            raise ValueError("fisher_product='analytic' needs first_order=True (the analytic Fisher "
-                             "ignores second derivatives of the adaptation); use 'double_backward' or 'auto'.")
+        if fisher_product == "analytic" and not (first_order and fast_path):
+            raise ValueError("fisher_product='analytic' is the fast path's first-order Fisher: it needs "
+                             "first_order=True and fast_path=True; use 'double_backward' or 'auto'.")
+        if int(num_steps) < 1:
+            raise ValueError(f"num_steps must be >= 1 (inner steps per task), got {num_steps}.")
         if fisher_product == "auto":
-            fisher_product = "analytic" if first_order else "double_backward"
+            fisher_product = "analytic" if first_order and fast_path else "double_backward"
         self.policy = policy
+        self.num_steps, self.fast_path = int(num_steps), bool(fast_path)
+        # the inner loop's first-order gradient: by hand on the fast path, else autograd (same numbers)
+        self.gradient = fast.reinforce_gradient if fast_path else policy_gradient
         self.fast_lr, self.first_order, self.max_kl = fast_lr, first_order, max_kl
         self.cg_iters, self.cg_damping, self.cg_residual_tol = cg_iters, cg_damping, cg_residual_tol
         self.ls_max_steps, self.ls_backtrack_ratio = ls_max_steps, ls_backtrack_ratio
@@ -89,6 +108,25 @@ class MAMLTRPO:
         self.adapted_std = adapted_std  # > 0: std of the adapted policies in the outer loss (see deployed)
         self.inner_weighting = inner_weighting  # how the inner REINFORCE loss weighs steps (.reinforce)
         self.zero_shot_weight = zero_shot_weight  # weight of the unadapted policy's loss (see above)
+
+    @classmethod
+    def from_config(cls, policy, config) -> "MAMLTRPO":
+        """The learner with a validated config's settings (the :data:`SETTINGS` keys)."""
+        return cls(policy, **{name: getattr(config, name) for name in SETTINGS})
+
+    # --- the inner loop: adaptation to each task ---
+
+    def initial_params(self, num_tasks: int) -> dict[str, torch.Tensor]:
+        """theta for each of ``num_tasks`` tasks, (K, ...) each, detached: where adaptation starts."""
+        return {n: p.detach() for n, p in stack_params(self.policy.params(), num_tasks).items()}
+
+    def adapt_step(self, episodes: BatchEpisodes, params: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One inner step from per-task ``params`` on ``episodes`` (with advantages), first
+        order and detached: what a task's next episodes are sampled with."""
+        sizes = self.step_sizes(self.meta_parameters())
+        sizes = sizes if not isinstance(sizes, Mapping) else {n: a.detach() for n, a in sizes.items()}
+        adapted = inner_step(self.policy, episodes, params, sizes, True, self.inner_weighting, self.gradient)
+        return {n: p.detach() for n, p in adapted.items()}
 
     # --- what the outer loop learns: MAML learns theta; Meta-SGD (.meta_sgd) adds step sizes ---
 
@@ -125,13 +163,17 @@ class MAMLTRPO:
 
     def adapt(self, train_episodes: Sequence[BatchEpisodes], params: Mapping[str, torch.Tensor] | None = None,
               first_order: bool | None = None) -> dict[str, torch.Tensor]:
-        """Per-task adapted parameters theta'_k (K, ...) from meta-parameters ``params``
-        (default: the current ones)."""
+        """Per-task adapted parameters theta'_k (K, ...) from meta-parameters ``params`` (default:
+        the current ones): ``num_steps`` inner steps, step i on ``train_episodes[i]``."""
+        if len(train_episodes) != self.num_steps:
+            raise ValueError(f"got {len(train_episodes)} batches of adaptation episodes for num_steps="
+                             f"{self.num_steps}; give one batch per inner step.")
         params = self.meta_parameters() if params is None else params
         num_tasks = train_episodes[0].rewards.shape[0]
         first_order = self.first_order if first_order is None else first_order
         theta = stack_params(self.policy_params(params), num_tasks)
-        return adapt(self.policy, train_episodes, theta, self.step_sizes(params), first_order, self.inner_weighting)
+        return inner_loop(self.policy, train_episodes, theta, self.step_sizes(params), first_order,
+                          self.inner_weighting, self.gradient)
 
     def surrogate_loss(self, train_episodes, valid_episodes: BatchEpisodes, params=None, old_pi=None,
                        first_order: bool | None = None, adapted=None):
@@ -176,54 +218,10 @@ class MAMLTRPO:
         return (sum(w * loss for w, (loss, _) in zip(weights, terms)),
                 sum(w * kl for w, (_, kl) in zip(weights, terms)))
 
-    def _zero_shot_fisher(self, theta, train_episodes):
-        """v (theta's tensors) -> zero_shot_weight * F_0 v, F_0 the Fisher of the unadapted
-        policy on the first adaptation batch; None without a zero-shot term."""
-        if not self.zero_shot_weight:
-            return None
-        num_tasks = train_episodes[0].rewards.shape[0]
-        steps = train_episodes[0].packed().subsample(self.fisher_max_samples)
-        params = {n: p.detach() for n, p in stack_params(self.policy_params(theta), num_tasks).items()}
-        jacobian = MeanJacobian(self.policy, steps.observations, params)
-        scale = self.zero_shot_weight / num_tasks
-        metric = scale * steps.weights.unsqueeze(-1) / torch.exp(2 * params["log_std"]).unsqueeze(1)
-        mean_product = gauss_newton_vector_product(jacobian.jvp, jacobian.vjp, metric)
-        log_std_curvature = 2.0 * scale * steps.weights.sum()
-
-        def product(v):
-            out = mean_product(v)
-            out["log_std"] = log_std_curvature * v["log_std"]
-            return out
-
-        return product
-
-    def _analytic_fisher(self, theta, adapted, valid_episodes: BatchEpisodes, train_episodes=None):
-        """v -> (F + damping I) v with the Gaussian Fisher at the adapted policies (first order).
-
-        Mean block: (1/K) sum_k J_k^T diag(w / sigma_k^2) J_k (J_k = d mean_k / d theta, a
-        shared tangent since theta'_k = theta + const); log-std block: 2 I; no cross terms.
-        With ``fisher_max_samples`` > 0 the mean block is estimated on at most that many
-        evenly spaced steps per task (a subsampled Fisher, as in the original TRPO).
-        """
-        num_tasks = valid_episodes.rewards.shape[0]
-        steps = valid_episodes.packed().subsample(self.fisher_max_samples)
-        log_std = adapted["log_std"].detach()
-        jacobian = MeanJacobian(self.policy, steps.observations, adapted)
-        metric = steps.weights.unsqueeze(-1) / num_tasks / torch.exp(2 * log_std).unsqueeze(1)  # (K, N, A)
-        log_std_curvature = 0.0 if self.adapted_std else 2.0 * steps.weights.sum() / num_tasks  # d2 KL/d log_std2
-        mean_product = gauss_newton_vector_product(jacobian.jvp, jacobian.vjp, metric)
-        mean_names = [n for n in theta if n != "log_std"]
-        zero_shot = self._zero_shot_fisher(theta, train_episodes)
-
-        def product(vector):
-            v = unflatten(vector, theta)
-            out = mean_product({n: v[n] for n in mean_names})
-            out["log_std"] = log_std_curvature * v["log_std"]
-            if zero_shot is not None:
-                out = {n: out[n] + extra for n, extra in zero_shot(v).items()}
-            return torch.add(flatten([out[n] for n in theta]), vector, alpha=self.cg_damping)
-
-        return product
+    def analytic_fisher(self, theta, adapted, valid_episodes: BatchEpisodes, train_episodes=None):
+        """The fast path's v -> (F + damping I) v at the adapted policies (first order), see
+        :func:`awake_tutorial.rl.fast.gradients.maml_fisher`."""
+        return fast.maml_fisher(self, theta, adapted, valid_episodes, train_episodes[0] if train_episodes else None)
 
     def step(self, train_episodes: Sequence[BatchEpisodes], valid_episodes: BatchEpisodes,
              adapted: Mapping[str, torch.Tensor] | None = None) -> dict:
@@ -240,7 +238,7 @@ class MAMLTRPO:
         if self.fisher_product == "double_backward":
             fvp = hessian_vector_product(kl, theta, self.cg_damping)
         else:
-            fvp = self._analytic_fisher(theta, adapted, valid_episodes, train_episodes)
+            fvp = self.analytic_fisher(theta, adapted, valid_episodes, train_episodes)
         start = time.perf_counter()
         step_dir, cg_used, cg_residual = conjugate_gradient(fvp, grad, self.cg_iters, self.cg_residual_tol)
         shs = 0.5 * torch.dot(step_dir, fvp(step_dir)).item()  # KL of the unscaled step, quadratic model

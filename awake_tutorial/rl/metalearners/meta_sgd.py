@@ -21,8 +21,8 @@ the Fisher-vector product is the MAML one with a per-task tangent:
 
     F v = (1/K) sum_k  [ I ; (theta'_k - theta)^T ] J_k^T M_k J_k u_k,
 
-one Jacobian-vector and one vector-Jacobian product per task, as before (checked against
-the double-backward Hessian of the KL in the tests). The learned step sizes live in the
+one Jacobian-vector and one vector-Jacobian product per task, as before (the fast path's
+``rl.fast.gradients.meta_sgd_fisher``, checked against the double-backward Hessian of the KL). The learned step sizes live in the
 policy's ``log_step_sizes`` buffer, so they are saved with it and used when adapting.
 """
 
@@ -34,12 +34,9 @@ from typing import Mapping
 import torch
 
 from awake_tutorial.rl.episodes import BatchEpisodes
+from awake_tutorial.rl.fast import gradients as fast
 from awake_tutorial.rl.metalearners.maml_trpo import MAMLTRPO
-from awake_tutorial.rl.metalearners.trpo import flatten, unflatten
-from awake_tutorial.rl.mean_jacobian import MeanJacobian
-from awake_tutorial.rl.policies import stack_params
-
-STEP_SIZES = "log_step_sizes"  # name of the step sizes among the meta-parameters
+from awake_tutorial.rl.policies import STEP_SIZES  # the step sizes' name among the meta-parameters
 
 
 class MetaSGDTRPO(MAMLTRPO):
@@ -71,28 +68,7 @@ class MetaSGDTRPO(MAMLTRPO):
         log_alpha = params[STEP_SIZES]
         return dict(zip(self.policy.params(), (log_alpha - log_alpha.detach()).exp()))
 
-    def _analytic_fisher(self, theta, adapted, valid_episodes: BatchEpisodes, train_episodes=None):
-        """v -> (F + damping I) v over (theta, log_alpha), first order; see the module docstring."""
-        names = list(self.policy.params())
-        num_tasks = valid_episodes.rewards.shape[0]
-        steps = valid_episodes.packed().subsample(self.fisher_max_samples)
-        base = stack_params(self.policy_params(theta), num_tasks)
-        delta = {n: (adapted[n] - base[n]).detach() for n in names}  # theta'_k - theta, (K, ...)
-        log_std = adapted["log_std"].detach()
-        jacobian = MeanJacobian(self.policy, steps.observations, adapted)
-        metric = steps.weights.unsqueeze(-1) / num_tasks / torch.exp(2 * log_std).unsqueeze(1)  # (K, N, A)
-        log_std_curvature = (0.0 if self.adapted_std else 2.0) * steps.weights.sum(-1).unsqueeze(-1) / num_tasks
-        zero_shot = self._zero_shot_fisher(theta, train_episodes)
-
-        def product(vector):
-            v = unflatten(vector, theta)
-            u = {n: v[n] + v[STEP_SIZES][i] * delta[n] for i, n in enumerate(names)}  # per task
-            out = jacobian.vjp(metric * jacobian.jvp(u), per_task=True)
-            out["log_std"] = log_std_curvature * u["log_std"]
-            result = {n: out[n].sum(0) for n in names}
-            if zero_shot is not None:  # the unadapted policy moves with v_theta only
-                result = {n: result[n] + extra for n, extra in zero_shot(v).items()}
-            result[STEP_SIZES] = torch.stack([(out[n] * delta[n]).sum() for n in names])
-            return torch.add(flatten([result[n] for n in theta]), vector, alpha=self.cg_damping)
-
-        return product
+    def analytic_fisher(self, theta, adapted, valid_episodes: BatchEpisodes, train_episodes=None):
+        """The fast path's v -> (F + damping I) v over (theta, log_alpha), first order; see the
+        module docstring and :func:`awake_tutorial.rl.fast.gradients.meta_sgd_fisher`."""
+        return fast.meta_sgd_fisher(self, theta, adapted, valid_episodes, train_episodes[0] if train_episodes else None)

@@ -18,20 +18,20 @@ With per-task parameters (leading dim K, see ``stack_params``) the losses of the
 are summed before differentiating: task k's loss depends only on its own copy, so one
 backward pass yields all K per-task gradients.
 
-first_order=True treats the gradient as a constant (FOMAML): d theta'/d theta = I. It is
-then computed by hand (:func:`reinforce_gradient`, the same numbers as autograd).
-first_order=False keeps its graph (create_graph=True), so the outer loop gets the exact
-meta-gradient, second derivatives included.
+first_order=True treats the gradient as a constant (FOMAML): d theta'/d theta = I; it is
+:func:`policy_gradient`, by autograd (the fast path passes its hand-written
+``rl.fast.gradients.reinforce_gradient`` instead: same numbers, tested). first_order=False
+keeps its graph (create_graph=True), so the outer loop gets the exact meta-gradient,
+second derivatives included.
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 
 from awake_tutorial.rl.episodes import BatchEpisodes
-from awake_tutorial.rl.mean_jacobian import MeanJacobian
 
 Params = dict[str, torch.Tensor]
 WEIGHTINGS = ("mean", "sum")
@@ -60,29 +60,17 @@ def inner_loss(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tenso
     return -(log_probs * steps.advantages * step_weights(episodes, weighting)).sum(dim=-1)
 
 
-def reinforce_gradient(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tensor],
-                       weighting: str = "mean") -> Params:
-    """grad inner_loss w.r.t. per-task ``params`` (K, ...), by hand; no autograd graph.
+def policy_gradient(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tensor],
+                    weighting: str = "mean") -> Params:
+    """grad inner_loss w.r.t. ``params`` (per task (K, ...), or one set), by autograd, as constants."""
+    params = {name: p.detach().requires_grad_() for name, p in params.items()}
+    with torch.enable_grad():  # also inside no_grad (the line search)
+        loss = inner_loss(policy, episodes, params, weighting).sum()  # sum over tasks: per-task gradients
+        grads = torch.autograd.grad(loss, list(params.values()))
+    return dict(zip(params, grads))
 
-    For a Gaussian, d log pi / d mean = (a - mean) / sigma^2 and
-    d log pi / d log_std = (a - mean)^2 / sigma^2 - 1; the mean's part is carried back
-    through the MLP by :meth:`MeanJacobian.vjp`. Same numbers as autograd (tested), about
-    a quarter cheaper: the inner step runs ~14 times per meta-batch (sampling and line search).
-    """
-    if episodes.advantages is None:
-        raise ValueError("episodes have no advantages; call episodes.compute_advantages(...) first.")
-    steps = episodes.packed()
-    one_task = params["log_std"].dim() == 1  # one task without a task dim: add it
-    lead = (lambda x: x.unsqueeze(0)) if one_task else (lambda x: x)
-    with torch.no_grad():
-        params = {name: lead(p.detach()) for name, p in params.items()}
-        jacobian = MeanJacobian(policy, lead(steps.observations), params)
-        inv_var = torch.exp(-2 * params["log_std"]).unsqueeze(1)  # (K, 1, A)
-        diff = lead(steps.actions) - jacobian.output  # a - mean, (K, N, A)
-        coef = -lead(step_weights(episodes, weighting) * steps.advantages).unsqueeze(-1)  # d loss/d log pi
-        grads = jacobian.vjp(coef * diff * inv_var, per_task=True)
-        grads["log_std"] = (coef * (diff * diff * inv_var - 1)).sum(dim=1)
-    return {name: grads[name][0] if one_task else grads[name] for name in params}  # in params' order
+
+Gradient = Callable[..., Params]  # (policy, episodes, params, weighting) -> gradient, like policy_gradient
 
 
 StepSizes = float | Mapping[str, torch.Tensor]  # one step size, or one per parameter tensor
@@ -94,15 +82,15 @@ def step_size(fast_lr: StepSizes, name: str):
 
 
 def inner_step(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tensor], fast_lr: StepSizes,
-               first_order: bool = True, weighting: str = "mean") -> Params:
+               first_order: bool = True, weighting: str = "mean", gradient: Gradient = policy_gradient) -> Params:
     """One SGD step theta' = theta - fast_lr * grad inner_loss, for every task at once.
 
-    First order: the gradient is a constant (computed by hand, :func:`reinforce_gradient`),
+    First order: the gradient is a constant (``gradient``, default :func:`policy_gradient`),
     so theta' depends on theta only through "theta -". Second order: autograd keeps
     the gradient's graph (create_graph=True) for the meta-gradient.
     """
     if first_order:
-        grads = reinforce_gradient(policy, episodes, params, weighting)
+        grads = gradient(policy, episodes, params, weighting)
         return {name: p - step_size(fast_lr, name) * grads[name] for name, p in params.items()}
     params = {name: p if p.requires_grad else p.detach().requires_grad_() for name, p in params.items()}
     loss = inner_loss(policy, episodes, params, weighting).sum()  # sum over tasks: per-task gradients
@@ -110,10 +98,11 @@ def inner_step(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tenso
     return {name: p - step_size(fast_lr, name) * g for (name, p), g in zip(params.items(), grads)}
 
 
-def adapt(policy, episodes: Sequence[BatchEpisodes], params: Mapping[str, torch.Tensor], fast_lr: StepSizes,
-          first_order: bool = True, weighting: str = "mean") -> Params:
-    """``len(episodes)`` inner steps, step i on ``episodes[i]`` (num_steps = len(episodes))."""
+def inner_loop(policy, episodes: Sequence[BatchEpisodes], params: Mapping[str, torch.Tensor],
+               fast_lr: StepSizes, first_order: bool = True, weighting: str = "mean",
+               gradient: Gradient = policy_gradient) -> Params:
+    """The inner loop: one :func:`inner_step` per batch, step i on ``episodes[i]``."""
     params = dict(params)
     for batch in episodes:
-        params = inner_step(policy, batch, params, fast_lr, first_order, weighting)
+        params = inner_step(policy, batch, params, fast_lr, first_order, weighting, gradient)
     return params
