@@ -87,7 +87,7 @@ print(mode_banner())
 # expected from $s_t$. Actions with $\hat A_t > 0$ are made more likely, the others less.
 #
 # ### The baseline: a linear fit per batch
-# The expectation $V(s_t)$ comes from a **linear baseline** (`awake_tutorial/baseline.py`),
+# The expectation $V(s_t)$ comes from a **linear baseline** (`awake_tutorial/rl/baseline.py`),
 # fitted anew on every batch, one fit per task. Features of step $t$ (22 numbers),
 # with $t' = t/100$:
 #
@@ -149,8 +149,8 @@ print(mode_banner())
 # `awake_tutorial.rl.metalearners.reinforce`:
 
 # %%
-Code(inspect.getsource(reinforce.inner_loss) + "\n\n" + inspect.getsource(reinforce.inner_step)
-     + "\n\n" + inspect.getsource(reinforce.reinforce_gradient), language="python")
+Code(inspect.getsource(reinforce.inner_loss) + "\n\n" + inspect.getsource(reinforce.policy_gradient)
+     + "\n\n" + inspect.getsource(reinforce.inner_step), language="python")
 
 # %% [markdown]
 # Notes on the code:
@@ -160,13 +160,17 @@ Code(inspect.getsource(reinforce.inner_loss) + "\n\n" + inspect.getsource(reinfo
 #   own gradient, because task $k$'s loss depends only on its own copy of $\theta$.
 # * `create_graph=True` (second-order MAML, notebook 4) keeps the step differentiable,
 #   so that the outer gradient can flow *through* the adaptation.
-# * With `first_order` (our default) nothing needs to flow through the step, and the
-#   same gradient is computed by hand, `reinforce_gradient` below: for a Gaussian,
+# * With `first_order` (our default) nothing needs to flow through the step: the gradient
+#   is a constant, `policy_gradient` (autograd, above).
+# * The course runs a speed-tuned copy of the same maths by default (config key
+#   `fast_path`, the package `awake_tutorial/rl/fast/`): `reinforce_gradient` there computes
+#   this gradient by hand. For a Gaussian,
 #   $\partial \log\pi / \partial \mu = (a-\mu)/\sigma^2$ and
 #   $\partial \log\pi / \partial \log\sigma = (a-\mu)^2/\sigma^2 - 1$, carried back through
 #   the network by the chain rule. It gives autograd's numbers (a test checks it) at
 #   about three quarters of the cost, and meta-training takes many such steps per meta-batch
-#   (one per inner step, and again at every try of the line search).
+#   (one per inner step, and again at every try of the line search). The learner passes it
+#   as `inner_step`'s `gradient`.
 #
 # `awake_tutorial.runs.training.adapt` repeats, for every batch: sample `fast_batch_size`
 # episodes per task with the current adapted policy, fit the baseline, compute

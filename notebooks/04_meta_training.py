@@ -38,9 +38,11 @@
 # (quick mode: < 30 s).
 
 # %%
+import inspect
 import json
 
 import torch
+from IPython.display import Code
 
 from awake_tutorial import exercises
 
@@ -50,6 +52,7 @@ from awake_tutorial.ui.dashboard import MetaTrainingDashboard, watch
 from awake_tutorial.paths import REPO_DIR
 from awake_tutorial.runs.pretrained import load_pretrained
 from awake_tutorial.quick import budget, mode_banner
+from awake_tutorial.runs import training
 from awake_tutorial.runs.training import meta_train
 
 print(mode_banner())
@@ -114,8 +117,11 @@ print(mode_banner())
 #
 # Its second derivative at $\theta = \theta_\text{old}$ is the **Fisher matrix**
 # $F = \mathbb E\big[\nabla_\theta\log\pi\,\nabla_\theta\log\pi^\top\big]$, so that
-# $\overline{\mathrm{KL}} \approx \tfrac12\Delta\theta^\top F\,\Delta\theta$. For this policy it has a simple
-# form (`MAMLTRPO._analytic_fisher`, first-order MAML): with $J_t = \partial\mu_\theta(s_t)/\partial\theta$
+# $\overline{\mathrm{KL}} \approx \tfrac12\Delta\theta^\top F\,\Delta\theta$. The textbook computes
+# products $Fv$ by differentiating the KL twice (a "double backward",
+# `trpo.hessian_vector_product`; config `fast_path: false`). For this policy $F$ also has a
+# simple form, which the course's fast path uses (`awake_tutorial/rl/fast/gradients.py`,
+# first-order MAML; a test checks both give the same products): with $J_t = \partial\mu_\theta(s_t)/\partial\theta$
 # the Jacobian of the mean network and $w_t$ the step weights of notebook 3,
 #
 # $$ F = \frac1K\sum_{k=1}^K\Big(\sum_t w_t\, J_t^\top \operatorname{diag}\!\big(\sigma^{-2}\big) J_t\Big)
@@ -138,8 +144,8 @@ print(mode_banner())
 #    `ls_backtrack_ratio`) until the surrogate improves *and* the measured KL is
 #    $\le \delta$; if none works, keep $\theta$ (a *rejected* step, marked x in the KL panel).
 #
-# The code: `awake_tutorial/metalearners/trpo.py` (conjugate gradient, line search) and
-# `awake_tutorial/metalearners/maml_trpo.py` (the meta-objective and the step).
+# The code: `awake_tutorial/rl/metalearners/trpo.py` (conjugate gradient, line search) and
+# `awake_tutorial/rl/metalearners/maml_trpo.py` (the meta-objective and the step).
 #
 # ### Algorithm: one MAML-TRPO meta-batch (`training.meta_batch`)
 #
@@ -168,6 +174,15 @@ print(mode_banner())
 # ```
 #
 # (The loss is minimised, so the code steps along $-x$; "improves" means a lower $L$.)
+#
+# The same meta-batch in the course's code: the learner (`MAMLTRPO`, or `MetaSGDTRPO`)
+# owns the inner loop (`num_steps`, the step sizes, `adapt_step`) and the TRPO step; the
+# sampler's `streams` carry each task's random numbers from one round to the next.
+
+# %%
+Code(inspect.getsource(training.meta_batch), language="python")
+
+# %% [markdown]
 #
 # ### Exercise 1 (graded): conjugate gradient
 # Write `conjugate_gradient(Av, b, iters)` that solves $Ax = b$ for a symmetric positive
@@ -263,7 +278,7 @@ assert exercises.check_kl_scaled_step(kl_scaled_step)
 #   policy's loss on the first adaptation batch, $\mathcal L(\theta'_k) + w\,\mathcal L(\theta)$:
 #   those episodes cost beam time too.
 #
-# The code: `awake_tutorial/metalearners/meta_sgd.py` (`MetaSGDTRPO`, a subclass of
+# The code: `awake_tutorial/rl/metalearners/meta_sgd.py` (`MetaSGDTRPO`, a subclass of
 # `MAMLTRPO` that adds $\log\alpha$ to what TRPO learns). The step sizes the shipped
 # meta-policy learned:
 
