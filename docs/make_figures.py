@@ -6,9 +6,11 @@ by `awake-tutorial compare --out docs/results`, and the pretrained run's figure
 
 `python docs/make_figures.py --compare` first reruns the comparison itself (full budgets,
 about 3 minutes): docs/results (csv, json, figures), then every picture, including
-docs/figures/comparison*.png. Run it after reshipping a policy.
+docs/figures/comparison*.png (drawn from docs/results/comparison.json). Run it after
+reshipping a policy.
 """
 
+import argparse
 import json
 import shutil
 import sys
@@ -23,6 +25,7 @@ from awake_tutorial.config import load_config  # noqa: E402
 from awake_tutorial.runs.pretrained import load_pretrained  # noqa: E402
 from awake_tutorial.physics.tasks import load_evaluation_tasks  # noqa: E402
 from awake_tutorial.runs.training import adapt  # noqa: E402
+from awake_tutorial.ui.cli import main  # noqa: E402
 
 DOCS = Path(__file__).parent
 OUT = DOCS / "figures"
@@ -33,15 +36,17 @@ def save(fig, name):
 
 
 if __name__ == "__main__":
-    if "--compare" in sys.argv[1:]:
-        from awake_tutorial.ui.cli import main
-
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--compare", action="store_true",
+                        help="first rerun `awake-tutorial compare --out docs/results` (about 3 minutes)")
+    if parser.parse_args().compare:
         if main(["compare", "--out", str(DOCS / "results")]) != 0:
             sys.exit("awake-tutorial compare failed")
     tasks = load_evaluation_tasks()
     config = load_config()
     save(plotting.plot_tasks(tasks[:3]), "response_matrices.png")
-    per_task = json.loads((DOCS / "results" / "comparison.json").read_text())["per_task"]  # seeds pooled
+    comparison = json.loads((DOCS / "results" / "comparison.json").read_text())
+    per_task = comparison["per_task"]  # seeds pooled
     evaluation = {m: [r for r in per_task if r["method"] == m and r["task_set"] == "evaluation"]
                   for m in ("ppo", "inverse", "fewest-steps")}
     save(plotting_compare.plot_comparison(evaluation, "PPO trained on task 0, on every evaluation task"),
@@ -49,8 +54,8 @@ if __name__ == "__main__":
     save(plotting.plot_adaptation(adapt(None, tasks, 40, config, seed=0).records), "adaptation_random.png")
     save(plotting.plot_adaptation(adapt(load_pretrained("meta"), tasks, 4, config, seed=0).records),
          "adaptation_meta.png")
-    for name in ("comparison.png", "comparison_machine_steps.png"):
-        shutil.copy(DOCS / "results" / name, OUT / name)
+    for path in plotting_compare.save_comparison_figures(comparison["summary"], OUT).values():
+        print(path)
     run_figure = Path("runs/pretrained/meta_training.png")
     if run_figure.exists():
         shutil.copy(run_figure, OUT / "meta_training.png")

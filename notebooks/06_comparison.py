@@ -101,7 +101,8 @@ for task_set, tasks in task_sets.items():
                             task_set=task_set, progress=lambda method: print(method, end=" "))
     print(f"<- {task_set} tasks done")
 summary = summarize(rows)
-paths = write_results(rows, REPO_DIR / "runs" / "06_comparison")
+out_dir = REPO_DIR / "runs" / "06_comparison"
+paths = {**write_results(rows, out_dir), **plotting_compare.save_comparison_figures(summary, out_dir)}
 print("written:", *paths.values(), sep="\n  ")
 
 # %% [markdown]

@@ -179,6 +179,15 @@ def test_console_script_is_installed():
         assert name in result.stdout
 
 
+def test_help_loads_no_torch():
+    """The commands import torch, stable-baselines3 and scipy themselves (cli's docstring): a fast --help."""
+    code = ("import sys\nfrom awake_tutorial.ui import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n"
+            "    pass\nprint(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'stable_baselines3', 'scipy'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
 def test_help_texts_are_plain_text(capsys):
     """No reStructuredText markup (``literal``, :func:`x`) leaks into --help."""
     pages = []

@@ -24,9 +24,9 @@ def config():
 
 def test_failed_episodes_count_as_max_steps_never_at_their_short_length():
     results = [{"lengths": [2, 5, 100], "successes": [True, False, False], "success_rate": 1 / 3}]
-    (score,) = compare._scores(results, max_steps=100)
+    (score,) = compare.task_scores(results, max_steps=100)
     assert score[STEPS] == pytest.approx((2 + 100 + 100) / 3)  # the wall hit at step 5 counts as 100
-    assert compare._scores(results, 100, "sampled_")[0]["sampled_success_rate"] == 1 / 3
+    assert compare.task_scores(results, 100, "sampled_")[0]["sampled_success_rate"] == 1 / 3
 
 
 def test_machine_steps_are_the_adaptation_episodes_probes_or_nothing(config):

@@ -15,6 +15,7 @@ from awake_tutorial.runs.pretrained import load_pretrained
 from awake_tutorial.runs.ppo import load_ppo, ppo_policy
 from awake_tutorial.physics.tasks import get_evaluation_task
 from awake_tutorial.runs.training import adapt
+from awake_tutorial.ui.plotting_compare import save_comparison_figures
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -130,7 +131,7 @@ def test_comparison_quick_run_gives_a_well_formed_table(tmp_path):
     rows = compare.compare_methods(tasks, ["inverse", "fewest-steps", "meta-0", "meta-1"], episodes=4,
                                    meta_policy=load_pretrained("meta"), config=config)
     assert len(rows) == 8 and all(set(r) == {*compare.FIELDS, "lengths"} for r in rows)
-    paths = compare.write_results(rows, tmp_path)
+    paths = {**compare.write_results(rows, tmp_path), **save_comparison_figures(compare.summarize(rows), tmp_path)}
     summary = json.loads(paths["json"].read_text())["summary"]
     fewest = [s for s in summary if s["method"] == "fewest-steps"][0]
     assert fewest["steps_over_fewest"] == 1.0

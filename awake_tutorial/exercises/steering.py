@@ -17,6 +17,7 @@ from awake_tutorial.envs import evaluate, per_task
 from awake_tutorial.envs.dynamics import KICK_PER_ACTION, OBS_PER_METRE, rescale
 from awake_tutorial.exercises._feedback import as_array, call, checker, close, shape_problem
 from awake_tutorial.physics.tasks import load_evaluation_tasks
+from awake_tutorial.runs.compare import STEPS, task_scores
 
 PLANE = "horizontal"
 
@@ -148,13 +149,11 @@ def score_method(factory: Callable, task_sets: dict, episodes: int, seeds: Seque
     ``machine_steps``: the steps your method spends on a task before it acts (e.g. probes);
     scored with the course's convention (failed episodes count as ``max_steps``).
     """
-    from awake_tutorial.runs.compare import STEPS, _scores
-
     rows = []
     for task_set, tasks in task_sets.items():
         for seed in seeds:
             results = evaluate(per_task(factory), tasks, episodes=episodes, seed=seed, max_steps=max_steps)
-            for result, score in zip(results, _scores(results, max_steps)):
+            for result, score in zip(results, task_scores(results, max_steps)):
                 rows.append({"method": name, "task_set": task_set, "task_id": result["task_id"], "seed": seed,
                              "machine_steps": machine_steps, **score, f"sampled_{STEPS}": None,
                              "sampled_success_rate": None,

@@ -38,16 +38,19 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from awake_tutorial.controllers import FewestStepsPolicy, InverseResponsePolicy
-
-from awake_tutorial.envs import evaluate, per_task, steps_failed_as_max
+from awake_tutorial.atomic import write_json_atomic, write_text_atomic
 from awake_tutorial.config import REFERENCE_CONFIG_FILE, Config, load_config
+from awake_tutorial.controllers import FewestStepsPolicy, InverseResponsePolicy
 from awake_tutorial.controllers.measured import MeasureThenCorrectPolicy, NominalModelPolicy
+from awake_tutorial.envs import evaluate, per_task, steps_failed_as_max
 from awake_tutorial.physics.tasks import Task, sample_tasks
+from awake_tutorial.runs.ppo import ppo_policy
+from awake_tutorial.runs.training import EVALUATE, adapt, new_policy, seed_for, torch_threads
 
 HELDOUT_SEED = 777  # never used in training: meta-training draws its tasks from other seeds
 HELDOUT_FIRST_ID = 100
@@ -74,8 +77,6 @@ def heldout_tasks(n: int = 20) -> list[Task]:
 
 def _sampling(policy, seed: int, task_id: int, num_batches: int = 0):
     """``policy`` sampling its actions, with noise seeded by (seed, task, batches)."""
-    from awake_tutorial.runs.training import EVALUATE, seed_for
-
     return policy.as_numpy_policy(deterministic=False, seed=seed_for(seed, EVALUATE, task_id, num_batches))
 
 
@@ -94,8 +95,6 @@ def split_method(method: str) -> tuple[str, int]:
 
 def _gaussian(method: str, tasks, models: dict, config: Config, seed: int):
     """(mean-action policy, sampling policy, machine steps per task id) of an adapted policy."""
-    from awake_tutorial.runs.training import adapt, new_policy
-
     family, num_batches = split_method(method)
     start = new_policy(config, seed) if family == "reinforce" else models[family]
     config = models.get("reference_config", config) if family == "reference" else config
@@ -119,14 +118,14 @@ def _policies(method: str, tasks, models: dict, config: Config, seed: int):
         return (per_task(lambda task, plane: controllers[task.id]), None,
                 {i: c.machine_steps for i, c in controllers.items()})
     if method == "ppo":
-        from awake_tutorial.runs.ppo import ppo_policy
-
         return ppo_policy(models["ppo"]), None, {task.id: int(models["ppo"].num_timesteps) for task in tasks}
     return _gaussian(method, tasks, models, config, seed)
 
 
-def _scores(results: list[dict], max_steps: int, prefix: str = "") -> list[dict]:
-    """Per task: steps with failures counted as ``max_steps``, and the success rate."""
+def task_scores(results: list[dict], max_steps: int, prefix: str = "") -> list[dict]:
+    """The course's score of each task's :func:`~awake_tutorial.envs.evaluate` result:
+    ``{prefix}steps_failed_as_max`` (failures counted as ``max_steps``) and
+    ``{prefix}success_rate``."""
     return [{f"{prefix}{STEPS}": steps_failed_as_max(r["lengths"], r["successes"], max_steps),
              f"{prefix}success_rate": r["success_rate"]} for r in results]
 
@@ -156,8 +155,6 @@ def compare_methods(tasks: Sequence[Task], methods: Sequence[str] | None = None,
     (adapted with ``reference_config``, default ``configs/reference.yaml``), ``ppo_model``
     (an SB3 PPO) for ``ppo``; a method whose model is missing raises a clear error.
     """
-    from awake_tutorial.runs.training import torch_threads
-
     config = load_config() if config is None else config
     methods = list(METHODS if methods is None else methods)
     check_models(methods, meta_policy, ppo_model, reference_policy)
@@ -182,9 +179,9 @@ def _method_rows(method, tasks, models, config, seeds, task_set, settings) -> li
     for s in seeds:
         headline, sampled, machine_steps = _policies(method, tasks, models, config, s)
         results = evaluate(headline, tasks, seed=s, **settings)
-        scores = _scores(results, config.max_steps)
+        scores = task_scores(results, config.max_steps)
         if sampled is not None:
-            extra = _scores(evaluate(sampled, tasks, seed=s, **settings), config.max_steps, "sampled_")
+            extra = task_scores(evaluate(sampled, tasks, seed=s, **settings), config.max_steps, "sampled_")
         else:
             extra = [{f"sampled_{STEPS}": None, "sampled_success_rate": None}] * len(results)
         rows += [{"method": method, "task_set": task_set, "task_id": r["task_id"], "seed": s,
@@ -271,24 +268,15 @@ def write_results(rows: Sequence[dict], out_dir) -> dict:
     """Write into ``out_dir``: ``comparison.csv`` (one row per method, task and seed; the
     header names the scoring convention), ``comparison_summary.csv`` (:func:`summarize`),
     ``comparison.json`` (convention, summary, and per task the seeds pooled:
-    :func:`pooled_by_task`) and the figures ``comparison.png`` and
-    ``comparison_machine_steps.png``; returns their paths."""
-    from pathlib import Path
-
-    from awake_tutorial.atomic import write_json_atomic, write_text_atomic
-    from awake_tutorial.ui.plotting import save_figure
-    from awake_tutorial.ui.plotting_compare import plot_method_summary, plot_steps_vs_machine_steps
-
+    :func:`pooled_by_task`); returns their paths. The UI layer draws the figures of the same
+    folder: :func:`awake_tutorial.ui.plotting_compare.save_comparison_figures`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"csv": out_dir / "comparison.csv", "summary_csv": out_dir / "comparison_summary.csv",
-             "json": out_dir / "comparison.json", "png": out_dir / "comparison.png",
-             "machine_steps_png": out_dir / "comparison_machine_steps.png"}
+             "json": out_dir / "comparison.json"}
     summary = summarize(rows)
     write_text_atomic(paths["csv"], _csv(rows, FIELDS))
     write_text_atomic(paths["summary_csv"], _csv(summary, list(summary[0])))
     write_json_atomic(paths["json"], {"convention": CONVENTION,
                                       "summary": summary, "per_task": pooled_by_task(rows)})
-    save_figure(plot_method_summary(summary), paths["png"])
-    save_figure(plot_steps_vs_machine_steps(summary), paths["machine_steps_png"])
     return paths

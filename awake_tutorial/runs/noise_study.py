@@ -28,12 +28,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from awake_tutorial.controllers import FewestStepsPolicy, InverseResponsePolicy
-
-from awake_tutorial.envs import evaluate, per_task, steps_failed_as_max
-from awake_tutorial.runs.compare import spread_over_seeds
 from awake_tutorial.config import Config
+from awake_tutorial.controllers import FewestStepsPolicy, InverseResponsePolicy, measure_response
+from awake_tutorial.envs import AwakeSteeringEnv, evaluate, per_task, steps_failed_as_max
 from awake_tutorial.physics.tasks import Task
+from awake_tutorial.runs.compare import spread_over_seeds
+from awake_tutorial.runs.training import adapt, new_sampler
 
 NOISE_LEVELS = (0.0, 0.1, 0.2, 0.3, 0.5)  # mm
 META_BATCHES = (0, 1, 2)
@@ -42,8 +42,6 @@ METHODS = (*(f"meta-{k}" for k in META_BATCHES), "inverse", "measure-then-correc
 
 def _meta_policies(meta_policy, tasks: Sequence[Task], bpm_noise: float, config: Config, seed: int) -> dict:
     """{K: per_task policy} for K in META_BATCHES: adapted under noise, acting with the mean."""
-    from awake_tutorial.runs.training import adapt, new_sampler
-
     sampler = new_sampler(config, bpm_noise)
     result = adapt(meta_policy, tasks, max(META_BATCHES), config, seed=seed, sampler=sampler,
                    snapshots=[k for k in META_BATCHES if k > 0])
@@ -57,9 +55,6 @@ def _meta_policies(meta_policy, tasks: Sequence[Task], bpm_noise: float, config:
 
 def _measure_then_correct(tasks: Sequence[Task], bpm_noise: float, config: Config, seed: int):
     """per_task policy: fewest steps on the matrix measured with probes under noise."""
-    from awake_tutorial.controllers.measured import measure_response
-    from awake_tutorial.envs import AwakeSteeringEnv
-
     planners = {}
     for task in tasks:
         env = AwakeSteeringEnv(task, max_steps=config.max_steps, plane=config.plane, bpm_noise=bpm_noise)

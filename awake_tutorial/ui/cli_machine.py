@@ -2,7 +2,8 @@
 ``adapt --machine PREFIX`` (the adaptation loop with its episodes run on a served machine).
 
 Registered with :func:`awake_tutorial.ui.cli_tools.subcommand` when :mod:`awake_tutorial.ui.cli`
-imports this module.
+imports this module. The torch-based modules load inside :func:`adapt_on_machine`, for the
+reason the docstring of :mod:`awake_tutorial.ui.cli` gives (a fast ``--help``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from awake_tutorial.ui.cli_tools import CLIError, option, print_table, save_standard_figures, subcommand
+from awake_tutorial.envs import AwakeSteeringEnv
+from awake_tutorial.machine import safety
+from awake_tutorial.machine.client import EpicsMachine
 from awake_tutorial.machine.line import DEFAULT_LIMIT
 from awake_tutorial.machine.pvs import DEFAULT_PREFIX
+from awake_tutorial.machine.server import serve
+from awake_tutorial.ui.cli_tools import CLIError, option, print_table, save_standard_figures, subcommand
 
 MACHINE_OPTIONS = (
     option("--machine", metavar="PREFIX",
@@ -38,8 +43,6 @@ MACHINE_OPTIONS = (
             option("--limit", type=float, default=DEFAULT_LIMIT,
                    help=f"corrector limit in rad (default {DEFAULT_LIMIT})"))
 def serve_machine_command(args) -> None:
-    from awake_tutorial.machine.server import serve
-
     serve(args.task_id, args.plane, args.prefix, args.bpm_noise, args.drift, args.seed, args.limit)
 
 
@@ -47,10 +50,8 @@ def serve_machine_command(args) -> None:
             option("file", type=Path, help="save file, e.g. runs/machine_backup_AWAKE_SIM_horizontal.json"),
             option("--timeout", type=float, default=5.0, help="seconds per EPICS read or write (default 5)"))
 def restore_command(args) -> None:
-    from awake_tutorial.machine.safety import read, restore_file
-
-    data = read(args.file)
-    kicks = restore_file(args.file, args.timeout)
+    data = safety.read(args.file)
+    kicks = safety.restore_file(args.file, args.timeout)
     print(f"restored {data['pv']} to the kicks saved at {data.get('saved_at', '?')}: "
           f"{[f'{k:.4g}' for k in kicks]} rad; removed {args.file}")
 
@@ -58,8 +59,6 @@ def restore_command(args) -> None:
 def adapt_on_machine(args, config, policy, run_dir) -> None:
     """``awake-tutorial adapt --machine PREFIX``: the adaptation loop, episodes on the machine."""
     from awake_tutorial.rl.env_sampler import EnvSampler
-    from awake_tutorial.envs import AwakeSteeringEnv
-    from awake_tutorial.machine.client import EpicsMachine
     from awake_tutorial.runs.training import adapt
 
     if args.tasks is not None:

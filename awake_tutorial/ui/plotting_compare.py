@@ -8,12 +8,14 @@ lengths, or the min..max range of per-seed means.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FixedLocator, ScalarFormatter
 
-from awake_tutorial.ui.plotting import _values, new_figure
+from awake_tutorial.ui.plotting import _values, new_figure, save_figure
 
 STEPS = "steps_failed_as_max"  # compare.STEPS, the headline score (failures count as max_steps)
 # family of methods (the "family" of a summary row) -> (legend label, colour, marker)
@@ -175,3 +177,20 @@ def plot_steps_vs_machine_steps(summary: Sequence[Mapping], task_sets: Sequence[
     fig.suptitle("steps per episode against machine steps spent (numbers: adaptation batches; bars: min..max over seeds)",
                  fontsize=10)
     return fig
+
+
+def save_comparison_figures(summary: Sequence[Mapping], out_dir) -> dict[str, Path]:
+    """The figures of a comparison folder, drawn from its summary rows
+    (:func:`awake_tutorial.runs.compare.summarize`): ``comparison.png``
+    (:func:`plot_method_summary`) and ``comparison_machine_steps.png``
+    (:func:`plot_steps_vs_machine_steps`) in ``out_dir``, beside the tables that
+    :func:`awake_tutorial.runs.compare.write_results` writes. Returns their paths as
+    {"png": ..., "machine_steps_png": ...}; the figures are closed, not shown."""
+    figures = {"png": (plot_method_summary, "comparison.png"),
+               "machine_steps_png": (plot_steps_vs_machine_steps, "comparison_machine_steps.png")}
+    paths = {}
+    for key, (plot, name) in figures.items():
+        fig = plot(summary)
+        paths[key] = save_figure(fig, Path(out_dir) / name)
+        plt.close(fig)
+    return paths
