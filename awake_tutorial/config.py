@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from awake_tutorial.atomic import write_text_atomic
 from awake_tutorial.paths import PACKAGE_DIR
 
 DEFAULT_CONFIG_FILE = PACKAGE_DIR / "configs" / "awake.yaml"  # the course's method (Meta-SGD)
@@ -130,6 +131,8 @@ def _from_mapping(cls, data: Mapping[str, Any], section: str = ""):
         raise ValueError(f"config section '{section or 'top level'}' must be a mapping, got {data!r}.")
     names = [f.name for f in dataclasses.fields(cls)]
     for key in data:
+        if key in REMOVED_KEYS:
+            raise ValueError(f"config key '{section}{key}' was removed: {REMOVED_KEYS[key]}; delete that line.")
         if key not in names:
             guess = difflib.get_close_matches(str(key).replace("-", "_"), names, n=1)
             hint = f"; did you mean '{guess[0]}'?" if guess else ""
@@ -138,6 +141,8 @@ def _from_mapping(cls, data: Mapping[str, Any], section: str = ""):
 
 
 # --- the configs ---------------------------------------------------------------------------
+
+REMOVED_KEYS = {"device": "the course runs on the CPU, and nothing read this key"}  # in older run folders
 
 
 @dataclass(frozen=True)
@@ -270,7 +275,5 @@ def load_config(path=None, **overrides) -> Config:
 
 
 def save_config(config: Config, path) -> Path:
-    """Write ``config`` as YAML (readable back with :func:`load_config`)."""
-    path = Path(path)
-    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    return path
+    """Write ``config`` as YAML (readable back with :func:`load_config`), atomically."""
+    return write_text_atomic(Path(path), yaml.safe_dump(config.to_dict(), sort_keys=False))

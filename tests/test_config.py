@@ -100,3 +100,17 @@ def test_default_differs_from_the_reference_only_in_the_marked_settings():
                        "adapted_std", "zero_shot_weight"}
     text = DEFAULT_CONFIG_FILE.read_text()
     assert all("changed" in line for k in changed for line in text.splitlines() if line.startswith(f"{k}:"))
+
+
+def test_a_removed_key_says_it_was_removed(tmp_path):
+    """Older run folders hold ``device: cpu``: the message names the key and the fix."""
+    path = tmp_path / "old.yaml"
+    path.write_text("device: cpu\n")
+    with pytest.raises(ValueError, match="'device' was removed.*delete that line"):
+        load_config(path)
+
+
+def test_save_config_is_atomic_and_round_trips(tmp_path):
+    config = Config(seed=7, fast_path=False)
+    path = save_config(config, tmp_path / "c.yaml")
+    assert load_config(path) == config and [p.name for p in tmp_path.iterdir()] == ["c.yaml"]
