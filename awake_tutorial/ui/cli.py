@@ -10,7 +10,7 @@ the traceback instead.
 Start-up time is why some imports sit inside functions, here and in
 :mod:`awake_tutorial.ui.cli_machine`: the modules that load torch, stable-baselines3 or
 scipy (policies, training, PPO, pretrained files, compare; the controllers) are imported
-by the command that uses them, and only those. ``awake-tutorial --help`` then takes 0.6 s
+by the command that uses them, and only those. ``awake-tutorial --help`` then takes 0.7 s
 instead of 2.7 s with every import at the top (measured on 2 cores); tests/test_cli.py
 checks that ``--help`` loads no torch.
 """
