@@ -204,7 +204,7 @@ class Config:
     zero_shot_weight: float = 1.0  # weight of the unadapted policy's loss in the meta-objective
     ls_max_steps: int = 100
     ls_backtrack_ratio: float = 0.6
-    fast_path: bool = True  # the speed-tuned maths of rl/fast (same results to float rounding, ~2x faster)
+    fast_path: bool = True  # the speed-tuned maths of rl/fast (same results to float rounding, ~6x faster)
     # environment
     max_steps: int = 100
     plane: str = "horizontal"

@@ -57,16 +57,13 @@
 import numpy as np
 
 from awake_tutorial import exercises
-
+from awake_tutorial.controllers import FewestStepsPolicy, InverseResponsePolicy
+from awake_tutorial.envs import AwakeSteeringEnv, evaluate, per_task
 from awake_tutorial.physics import optics
 from awake_tutorial.physics.lattice_model import default_lattice
-
-from awake_tutorial.ui import plotting, plotting_compare
-from awake_tutorial.controllers import FewestStepsPolicy, InverseResponsePolicy
-from awake_tutorial.envs import evaluate, per_task
-from awake_tutorial.envs import AwakeSteeringEnv
-from awake_tutorial.quick import budget, mode_banner
 from awake_tutorial.physics.tasks import load_evaluation_tasks, sample_tasks
+from awake_tutorial.quick import budget, mode_banner
+from awake_tutorial.ui import plotting, plotting_compare
 
 print(mode_banner())
 
@@ -192,7 +189,7 @@ print(f"200 sampled tasks: |R_task - R_nominal| / |R_nominal| = {np.mean(change)
 # If $R$ is known, the kick change that cancels the readings $s$ (in m: $s/100$) is
 # $\Delta\theta = -R^{-1} s/100$. In action units $a = \Delta\theta / 10^{-4}$, scaled
 # down to $\max_i |a_i| \le 1$ if needed: a large correction takes a few steps.
-# This is `awake_tutorial.controllers.given_response.InverseResponsePolicy`.
+# This is `awake_tutorial.controllers.InverseResponsePolicy`.
 #
 # ### Exercise 1 (graded): the inverse-response action
 # Write `inverse_response_action(R, obs)`: given $R$ (10 x 10, m/rad) and the readings

@@ -48,15 +48,15 @@
 
 # %%
 from awake_tutorial import exercises
-from awake_tutorial.ui import plotting, plotting_compare
+from awake_tutorial.config import load_config
 from awake_tutorial.controllers import FewestStepsPolicy, InverseResponsePolicy
 from awake_tutorial.envs import evaluate, per_task
-from awake_tutorial.config import load_config
-from awake_tutorial.ui.dashboard import PPODashboard
 from awake_tutorial.paths import data_file
-from awake_tutorial.runs.ppo import load_ppo, ppo_policy, train_ppo
-from awake_tutorial.quick import budget, mode_banner
 from awake_tutorial.physics.tasks import load_evaluation_tasks
+from awake_tutorial.quick import budget, mode_banner
+from awake_tutorial.runs.ppo import load_ppo, ppo_policy, train_ppo
+from awake_tutorial.ui import plotting, plotting_compare
+from awake_tutorial.ui.dashboard import PPODashboard
 
 print(mode_banner())
 

@@ -48,17 +48,15 @@ import torch
 from IPython.display import Code
 
 from awake_tutorial import exercises
-
-from awake_tutorial.ui import plotting, plotting_compare
-
-from awake_tutorial.runs import training
+from awake_tutorial.config import load_config
 from awake_tutorial.controllers import InverseResponsePolicy
 from awake_tutorial.envs import evaluate, per_task
-from awake_tutorial.config import load_config
-from awake_tutorial.ui.dashboard import AdaptationDashboard
-from awake_tutorial.rl.metalearners import reinforce
-from awake_tutorial.quick import budget, mode_banner
 from awake_tutorial.physics.tasks import load_evaluation_tasks
+from awake_tutorial.quick import budget, mode_banner
+from awake_tutorial.rl.metalearners import reinforce
+from awake_tutorial.runs import training
+from awake_tutorial.ui import plotting, plotting_compare
+from awake_tutorial.ui.dashboard import AdaptationDashboard
 
 print(mode_banner())
 

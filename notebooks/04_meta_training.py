@@ -45,15 +45,14 @@ import torch
 from IPython.display import Code
 
 from awake_tutorial import exercises
-
-from awake_tutorial.ui import plotting
 from awake_tutorial.config import load_config
-from awake_tutorial.ui.dashboard import MetaTrainingDashboard, watch
 from awake_tutorial.paths import REPO_DIR
-from awake_tutorial.runs.pretrained import load_pretrained
 from awake_tutorial.quick import budget, mode_banner
 from awake_tutorial.runs import training
+from awake_tutorial.runs.pretrained import load_pretrained
 from awake_tutorial.runs.training import meta_train
+from awake_tutorial.ui import plotting
+from awake_tutorial.ui.dashboard import MetaTrainingDashboard, watch
 
 print(mode_banner())
 

@@ -40,18 +40,17 @@
 import json
 
 from awake_tutorial import exercises
-
-from awake_tutorial.ui import plotting, plotting_compare
+from awake_tutorial.config import load_config
 from awake_tutorial.controllers import InverseResponsePolicy
 from awake_tutorial.envs import evaluate, per_task
-from awake_tutorial.runs.compare import SEEDS, compare_methods, summarize
-from awake_tutorial.config import load_config
-from awake_tutorial.ui.dashboard import AdaptationDashboard
 from awake_tutorial.paths import data_file
-from awake_tutorial.runs.pretrained import load_pretrained
-from awake_tutorial.quick import budget, mode_banner
 from awake_tutorial.physics.tasks import load_evaluation_tasks, sample_tasks, task_from_quad_scales
+from awake_tutorial.quick import budget, mode_banner
+from awake_tutorial.runs.compare import SEEDS, compare_methods, summarize
+from awake_tutorial.runs.pretrained import load_pretrained
 from awake_tutorial.runs.training import adapt
+from awake_tutorial.ui import plotting, plotting_compare
+from awake_tutorial.ui.dashboard import AdaptationDashboard
 
 print(mode_banner())
 

@@ -63,16 +63,15 @@ import json
 from IPython.display import Image, Markdown
 
 from awake_tutorial import exercises
-
-from awake_tutorial.ui import plotting, plotting_compare
-from awake_tutorial.controllers import InverseResponsePolicy
-from awake_tutorial.runs.compare import SEEDS, STEPS, compare_methods, heldout_tasks, summarize, write_results
 from awake_tutorial.config import load_config
+from awake_tutorial.controllers import InverseResponsePolicy
 from awake_tutorial.paths import REPO_DIR, data_file
-from awake_tutorial.runs.pretrained import load_pretrained
-from awake_tutorial.runs.ppo import load_ppo
-from awake_tutorial.quick import budget, mode_banner
 from awake_tutorial.physics.tasks import load_evaluation_tasks
+from awake_tutorial.quick import budget, mode_banner
+from awake_tutorial.runs.compare import SEEDS, STEPS, compare_methods, heldout_tasks, summarize, write_results
+from awake_tutorial.runs.ppo import load_ppo
+from awake_tutorial.runs.pretrained import load_pretrained
+from awake_tutorial.ui import plotting, plotting_compare
 
 print(mode_banner())
 
@@ -312,7 +311,7 @@ Image(filename=str(REPO_DIR / "docs" / "figures" / "noise.png"))
 # <details><summary>Solution</summary>
 #
 # ```python
-# from awake_tutorial.controllers.given_response import evaluate
+# from awake_tutorial.envs import evaluate
 # from awake_tutorial.envs import AwakeSteeringEnv
 # from awake_tutorial.runs.training import adapt
 # tasks = task_sets["heldout"]
@@ -401,9 +400,9 @@ Image(filename=str(REPO_DIR / "docs" / "figures" / "noise.png"))
 # <details><summary>Solution</summary>
 #
 # ```python
-# from awake_tutorial.physics.optics import KNOBS
+# from awake_tutorial.physics.lattice_model import default_lattice
 # from awake_tutorial.physics.tasks import task_from_quad_scales
-# far = task_from_quad_scales({knob: 1.4 for knob in KNOBS}, task_id=900)
+# far = task_from_quad_scales({knob: 1.4 for knob in default_lattice().knob_names}, task_id=900)
 # plotting.plot_tasks([task_sets["evaluation"][0], far])
 # rows_far = compare_methods([far], ["meta-0", "meta-1", "meta-4", "inverse", "fewest-steps"],
 #                            episodes=episodes, seed=0, meta_policy=meta_policy,
@@ -461,7 +460,7 @@ Image(filename=str(REPO_DIR / "docs" / "figures" / "noise.png"))
 # %% tags=["exercise-stub"]
 def my_method(task, plane):
     """A policy for `task`: a function readings (n, 10) -> actions (n, 10), without the task's own R."""
-    raise NotImplementedError("e.g. nominal = InverseResponsePolicy(0, plane) (from awake_tutorial.controllers.given_response); "
+    raise NotImplementedError("e.g. nominal = InverseResponsePolicy(0, plane) (from awake_tutorial.controllers); "
                               "return lambda obs: 0.7 * nominal.act(obs)")
 
 

@@ -48,20 +48,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from awake_tutorial import exercises
-
-from awake_tutorial.runs import training
 from awake_tutorial.config import load_config
-from awake_tutorial.controllers.measured import NominalModelPolicy, measure_response
-from awake_tutorial.controllers import FewestStepsPolicy
-from awake_tutorial.ui.dashboard import AdaptationDashboard
-from awake_tutorial.envs import evaluate_on_env
-from awake_tutorial.rl.env_sampler import EnvSampler
-from awake_tutorial.envs import AwakeSteeringEnv
+from awake_tutorial.controllers import FewestStepsPolicy, NominalModelPolicy, measure_response
+from awake_tutorial.envs import AwakeSteeringEnv, evaluate_on_env
 from awake_tutorial.machine import ServedMachine
 from awake_tutorial.paths import REPO_DIR
-from awake_tutorial.runs.pretrained import load_pretrained
-from awake_tutorial.quick import budget, mode_banner
 from awake_tutorial.physics.tasks import Task
+from awake_tutorial.quick import budget, mode_banner
+from awake_tutorial.rl.env_sampler import EnvSampler
+from awake_tutorial.runs import training
+from awake_tutorial.runs.pretrained import load_pretrained
+from awake_tutorial.ui.dashboard import AdaptationDashboard
 
 print(mode_banner())
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

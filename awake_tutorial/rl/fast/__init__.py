@@ -14,6 +14,7 @@ overhead, which matters for networks this small:
   on tiny arrays: ~1 us per numpy operation against ~5-10 us for torch).
 
 The config key ``fast_path`` (default true) selects them; ``fast_path: false`` runs the
-textbook path everywhere (about 2x slower meta-training, same results to float rounding).
+textbook path everywhere (same results to float rounding; meta-training about 6x slower,
+``python benchmarks/meta_training.py --textbook``).
 This package imports nothing at package level, so the policy module can use its activation.
 """
