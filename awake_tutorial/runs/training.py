@@ -127,8 +127,19 @@ class TaskStream:
         return self._chunk[position * self.meta_batch_size:(position + 1) * self.meta_batch_size]
 
 
-def _summary(episodes: BatchEpisodes) -> dict[str, list[float]]:
-    return {key: value.tolist() for key, value in episodes.summary().items()}
+class Stopwatch:
+    """Seconds spent per part: ``with stopwatch("sampling"): ...`` adds to ``seconds["sampling"]``."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, part: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[part] = self.seconds.get(part, 0.0) + time.perf_counter() - start
 
 
 def meta_batch(learner: MAMLTRPO, sampler: MultiTaskSampler, tasks: Sequence[Task], config: Config,
@@ -138,36 +149,41 @@ def meta_batch(learner: MAMLTRPO, sampler: MultiTaskSampler, tasks: Sequence[Tas
     For every task k at once: sample episodes with theta and adapt, ``num_steps`` times;
     sample validation episodes with the adapted policies; then one TRPO meta-update.
     """
-    policy, timings = learner.policy, {"sampling": 0.0, "inner": 0.0}
-    clock = time.perf_counter
+    policy, stopwatch = learner.policy, Stopwatch()
     streams = sampler.streams(tasks, [seed_for(config.seed, ROLLOUT, batch, k) for k in range(len(tasks))])
-    params, train_episodes = learner.initial_params(len(tasks)), []
+    params, train_episodes = learner.initial_params(len(tasks)), []  # theta, once per task
     for _ in range(learner.num_steps):
-        start = clock()
-        episodes = streams.sample(policy, params)
-        timings["sampling"] += clock() - start
-        start = clock()
-        train_episodes.append(add_advantages(episodes, config))
-        params = learner.adapt_step(episodes, params)  # theta'_k, one per task
-        timings["inner"] += clock() - start
-    start = clock()
-    valid_episodes = streams.sample(policy, learner.deployed(params))  # as the outer loss scores them
-    timings["sampling"] += clock() - start
-    start = clock()
-    add_advantages(valid_episodes, config)
-    timings["inner"] += clock() - start
-    start = clock()
-    log = learner.step(train_episodes, valid_episodes, adapted=params)  # reused if first-order
-    timings["outer"] = clock() - start
-    timings["outer_cg"], timings["outer_line_search"] = log["cg_time"], log["line_search_time"]
+        with stopwatch("sampling"):
+            episodes = streams.sample(policy, params)
+        with stopwatch("inner"):
+            train_episodes.append(add_advantages(episodes, config))
+            params = learner.adapt_step(episodes, params)  # theta'_k, one per task
+    with stopwatch("sampling"):
+        valid_episodes = streams.sample(policy, learner.deployed(params))  # as the outer loss scores them
+    with stopwatch("inner"):
+        add_advantages(valid_episodes, config)
+    with stopwatch("outer"):
+        log = learner.step(train_episodes, valid_episodes, adapted=params)  # reused if first-order
+    return _record(batch, config, train_episodes[0], valid_episodes, log, stopwatch.seconds)
 
-    before, after = _summary(train_episodes[0]), _summary(valid_episodes)
-    per_task = [{f"{key}_{when}": values[k] for when, summary in (("before", before), ("after", after))
-                 for key, values in summary.items()} for k in range(len(tasks))]
+
+def _summary(episodes: BatchEpisodes) -> dict[str, list[float]]:
+    return {key: value.tolist() for key, value in episodes.summary().items()}
+
+
+def _record(batch: int, config: Config, before: BatchEpisodes, after: BatchEpisodes, log: dict,
+            timings: dict) -> dict:
+    """What a meta-batch logs: episode summaries before and after adaptation (mean over tasks,
+    and per task), the TRPO step's log, and the seconds per part."""
+    summaries = {"before": _summary(before), "after": _summary(after)}
+    num_tasks = before.rewards.shape[0]
+    per_task = [{f"{key}_{when}": values[k] for when, summary in summaries.items() for key, values in summary.items()}
+                for k in range(num_tasks)]
     record = {"batch": batch, "num_batches": config.num_batches}
-    for when, summary in (("before", before), ("after", after)):
+    for when, summary in summaries.items():
         for key, values in summary.items():
             record[f"{key}_{when}"] = float(np.mean(values))
+    timings = {**timings, "outer_cg": log["cg_time"], "outer_line_search": log["line_search_time"]}
     record.update(per_task=per_task, kl=log["kl"], step_accepted=log["step_accepted"], ls_steps=log["ls_steps"],
                   reject_reason=log["reject_reason"], ls_rejections=log["ls_rejections"],
                   loss_before=log["loss_before"], loss_after=log["loss_after"],
