@@ -71,8 +71,9 @@ def test_a_progress_log_without_meta_json_is_read_but_not_resumed(tmp_path):
 
 
 def test_only_the_statuses_that_are_written_exist(tmp_path):
-    assert STATUSES == ("running", "stopped", "finished") and folders.END_STATUSES == ("stopped", "finished")
-    for status in ("completed", "failed", "done"):
+    assert STATUSES == ("running", "stopped", "finished", "failed")
+    assert folders.END_STATUSES == ("stopped", "finished", "failed")
+    for status in ("completed", "done"):
         with pytest.raises(ValueError, match="status one of"):
             write_meta(tmp_path, "meta_train", 1, 2, status)
     with pytest.raises(ValueError, match="kind must be one of"):
@@ -123,6 +124,6 @@ def test_run_finished_from_meta_or_from_the_last_batch(tmp_path):
     adapt = adapt_batch(0) + adapt_batch(1) + adapt_batch(2, task_ids=(0,))
     assert not run_finished(tmp_path, adapt)  # task 1 has not finished its last batch
     assert run_finished(tmp_path, adapt + adapt_batch(2, task_ids=(1,)))
-    for status, ended in (("running", False), ("stopped", True), ("finished", True)):
+    for status, ended in (("running", False), ("stopped", True), ("finished", True), ("failed", True)):
         write_meta(tmp_path, "meta_train", 1, 3, status)
         assert run_finished(tmp_path, records[:1]) == ended

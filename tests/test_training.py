@@ -10,6 +10,7 @@ from awake_tutorial.config import load_config
 from awake_tutorial.rl.policies import GaussianMLPPolicy
 from awake_tutorial.runs.policy_files import load_policy
 from awake_tutorial.physics.tasks import load_evaluation_tasks
+from awake_tutorial.runs.folders import run_finished
 from awake_tutorial.runs.training import TASK_CHUNK, TaskStream, adapt, meta_train, new_policy
 
 EVAL = load_evaluation_tasks()
@@ -93,6 +94,30 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, how):
     assert same_weights(resumed.policy, full.policy)
     assert len((part / "progress.jsonl").read_text().splitlines()) == 4
     assert resumed.records[2]["wall_time"] >= resumed.records[1]["wall_time"]
+
+
+@pytest.mark.parametrize("error, status", [(RuntimeError("optics failed"), "failed"), (KeyboardInterrupt(), "stopped")])
+def test_a_run_that_raises_says_so_and_resumes_from_its_last_batch(tmp_path, error, status):
+    """meta.json tells a watching dashboard the run has ended; resuming finishes it exactly."""
+    config = tiny_config()
+
+    def raise_error(*args):
+        raise error
+
+    with pytest.raises(type(error)):  # before any batch: nothing to keep
+        meta_train(config, run_dir=tmp_path / "early", task_source=raise_error)
+    meta = json.loads((tmp_path / "early" / "meta.json").read_text())
+    assert (meta["status"], meta["next_batch"]) == (status, 0)
+    with pytest.raises(type(error)):  # after batch 1 was saved (the callback sees a saved batch)
+        meta_train(config, run_dir=tmp_path / "part", task_source=eval_task_source,
+                   callback=lambda record: record["batch"] == 1 and raise_error())
+    meta = json.loads((tmp_path / "part" / "meta.json").read_text())
+    assert (meta["status"], meta["next_batch"]) == (status, 2)
+    assert run_finished(tmp_path / "part", [])  # a dashboard watching the folder stops waiting
+    resumed = meta_train(config, run_dir=tmp_path / "part", resume=True, task_source=eval_task_source)
+    full = meta_train(config, task_source=eval_task_source)
+    assert without_times(resumed.records) == without_times(full.records)
+    assert same_weights(resumed.policy, full.policy)
 
 
 def test_resume_drops_a_half_written_batch(tmp_path):

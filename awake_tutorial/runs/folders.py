@@ -19,6 +19,9 @@ The rules, in one place:
   leaves meta.json pointing at the last complete batch; resuming drops any record
   written after it. So a folder with a progress log but no meta.json was not written
   by this package (or was damaged): it cannot be resumed, but its records can be read.
+* **Status.** "running" while batches are written; then "finished", "stopped" (the
+  callback or Ctrl-C stopped it) or "failed" (it raised): both resume from the last
+  complete batch. A killed process writes nothing: its folder stays "running".
 * **Atomic.** Every file but the append-only log is written atomically
   (:mod:`awake_tutorial.atomic`): a reader sees the old file or the new one.
 * **Growing log.** Another process may be appending to progress.jsonl right now
@@ -52,8 +55,8 @@ POLICY_FILE = "policy.pt"
 ADAPTED_POLICY_FILES = "policy_task*.pt"  # glob of adapted_policy_file()
 RUN_FILES = (CONFIG_FILE, META_FILE, PROGRESS_FILE, POLICY_FILE)
 KINDS = ("meta_train", "adapt")
-STATUSES = ("running", "stopped", "finished")  # every status write_meta writes
-END_STATUSES = ("stopped", "finished")  # the run will write nothing more
+STATUSES = ("running", "stopped", "finished", "failed")  # every status write_meta writes
+END_STATUSES = ("stopped", "finished", "failed")  # the run will write nothing more (failed: it raised)
 # settings that may change when a run is resumed (they do not change its numbers)
 RESUMABLE_CHANGES = ("num_batches", "num_threads")
 

@@ -219,25 +219,32 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
     records = list(state.records)
     elapsed_before = records[-1]["wall_time"] if records else 0.0
     with torch_threads(config.num_threads):
-        start = time.perf_counter()
-        for batch in range(state.start_batch, config.num_batches):
-            task_start = time.perf_counter()
-            tasks = stream.tasks(batch)
-            task_time = time.perf_counter() - task_start
-            record = meta_batch(learner, sampler, tasks, config, batch)
-            record["timings"]["tasks"] = task_time
-            record["wall_time"] = elapsed_before + time.perf_counter() - start
-            records.append(record)
-            finished = batch + 1 == config.num_batches
-            if run_dir is not None:  # saved before the callback sees it: a UI may read the folder
-                folders.append_records(run_dir, [record])
-                save_policy(policy, Path(run_dir) / folders.POLICY_FILE)
-                folders.write_meta(run_dir, "meta_train", batch + 1, config.num_batches,
-                                "finished" if finished else "running")
-            if callback is not None and callback(record):
-                if run_dir is not None and not finished:
-                    folders.write_meta(run_dir, "meta_train", batch + 1, config.num_batches, "stopped")
-                break
+        start, saved = time.perf_counter(), state.start_batch  # saved: batches whose policy is in the folder
+        try:
+            for batch in range(state.start_batch, config.num_batches):
+                task_start = time.perf_counter()
+                tasks = stream.tasks(batch)
+                task_time = time.perf_counter() - task_start
+                record = meta_batch(learner, sampler, tasks, config, batch)
+                record["timings"]["tasks"] = task_time
+                record["wall_time"] = elapsed_before + time.perf_counter() - start
+                records.append(record)
+                finished = batch + 1 == config.num_batches
+                if run_dir is not None:  # saved before the callback sees it: a UI may read the folder
+                    folders.append_records(run_dir, [record])
+                    save_policy(policy, Path(run_dir) / folders.POLICY_FILE)
+                    folders.write_meta(run_dir, "meta_train", batch + 1, config.num_batches,
+                                       "finished" if finished else "running")
+                    saved = batch + 1
+                if callback is not None and callback(record):
+                    if run_dir is not None and not finished:
+                        folders.write_meta(run_dir, "meta_train", batch + 1, config.num_batches, "stopped")
+                    break
+        except BaseException as error:  # meta.json says so, and a dashboard watching the folder stops waiting
+            if run_dir is not None and saved < config.num_batches:  # resumable from batch `saved`
+                folders.write_meta(run_dir, "meta_train", saved, config.num_batches,
+                                   "stopped" if isinstance(error, KeyboardInterrupt) else "failed")
+            raise
     return MetaTrainResult(policy, run_dir, records)
 
 
