@@ -145,3 +145,16 @@ def test_only_the_envs_drive_the_dynamics(name):
             assert not {a.name for a in node.names} & ENGINE, (name, node.lineno)
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ENGINE_MODULES:
             assert node.attr not in ENGINE, (name, node.lineno)
+
+
+INNER_LOOP = {"inner_step", "inner_loop", "policy_gradient", "reinforce_gradient"}
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if layer(n) in ("runs", "ui")))
+def test_the_learner_owns_the_inner_loop(name):
+    """Training and the UI adapt through the learner (``adapt_step``), never by calling the inner
+    step themselves; and they reach the fast path only through the config (``fast_path``)."""
+    for node in ast.walk(ast.parse(MODULES[name].read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            assert not {a.name for a in node.names} & INNER_LOOP, (name, node.lineno)
+            assert not in_layer(node.module, "rl.fast"), (name, node.lineno)
