@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import awake_tutorial
-from awake_tutorial.atomic import atomic_path, write_json_atomic, write_text_atomic
+from awake_tutorial.atomic import write_json_atomic, write_text_atomic
 from awake_tutorial.config import Config, load_config, save_config
 
 CONFIG_FILE = "config.yaml"
@@ -219,11 +219,6 @@ def _check_same_settings(saved: Config, config: Config, run_dir: Path) -> None:
                          "(awake_tutorial.config.load_config(run_dir / 'config.yaml')).")
 
 
-def _write_config(run_dir: Path, config: Config) -> None:
-    with atomic_path(run_dir / CONFIG_FILE) as tmp:
-        save_config(config, tmp)
-
-
 def _resume(run_dir: Path, config: Config, kind: str) -> RunState:
     meta = read_meta(run_dir)
     if meta is None:
@@ -239,7 +234,7 @@ def _resume(run_dir: Path, config: Config, kind: str) -> RunState:
                          f"{start} batches ran; the folder is damaged, start over with overwrite=True.")
     # drop the records of a batch that did not finish
     write_text_atomic(run_dir / PROGRESS_FILE, "".join(json.dumps(r) + "\n" for r in records))
-    _write_config(run_dir, config)
+    save_config(config, run_dir / CONFIG_FILE)  # atomic
     return RunState(start, records, run_dir / POLICY_FILE)
 
 
@@ -257,6 +252,6 @@ def prepare_run_dir(run_dir, config: Config, kind: str, resume: bool = False,
     for path in run_files(run_dir):  # overwrite=True (else there is none)
         path.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_config(run_dir, config)
+    save_config(config, run_dir / CONFIG_FILE)  # atomic
     write_meta(run_dir, kind, next_batch=0, num_batches=None, status="running")
     return RunState()

@@ -123,6 +123,17 @@ def zero_shot_fisher(learner, theta, train_episodes: BatchEpisodes):
     return product
 
 
+def _fisher_at_adapted(learner, adapted, valid_episodes: BatchEpisodes):
+    """What both first-order Fisher products start from: the number of tasks K, the (subsampled)
+    validation steps, J at the adapted policies and the metric w / (K sigma_k^2), (K, N, A)."""
+    num_tasks = valid_episodes.rewards.shape[0]
+    steps = valid_episodes.packed().subsample(learner.fisher_max_samples)
+    log_std = adapted["log_std"].detach()
+    jacobian = MeanJacobian(learner.policy, steps.observations, adapted)
+    metric = steps.weights.unsqueeze(-1) / num_tasks / torch.exp(2 * log_std).unsqueeze(1)  # (K, N, A)
+    return num_tasks, steps, jacobian, metric
+
+
 def maml_fisher(learner, theta, adapted, valid_episodes: BatchEpisodes, train_episodes: BatchEpisodes):
     """v -> (F + damping I) v with the Gaussian Fisher at the adapted policies (first order).
 
@@ -131,11 +142,7 @@ def maml_fisher(learner, theta, adapted, valid_episodes: BatchEpisodes, train_ep
     With ``fisher_max_samples`` > 0 the mean block is estimated on at most that many
     evenly spaced steps per task (a subsampled Fisher, as in the original TRPO).
     """
-    num_tasks = valid_episodes.rewards.shape[0]
-    steps = valid_episodes.packed().subsample(learner.fisher_max_samples)
-    log_std = adapted["log_std"].detach()
-    jacobian = MeanJacobian(learner.policy, steps.observations, adapted)
-    metric = steps.weights.unsqueeze(-1) / num_tasks / torch.exp(2 * log_std).unsqueeze(1)  # (K, N, A)
+    num_tasks, steps, jacobian, metric = _fisher_at_adapted(learner, adapted, valid_episodes)
     log_std_curvature = 0.0 if learner.adapted_std else 2.0 * steps.weights.sum() / num_tasks  # d2 KL/d log_std2
     mean_product = gauss_newton_vector_product(jacobian.jvp, jacobian.vjp, metric)
     mean_names = [n for n in theta if n != "log_std"]
@@ -156,13 +163,9 @@ def meta_sgd_fisher(learner, theta, adapted, valid_episodes: BatchEpisodes, trai
     """v -> (F + damping I) v over (theta, log_alpha), first order (see ``meta_sgd``'s docstring):
     task k's adapted parameters move along u_k = v_theta + (theta'_k - theta) * v_alpha."""
     names = list(learner.policy.params())
-    num_tasks = valid_episodes.rewards.shape[0]
-    steps = valid_episodes.packed().subsample(learner.fisher_max_samples)
+    num_tasks, steps, jacobian, metric = _fisher_at_adapted(learner, adapted, valid_episodes)
     base = stack_params(learner.policy_params(theta), num_tasks)
     delta = {n: (adapted[n] - base[n]).detach() for n in names}  # theta'_k - theta, (K, ...)
-    log_std = adapted["log_std"].detach()
-    jacobian = MeanJacobian(learner.policy, steps.observations, adapted)
-    metric = steps.weights.unsqueeze(-1) / num_tasks / torch.exp(2 * log_std).unsqueeze(1)  # (K, N, A)
     log_std_curvature = (0.0 if learner.adapted_std else 2.0) * steps.weights.sum(-1).unsqueeze(-1) / num_tasks
     zero_shot = zero_shot_fisher(learner, theta, train_episodes)
 

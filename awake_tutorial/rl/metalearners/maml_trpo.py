@@ -97,7 +97,7 @@ class MAMLTRPO:
         if fisher_product == "auto":
             fisher_product = "analytic" if first_order and fast_path else "double_backward"
         self.policy = policy
-        self.num_steps, self.fast_path = int(num_steps), bool(fast_path)
+        self.num_steps = int(num_steps)
         # the inner loop's first-order gradient: by hand on the fast path, else autograd (same numbers)
         self.gradient = fast.reinforce_gradient if fast_path else policy_gradient
         self.fast_lr, self.first_order, self.max_kl = fast_lr, first_order, max_kl
@@ -266,8 +266,7 @@ class MAMLTRPO:
 
     def _evaluate(self, train_episodes, valid_episodes, params, old_pi):
         """Surrogate loss and KL at trial parameters (first-order adaptation, no outer graph)."""
-        with torch.enable_grad():  # the inner loop needs gradients even inside no_grad
-            adapted = self.adapt(train_episodes, params, first_order=True)
+        adapted = self.adapt(train_episodes, params, first_order=True)  # either gradient works inside no_grad
         adapted = self.deployed({n: p.detach() for n, p in adapted.items()})
         return self._loss_and_kl(self._distributions(train_episodes, valid_episodes, params, adapted), old_pi)
 
