@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import sys
 from pathlib import Path
@@ -36,9 +37,15 @@ def machine() -> dict:
     model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
                  platform.processor())
     flags = set(next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), []))
-    return {"system": platform.system(), "machine": platform.machine(), "cpu": model,
-            "vector_units": sorted(flags & {"avx", "avx2", "avx512f", "fma"}),
-            "numpy": np.__version__, "torch": torch.__version__}
+    found = {"system": platform.system(), "machine": platform.machine(), "cpu": model,
+             "vector_units": sorted(flags & {"avx", "avx2", "avx512f", "fma"}),
+             "numpy": np.__version__, "torch": torch.__version__}
+    # another CPU's kernels chosen by hand (.ci/run's second and third passes) make another machine
+    kernels = {name: os.environ[name] for name in KERNEL_VARIABLES if os.environ.get(name)}
+    return {**found, "kernels": kernels} if kernels else found
+
+
+KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "OPENBLAS_CORETYPE", "MKL_ENABLE_INSTRUCTIONS")
 TIMING_KEYS = ("timings", "wall_time")
 
 

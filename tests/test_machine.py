@@ -96,8 +96,9 @@ def test_server_refuses_an_out_of_limit_put_with_an_alarm(served):
     try:
         before = channels.read("readback")
         with served.environ(), pytest.raises(ErrorResponseReceived, match="beyond the limit"):
-            # any Channel Access client sees the refusal (ECA_PUTFAIL)
-            write(NAMES["setpoint"], [0.0] * 9 + [1.0], notify=True, timeout=2.0)  # 1 rad
+            # any Channel Access client sees the refusal (ECA_PUTFAIL); repeater=False: caproto's sync
+            # client would spawn a CA repeater that outlives the tests (conftest.py then fails the run)
+            write(NAMES["setpoint"], [0.0] * 9 + [1.0], notify=True, timeout=2.0, repeater=False)  # 1 rad
         np.testing.assert_array_equal(channels.read("readback"), before)  # nothing applied, nothing clipped
         with pytest.raises(MachineError, match="refused.*beyond the limit"):  # our client says so too
             channels.write("setpoint", [0.0] * 9 + [-1.0])
