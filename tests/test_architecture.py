@@ -158,3 +158,12 @@ def test_the_learner_owns_the_inner_loop(name):
         if isinstance(node, ast.ImportFrom) and node.module:
             assert not {a.name for a in node.names} & INNER_LOOP, (name, node.lineno)
             assert not in_layer(node.module, "rl.fast"), (name, node.lineno)
+
+
+def test_the_env_steps_one_backend_without_branching_on_it():
+    """reset and step measure through ``self.backend`` (simulation or machine), never ask which."""
+    tree = ast.parse(MODULES["awake_tutorial.envs.steering"].read_text())
+    env = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "AwakeSteeringEnv")
+    for method in (n for n in env.body if isinstance(n, ast.FunctionDef) and n.name in ("reset", "step")):
+        attributes = {a.attr for a in ast.walk(method) if isinstance(a, ast.Attribute)}
+        assert "backend" in attributes and "machine" not in attributes, method.name

@@ -71,14 +71,19 @@ def rescale(actions: np.ndarray) -> np.ndarray:
     return actions / np.maximum(magnitude.max(axis=-1, keepdims=True), 1.0)
 
 
-def observe(R: np.ndarray, kicks: np.ndarray) -> np.ndarray:
-    """Unclipped readings ``100 * R @ kicks``: R (n, 10, 10), kicks (n, 10) -> (n, 10).
+def orbit(R: np.ndarray, kicks: np.ndarray) -> np.ndarray:
+    """Beam positions at the BPMs, m: ``R @ kicks``, R (n, 10, 10), kicks (n, 10) -> (n, 10).
 
     For m kick vectors per env at once pass them as columns, (n, 10, m) -> (n, 10, m).
     """
     if kicks.ndim == 2:
-        return OBS_PER_METRE * np.matmul(R, kicks[:, :, None])[:, :, 0]
-    return OBS_PER_METRE * np.matmul(R, kicks)
+        return np.matmul(R, kicks[:, :, None])[:, :, 0]
+    return np.matmul(R, kicks)
+
+
+def observe(R: np.ndarray, kicks: np.ndarray) -> np.ndarray:
+    """Unclipped readings ``100 * R @ kicks`` (normalized units), shapes as :func:`orbit`."""
+    return OBS_PER_METRE * orbit(R, kicks)
 
 
 def rms(obs: np.ndarray) -> np.ndarray:
@@ -205,6 +210,7 @@ __all__ = [
     "Transition",
     "check_actions",
     "rescale",
+    "orbit",
     "observe",
     "rms",
     "hit_wall",

@@ -7,15 +7,10 @@ on success (RMS < 1 mm), on the wall (a reading >= 10 mm) or after ``max_steps``
 The physics lives in :mod:`awake_tutorial.envs.dynamics` (the starts in :mod:`.starts`); this
 class keeps the state.
 
-Backends: by default the env simulates the line in process. With ``machine=`` it steers a
-machine instead (e.g. :class:`awake_tutorial.machine.EpicsMachine`, the simulated line
-served over EPICS Channel Access): the env writes kicks and reads BPMs through it, with
-the same API and rules. A machine backend is any object with
-
-    plane: str                        the plane it steers
-    apply(kicks) -> (readings, lost)  set kicks (10,) rad; BPM readings (10,) m after the
-                                      wall rule, and whether the beam was lost
-    model_task() -> Task              (optional) the optics model used to pick safe starts
+Backends (:mod:`.backends`): by default the env simulates the line in process
+(``Simulation``). With ``machine=`` it steers a machine instead (``Machine``, e.g.
+:class:`awake_tutorial.machine.EpicsMachine`, the simulated line served over EPICS Channel
+Access): the env writes kicks and reads BPMs through it, with the same API and rules.
 """
 
 from __future__ import annotations
@@ -27,6 +22,7 @@ import numpy as np
 from gymnasium import spaces
 
 from awake_tutorial.envs import dynamics
+from awake_tutorial.envs.backends import Machine, Simulation
 from awake_tutorial.envs.starts import StartSampler
 from awake_tutorial.physics.tasks import Task, get_evaluation_task
 
@@ -146,17 +142,17 @@ class AwakeSteeringEnv(gym.Env):
         )
         self.bpm_noise = check_bpm_noise(bpm_noise)
         self.machine = machine
-        if machine is not None:
+        if machine is None:
+            self.backend = Simulation(self.bpm_noise)
+        else:
             if self.bpm_noise:
                 raise ValueError("bpm_noise is for the in-process simulation; a machine's BPMs "
                                  "have their own noise (serve-machine --bpm-noise).")
-            if getattr(machine, "plane", plane) != plane:
+            self.backend = Machine(machine)
+            if self.backend.plane not in (None, plane):
                 raise ValueError(f"the machine steers the {machine.plane} plane but plane={plane!r}; "
                                  "pass the same plane to both.")
-            if task is None and callable(getattr(machine, "model_task", None)):
-                task = machine.model_task()
-        self._noise_rng = None  # BPM noise, a child of np_random's seed
-        self._noise_source = None  # the np_random it was derived from
+            task = self.backend.model_task() if task is None else task
         self.observation_space, self.action_space = make_spaces()
         self._kicks = np.zeros((1, dynamics.N_CORRECTORS))  # a batch of one, rad
         self._steps = np.zeros(1, dtype=np.int64)
@@ -198,14 +194,10 @@ class AwakeSteeringEnv(gym.Env):
             kicks = self._starts.sample([0], [self.np_random], self._R)
         self._kicks = kicks
         self._steps = np.zeros(1, dtype=np.int64)
-        self._needs_reset = False
-        if self.machine is not None:
-            readings, wall = self._measure(kicks)
-            obs, rms = np.clip(readings, -dynamics.WALL, dynamics.WALL).astype(np.float32), dynamics.rms(readings)
-            self._needs_reset = bool(wall[0])  # a start the model thought safe lost the beam
-            return obs[0], self._info(rms[0], success=False, wall=bool(wall[0]))
-        obs, rms = dynamics.first_observation(self._R, self._kicks, self._noise())
-        return obs[0], self._info(rms[0], success=False, wall=False)
+        readings, wall = self.backend.measure(kicks, self._R, self.np_random)
+        self._needs_reset = bool(wall[0])  # on a machine, a start the model thought safe may lose the beam
+        obs = np.clip(readings, -dynamics.WALL, dynamics.WALL).astype(np.float32)
+        return obs[0], self._info(dynamics.rms(readings)[0], success=False, wall=bool(wall[0]))
 
     def step(self, action):
         """Apply one action (10,). Returns (obs, reward, terminated, truncated, info)."""
@@ -216,13 +208,9 @@ class AwakeSteeringEnv(gym.Env):
             )
         actions = dynamics.check_actions(action, ())[None]  # raises before any change
         strict = self.wall_penalty == "strict"
-        if self.machine is None:
-            t = dynamics.step(self._R, self._kicks, actions, self._steps, self.max_steps, strict,
-                              self._noise())
-        else:
-            kicks = dynamics.next_kicks(self._kicks, actions)
-            readings, wall = self._measure(kicks)
-            t = dynamics.outcome(kicks, readings, wall, self._steps, self.max_steps, strict)
+        kicks = dynamics.next_kicks(self._kicks, actions)
+        readings, wall = self.backend.measure(kicks, self._R, self.np_random)
+        t = dynamics.outcome(kicks, readings, wall, self._steps, self.max_steps, strict)
         self._kicks, self._steps = t.kicks, t.steps
         terminated, truncated = bool(t.terminated[0]), bool(t.truncated[0])
         self._needs_reset = terminated or truncated
@@ -230,21 +218,6 @@ class AwakeSteeringEnv(gym.Env):
         return t.obs[0], float(t.reward[0]), terminated, truncated, info
 
     # --- helpers -----------------------------------------------------------------------
-
-    def _noise(self) -> np.ndarray | None:
-        """BPM noise (1, 10) for one reading, normalized units; None without noise."""
-        if not self.bpm_noise:
-            return None
-        if self._noise_source is not self.np_random:  # reseeded: a new noise stream
-            self._noise_rng = dynamics.noise_generator(self.np_random)
-            self._noise_source = self.np_random
-        return dynamics.draw_bpm_noise([self._noise_rng], self.bpm_noise)
-
-    def _measure(self, kicks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Set ``kicks`` (1, 10) rad on the machine: (readings (1, 10) normalized, wall (1,))."""
-        readings_m, lost = self.machine.apply(kicks[0])
-        readings = dynamics.OBS_PER_METRE * np.asarray(readings_m, dtype=np.float64)[None]
-        return readings, np.array([bool(lost)])
 
     def _info(self, rms, success: bool, wall: bool) -> dict[str, Any]:
         # plain Python types, so gymnasium's vector envs stack them into typed arrays

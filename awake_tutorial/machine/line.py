@@ -39,15 +39,6 @@ class LimitError(ValueError):
     """A corrector setpoint beyond its limit (nothing was applied)."""
 
 
-def orbit(R: np.ndarray, kicks: np.ndarray) -> np.ndarray:
-    """Beam positions (10,) m for kicks (10,) rad, computed exactly as the envs do.
-
-    ``OBS_PER_METRE * orbit(R, k)`` equals ``dynamics.observe(R[None], k[None])[0]`` bit
-    for bit, so a client scaling the served metres gets the env's numbers.
-    """
-    return np.matmul(R[None], kicks[None, :, None])[0, :, 0]
-
-
 def check_limit(kicks: np.ndarray, limit: float, name: str = "setpoint") -> None:
     """LimitError naming the first corrector with ``|kick| > limit`` (rad); else nothing."""
     outside = np.flatnonzero(~(np.abs(kicks) <= limit))  # NaN counts as outside
@@ -109,14 +100,18 @@ class SimulatedLine:
             self._measure(p)
 
     def _measure(self, plane: str) -> None:
-        x = orbit(self.R[plane], self.kicks[plane])
-        readings, wall = dynamics.hit_wall(dynamics.OBS_PER_METRE * x[None])
-        lost_bpm = np.abs(readings[0]) >= dynamics.WALL  # from the first BPM at the wall on
+        """The envs' physics (:mod:`awake_tutorial.envs.dynamics`) in metres: orbit, wall, noise.
+
+        With noise off the served metres are the orbit itself, so a client scaling them by
+        ``OBS_PER_METRE`` gets the env's readings bit for bit."""
+        x = dynamics.orbit(self.R[plane][None], self.kicks[plane][None])  # (1, 10) m
+        readings, wall = dynamics.hit_wall(dynamics.OBS_PER_METRE * x)
         # BPMs past the loss read +-10 mm; 100 * 0.01 == 1.0 exactly, as the env's wall reading
-        x = np.where(lost_bpm, np.copysign(dynamics.WALL / dynamics.OBS_PER_METRE, x), x)
-        if self.bpm_noise:
-            x = np.where(lost_bpm, x, x + self.bpm_noise * 1e-3 * self.rng.standard_normal(x.shape))
-        self.readings[plane], self.lost[plane] = x, bool(wall[0])
+        x = np.where(np.abs(readings) >= dynamics.WALL, readings / dynamics.OBS_PER_METRE, x)
+        if self.bpm_noise:  # the machine's own noise source (the envs' streams are theirs)
+            noise = self.bpm_noise * dynamics.OBS_PER_MM * self.rng.standard_normal(x.shape)
+            x = dynamics.add_bpm_noise(readings, noise) / dynamics.OBS_PER_METRE
+        self.readings[plane], self.lost[plane] = x[0], bool(wall[0])
 
     # --- drift -------------------------------------------------------------------------
 
