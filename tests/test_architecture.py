@@ -158,3 +158,24 @@ def test_the_learner_owns_the_inner_loop(name):
         if isinstance(node, ast.ImportFrom) and node.module:
             assert not {a.name for a in node.names} & INNER_LOOP, (name, node.lineno)
             assert not in_layer(node.module, "rl.fast"), (name, node.lineno)
+
+
+# names that are also something else: the shipped policies' names (runs/pretrained.SHIPPED),
+# the CLI's `ppo` subcommand and its `--policy random`, the config's `ppo` section and
+# wall_penalty "reference". Every other method name lives in the registry alone.
+SHARED_NAMES = {"meta", "reference", "ppo", "random"}
+
+
+def test_a_method_name_is_a_string_literal_in_one_module_only():
+    """The method registry (runs/methods.py) declares each method once: no other module of the
+    package spells a method's name; they read it from the registry."""
+    from awake_tutorial.runs.methods import REGISTRY
+
+    names = {n for m in REGISTRY.values() for n in (m.family, *m.names())} - SHARED_NAMES
+    assert {"broyden", "inverse-nominal", "measure-correct", "fewest-steps", "meta-1"} <= names
+    for name, path in MODULES.items():
+        if name == "awake_tutorial.runs.methods":
+            continue
+        literals = {n.value for n in ast.walk(ast.parse(path.read_text()))
+                    if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        assert not literals & names, (name, sorted(literals & names))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from awake_tutorial.paths import DATA_DIR
+from awake_tutorial.config import load_config
 from awake_tutorial.ui import cli
 from awake_tutorial.controllers import InverseResponsePolicy
 from awake_tutorial.envs import evaluate, per_task
@@ -98,11 +99,11 @@ def test_make_tasks_regenerates_the_shipped_tasks(capsys, tmp_path):
 def test_evaluate_prints_a_table_and_writes_the_results(capsys, tmp_path):
     status, out, _ = run(capsys, "evaluate", "--policy", "inverse", "--tasks", "0", "3",
                          "--episodes", "4", "--seed", "1", "--out", tmp_path / "r.json")
-    assert status == 0 and "task  length" in out
+    assert status == 0 and "task  steps  success  plain mean length" in out  # the course's score first
     saved = json.loads((tmp_path / "r.json").read_text())
     assert saved["results"] == evaluate(per_task(InverseResponsePolicy), [0, 3], episodes=4, seed=1)
     save_policy(GaussianMLPPolicy(seed=0), tmp_path / "policy.pt")
-    for policy in (tmp_path / "policy.pt", "random", "fewest-steps"):
+    for policy in (tmp_path / "policy.pt", "random", "fewest-steps", "broyden", "inverse-nominal"):
         status, out, _ = run(capsys, "evaluate", "--policy", policy, "--tasks", "2", "--episodes", "2")
         assert status == 0 and out.splitlines()[-1].split()[0] == "2"
 
@@ -149,6 +150,9 @@ def test_meta_train_plot_resume_and_adapt_on_tiny_budgets(capsys, tmp_path):
                          "--num-batches", "2", "--run-dir", tmp_path / "adapt", *TINY_META)
     assert status == 0 and "adaptation of" in out
     assert [line.split()[0] for line in out.splitlines()[-4:-2]] == ["0", "4"]  # table rows
+    saved = load_config(tmp_path / "adapt" / "config.yaml")  # meta-training's num_batches, unchanged
+    assert saved.num_batches == load_config().num_batches == 500 and saved.meta_batch_size == 2
+    assert json.loads((tmp_path / "adapt" / "adaptation.json").read_text())["adaptation_batches"] == 2
     status, out, _ = run(capsys, "plot", tmp_path / "adapt")
     assert status == 0 and "adaptation.png" in out
 

@@ -8,7 +8,7 @@ import pytest
 
 from awake_tutorial.ui import cli
 
-from awake_tutorial.runs import compare
+from awake_tutorial.runs import compare, methods
 from awake_tutorial.config import load_config
 from awake_tutorial.rl.policies import GaussianMLPPolicy
 from awake_tutorial.physics.tasks import get_evaluation_task
@@ -101,9 +101,10 @@ def test_missing_models_and_unknown_methods_are_clear_errors():
         compare.compare_methods(task, ["reference-1"])
     with pytest.raises(ValueError, match="ppo_model="):
         compare.compare_methods(task, ["ppo"])
-    assert compare.split_method("random") == ("reinforce", 0)
-    assert compare.split_method("reinforce-40") == ("reinforce", 40)
-    assert compare.split_method("measure-correct") == ("measure-correct", 0)
+    resolved = {name: (m.family, k) for name in ("random", "reinforce-40", "measure-correct", "meta-3")
+                for m, k in [methods.resolve(name)]}
+    assert resolved == {"random": ("reinforce", 0), "reinforce-40": ("reinforce", 40),
+                        "measure-correct": ("measure-correct", 0), "meta-3": ("meta", 3)}
 
 
 def test_cli_compare_writes_the_new_columns_and_figures(capsys, tmp_path):

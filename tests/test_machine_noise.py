@@ -128,9 +128,10 @@ def test_drift_moves_the_optics_within_bounds_reproducibly():
 def test_the_noise_summary_spreads_over_seeds_as_the_comparison_does():
     from awake_tutorial.runs import noise_study
 
-    rows = [{"method": "inverse", "bpm_noise": 0.3, "seed": s, "mean_length": length, "success_rate": success}
+    steps = noise_study.STEPS  # the course's score, failures counted as max_steps (not a plain mean)
+    rows = [{"method": "inverse", "bpm_noise": 0.3, "seed": s, steps: length, "success_rate": success}
             for s, length, success in ((0, 2.0, 1.0), (1, 4.0, 0.5), (2, 6.0, 0.75))]
-    (summary,) = noise_study.summarize(rows)
-    assert summary["seeds"] == 3 and summary["mean_length"] == pytest.approx(4.0)
-    assert summary["std_length"] == pytest.approx(2.0)  # std over seeds with ddof 1, as compare's
-    assert summary["std_success"] == pytest.approx(0.25)
+    (summary,) = noise_study.summarize_noise(rows)
+    assert summary["seeds"] == 3 and summary[steps] == pytest.approx(4.0)
+    assert summary[f"{steps}_std"] == pytest.approx(2.0)  # std over seeds with ddof 1, as compare's
+    assert summary["success_rate_std"] == pytest.approx(0.25)

@@ -27,8 +27,8 @@ import matplotlib
 from tqdm.auto import tqdm
 
 # light modules only at the top (torch, stable-baselines3, scipy: see the module docstring)
-from awake_tutorial.envs import evaluate, per_task
-from awake_tutorial.paths import DATA_DIR
+from awake_tutorial.envs import evaluate, steps_failed_as_max
+from awake_tutorial.atomic import write_json_atomic
 from awake_tutorial.physics.tasks import load_evaluation_tasks, write_evaluation_tasks
 from awake_tutorial.quick import budget
 from awake_tutorial.runs.folders import POLICY_FILE, check_run_dir, read_records
@@ -37,11 +37,11 @@ from awake_tutorial.ui.cli_tools import (CONFIG, EPISODES, OVERWRITE, SEED, SUBC
                                       CLIError, build_parser, evaluation_tasks, load_settings, option,
                                       print_table, run_folder, save_standard_figures, subcommand)
 from awake_tutorial.ui.cli_machine import MACHINE_OPTIONS, adapt_on_machine  # also registers serve-machine, restore
-from awake_tutorial.ui.plotting_compare import save_comparison_figures
 
 __all__ = ["SUBCOMMANDS", "main"]  # the registry of subcommands is public here too
 
 # --help prints plain text (the module docstring above is reStructuredText for the API docs)
+ADAPTATION_FILE = "adaptation.json"  # adapt's own settings (adaptation batches), beside config.yaml
 DESCRIPTION = "awake-tutorial: the course's command line (train, adapt, evaluate, compare, plot)."
 
 
@@ -55,16 +55,15 @@ def load_meta_policy(spec: str, config, seed: int):
 
 def load_any_policy(spec: str, config, seed: int = 0, mean_action: bool = False):
     """``--policy`` as :func:`awake_tutorial.envs.evaluate` takes it: a file (.zip:
-    PPO, else a meta-policy .pt), "random" (a random network, seeded), "inverse" or
-    "fewest-steps" (the benchmarks that know the task). The Gaussian policies (.pt,
+    PPO, else a meta-policy .pt), "random" (a random network, seeded), or a classical
+    controller of the method registry (``methods.CONTROLLERS``). The Gaussian policies (.pt,
     random) sample their actions as ``compare`` scores them, or act with their mean
     with ``mean_action``; the others are deterministic."""
-    from awake_tutorial.controllers import FewestStepsPolicy, InverseResponsePolicy
-    from awake_tutorial.runs import compare
+    from awake_tutorial.runs import compare, methods
     from awake_tutorial.runs.ppo import load_ppo, ppo_policy
 
-    if spec in ("inverse", "fewest-steps"):
-        return per_task(InverseResponsePolicy if spec == "inverse" else FewestStepsPolicy)
+    if spec in methods.CONTROLLERS:
+        return methods.controller_policy(spec, config, seed)
     if spec.endswith(".zip"):
         return ppo_policy(load_ppo(spec))
     policy = load_meta_policy(spec, config, seed)
@@ -78,9 +77,11 @@ def evaluate_and_print(policy, args, config, title: str) -> list[dict]:
     with torch_threads(config.num_threads):  # as compare: same numbers, and fast on a busy machine
         results = [evaluate(policy, [task], episodes=args.episodes, seed=args.seed, max_steps=config.max_steps,
                             plane=config.plane, wall_penalty=config.wall_penalty)[0] for task in tasks]
-    rows = [{"task": r["task_id"], "length": r["mean_length"], "length std": r["std_length"],
-             "return": r["mean_return"], "success": r["success_rate"]} for r in results]
-    print_table(rows, f"{title}: {args.episodes} episodes per task")
+    rows = [{"task": r["task_id"], "steps": steps_failed_as_max(r["lengths"], r["successes"], config.max_steps),
+             "success": r["success_rate"], "plain mean length": r["mean_length"], "return": r["mean_return"]}
+            for r in results]
+    print_table(rows, f"{title}: {args.episodes} episodes per task; steps: the course's score (a failed episode "
+                      f"counts as {config.max_steps}); plain mean length: failures at their own length")
     return results
 
 
@@ -135,15 +136,17 @@ def meta_train_command(args) -> None:
 def adapt_command(args) -> None:
     from awake_tutorial.runs.training import adapt
 
-    config = load_settings(args, num_batches=args.num_batches)
+    config = load_settings(args)  # its num_batches (meta-training's) stays as it is: the run's config.yaml
     policy = load_meta_policy(args.policy, config, args.seed)
-    if args.machine:
-        return adapt_on_machine(args, config, policy, run_folder(args, "adapt"))
-    tasks = evaluation_tasks(args.tasks)
     run_dir = run_folder(args, "adapt")
-    bar = tqdm(total=config.num_batches, unit="batch", desc="adapt", dynamic_ncols=True)
+    write_json_atomic(run_dir / ADAPTATION_FILE, {"adaptation_batches": args.num_batches, "policy": args.policy,
+                                                  "tasks": args.tasks, "seed": args.seed, "machine": args.machine})
+    if args.machine:
+        return adapt_on_machine(args, config, policy, run_dir)
+    tasks = evaluation_tasks(args.tasks)
+    bar = tqdm(total=args.num_batches, unit="batch", desc="adapt", dynamic_ncols=True)
     try:
-        records = adapt(policy, tasks, config.num_batches, config, seed=args.seed, run_dir=run_dir,
+        records = adapt(policy, tasks, args.num_batches, config, seed=args.seed, run_dir=run_dir,
                         callback=lambda batch: bar.update(1) and False, overwrite=args.overwrite).records
     finally:
         bar.close()
@@ -152,7 +155,7 @@ def adapt_command(args) -> None:
     rows = [{"task": t, "length first": first[t]["mean_length"], "length last": last[t]["mean_length"],
              "success first": first[t]["success_rate"], "success last": last[t]["success_rate"]}
             for t in first]
-    print_table(rows, f"adaptation of {args.policy} over {config.num_batches} batches")
+    print_table(rows, f"adaptation of {args.policy} over {args.num_batches} batches (plain mean lengths)")
     save_standard_figures(records, run_dir)
     print(f"run folder: {run_dir}")
 
@@ -229,25 +232,28 @@ def make_tasks_command(args) -> None:
             option("--out", type=Path, default=Path("runs/comparison"), help="output folder"))
 def compare_command(args) -> None:
     from awake_tutorial.runs import compare
+    from awake_tutorial.runs import methods as registry
     from awake_tutorial.runs.pretrained import load_pretrained
     from awake_tutorial.runs.ppo import load_ppo
+    from awake_tutorial.ui.plotting_compare import save_comparison_figures
 
     config = load_settings(args)
     methods = args.methods or list(compare.METHODS)
     compare.check_models(methods, meta_policy=True, ppo_model=True, reference_policy=True)  # unknown names
-    family = {m: compare.split_method(m)[0] for m in methods}
+    family = {m: registry.resolve(m)[0].family for m in methods}
     reference = None
-    if "reference" in family.values():
+    if registry.REFERENCE in family.values():
         try:
-            reference = load_pretrained("reference")
+            reference = load_pretrained(registry.REFERENCE)  # the shipped policy of that name
         except (FileNotFoundError, KeyError) as error:
-            methods = [m for m in methods if family[m] != "reference"]
+            methods = [m for m in methods if family[m] != registry.REFERENCE]
             print(f"skipping the reference-K methods: no reference meta-policy ({error})", file=sys.stderr)
-    meta = load_pretrained(args.meta_policy) if "meta" in family.values() else None
-    ppo = load_ppo(DATA_DIR / "ppo_task0.zip" if args.ppo == "ppo" else args.ppo) if "ppo" in methods else None
+    meta = load_pretrained(args.meta_policy) if registry.META in family.values() else None
+    ppo = load_ppo(args.ppo) if registry.PPO in methods else None  # load_ppo("ppo"): the shipped model
     episodes = args.episodes or budget(12, 4)
     seeds = args.seeds or list(budget(compare.SEEDS, compare.SEEDS[:2]))
-    task_sets = {"evaluation": load_evaluation_tasks(), "held-out": compare.heldout_tasks(args.heldout or budget(20, 3))}
+    task_sets = {"evaluation": load_evaluation_tasks(),
+                 "held-out": compare.heldout_tasks(args.heldout or budget(20, 3), config)}
     bar = tqdm(total=len(methods) * len(task_sets), unit="method", desc="compare", dynamic_ncols=True)
     rows = []
     for task_set, tasks in task_sets.items():

@@ -71,9 +71,9 @@ def adapt_on_machine(args, config, policy, run_dir) -> None:
                                wall_penalty=config.wall_penalty)
         sampler = EnvSampler(env, config.fast_batch_size)
         # (tqdm's update returns True when it redraws: "and False" keeps the callback from stopping)
-        bar = tqdm(total=config.num_batches, unit="batch", desc=f"adapt on {args.machine}", dynamic_ncols=True)
+        bar = tqdm(total=args.num_batches, unit="batch", desc=f"adapt on {args.machine}", dynamic_ncols=True)
         try:
-            records = adapt(policy, [env.task], config.num_batches, config, seed=args.seed, run_dir=run_dir,
+            records = adapt(policy, [env.task], args.num_batches, config, seed=args.seed, run_dir=run_dir,
                             callback=lambda batch: bar.update(1) and False, overwrite=args.overwrite, sampler=sampler).records
         finally:
             bar.close()
