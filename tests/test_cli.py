@@ -169,10 +169,19 @@ def test_ppo_train_then_test(capsys, tmp_path):
     assert status == 0 and out.splitlines()[-1] == trained_table  # deterministic policy
 
 
-def test_a_new_subcommand_is_one_function(capsys, monkeypatch):
-    monkeypatch.setitem(cli.SUBCOMMANDS, "hello", ("say hello", (cli.option("--name", default="AWAKE"),),
-                                                   lambda args: print(f"hello {args.name}")))
-    assert run(capsys, "hello", "--name", "CERN")[:2] == (0, "hello CERN\n")
+def test_a_new_subcommand_is_one_module_and_one_line(capsys, monkeypatch):
+    """The dispatcher imports the module named after the command: OPTIONS and run(args)."""
+    import types
+
+    from awake_tutorial.ui.cli.base import option
+
+    module = types.ModuleType("awake_tutorial.ui.cli.hello_world")
+    module.OPTIONS = (option("--name", default="AWAKE"),)
+    module.run = lambda args: print(f"hello {args.name}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(cli.SUBCOMMANDS, "hello-world", "say hello")
+    assert run(capsys, "hello-world", "--name", "CERN")[:2] == (0, "hello CERN\n")
+    assert "say hello" in run(capsys, "--help")[1]
 
 
 def test_console_script_is_installed():
@@ -184,12 +193,19 @@ def test_console_script_is_installed():
 
 
 def test_help_loads_no_torch():
-    """The commands import torch, stable-baselines3 and scipy themselves (cli's docstring): a fast --help."""
-    code = ("import sys\nfrom awake_tutorial.ui import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n"
-            "    pass\nprint(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'stable_baselines3', 'scipy'}))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    """The dispatcher imports no command module for --help (cli's docstring): no torch,
+    stable-baselines3, scipy or matplotlib; a command's own --help imports its module only."""
+    heavy = "{'torch', 'stable_baselines3', 'scipy', 'matplotlib'}"
+    code = ("import sys\nfrom awake_tutorial.ui import cli\ntry:\n    cli.main(sys.argv[1:])\nexcept SystemExit:\n"
+            f"    pass\nprint(sorted({{m.split('.')[0] for m in sys.modules}} & {heavy}))\n"
+            "print(sorted(m for m in sys.modules if m.startswith('awake_tutorial.ui.cli.')))")
+    result = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "[]"
+    assert result.stdout.splitlines()[-2:] == ["[]", "['awake_tutorial.ui.cli.base']"]
+    result = subprocess.run([sys.executable, "-c", code, "make-tasks", "--help"], capture_output=True, text=True,
+                            timeout=60)
+    assert "'awake_tutorial.ui.cli.make_tasks'" in result.stdout.splitlines()[-1]
+    assert "'awake_tutorial.ui.cli.compare'" not in result.stdout.splitlines()[-1]
 
 
 def test_help_texts_are_plain_text(capsys):

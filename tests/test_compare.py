@@ -109,7 +109,8 @@ def test_missing_models_and_unknown_methods_are_clear_errors():
 
 def test_cli_compare_writes_the_new_columns_and_figures(capsys, tmp_path):
     status = cli.main(["compare", "--methods", "meta-1", "measure-correct", "fewest-steps", "--episodes", "2",
-                       "--heldout", "1", "--seeds", "0", "1000", "--out", str(tmp_path)])
+                       "--heldout", "1", "--seeds", "0", "1000", "--out", str(tmp_path),
+                       "--task-sets", "evaluation", "held-out"])
     out = capsys.readouterr().out
     assert status == 0
     assert "machine steps" in out and "sampled steps" in out and "std over seeds" in out

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -43,7 +44,7 @@ import numpy as np
 from awake_tutorial.atomic import write_json_atomic, write_text_atomic
 from awake_tutorial.config import REFERENCE_CONFIG_FILE, Config, load_config
 from awake_tutorial.envs import evaluate, per_task, steps_failed_as_max
-from awake_tutorial.physics.tasks import Task, TaskDistribution
+from awake_tutorial.physics.tasks import Task, TaskDistribution, load_evaluation_tasks
 from awake_tutorial.runs import methods as registry
 from awake_tutorial.runs.training import torch_threads
 
@@ -52,6 +53,7 @@ HELDOUT_FIRST_ID = 100
 OOD_SEED, OOD_FIRST_ID = 4242, 200  # the out-of-distribution set: its own seed and ids
 SEEDS = (0, 1000, 2000, 3000)  # >= 4 adaptation seeds; 1000 apart: no shared starts
 METHODS = registry.COMPARISON  # every method's name, from the registry
+TASK_SETS = ("evaluation", "held-out", "out-of-distribution")
 STEPS = "steps_failed_as_max"  # the headline score, see the module docstring
 CONVENTION = ("steps_failed_as_max: mean steps to reach RMS < 1 mm, a failed episode (time limit or wall) "
               "counted as max_steps; headline: mean action of Gaussian policies, sampled_*: sampled actions; "
@@ -72,6 +74,18 @@ def ood_tasks(n: int = 20, config: Config | None = None) -> tuple[list[Task], fl
     200, ...; fixed seed), out of the training distribution, and the noise to score them with."""
     distribution = TaskDistribution.from_config(load_config() if config is None else config, "ood_tasks")
     return distribution.sample(n, seed=OOD_SEED, first_id=OOD_FIRST_ID), distribution.bpm_noise
+
+
+def task_sets(config: Config, names: Sequence[str] = TASK_SETS, heldout: int = 20,
+              ood: int = 20) -> dict[str, tuple[list[Task], float]]:
+    """{task set: (tasks, BPM noise in mm)} of the named sets (``TASK_SETS``)."""
+    unknown = sorted(set(names) - set(TASK_SETS))
+    if unknown:
+        raise ValueError(f"unknown task set(s) {unknown}; choose from {list(TASK_SETS)}.")
+    made = {TASK_SETS[0]: lambda: (load_evaluation_tasks(), 0.0),
+            TASK_SETS[1]: lambda: (heldout_tasks(heldout, config), 0.0),
+            TASK_SETS[2]: lambda: ood_tasks(ood, config)}
+    return {name: made[name]() for name in names}
 
 
 def sampling_policy(policy, seed: int = 0):
@@ -221,19 +235,41 @@ def _csv(rows: Sequence[dict], fields: Sequence[str]) -> str:
     return text.getvalue()
 
 
-def write_results(rows: Sequence[dict], out_dir) -> dict:
+def read_rows(path) -> list[dict]:
+    """The rows of a ``comparison.csv`` (numbers typed again; "lengths" is not stored)."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    ints = {"task_id", "seed", "machine_steps"}
+    return [{k: v if k in FIELDS[:2] else None if v == "" else int(v) if k in ints else float(v)
+             for k, v in r.items()} for r in rows]
+
+
+def read_summary(out_dir) -> list[dict]:
+    """The summary rows of the ``comparison.json`` in ``out_dir``."""
+    return json.loads((Path(out_dir) / "comparison.json").read_text())["summary"]
+
+
+def write_results(rows: Sequence[dict], out_dir, append: bool = False) -> dict:
     """Write into ``out_dir``: ``comparison.csv`` (one row per method, task and seed; the
     header names the scoring convention), ``comparison_summary.csv`` (:func:`summarize`),
     ``comparison.json`` (convention, summary, and per task the seeds pooled:
     :func:`pooled_by_task`); returns their paths. The UI layer draws the figures of the same
-    folder: :func:`awake_tutorial.ui.plotting_compare.save_comparison_figures`."""
+    folder: :func:`awake_tutorial.ui.plotting_compare.save_comparison_figures`. With ``append``
+    the results already in ``out_dir`` are kept, except the rows of the methods and task sets
+    that ``rows`` holds: one method can be added without rerunning the others."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"csv": out_dir / "comparison.csv", "summary_csv": out_dir / "comparison_summary.csv",
              "json": out_dir / "comparison.json"}
+    per_task = pooled_by_task(rows)
+    if append and paths["csv"].exists():
+        new = {(r["method"], r["task_set"]) for r in rows}
+        kept = [r for r in read_rows(paths["csv"]) if (r["method"], r["task_set"]) not in new]
+        old_pooled = json.loads(paths["json"].read_text())["per_task"]
+        rows = kept + list(rows)
+        per_task = [r for r in old_pooled if (r["method"], r["task_set"]) not in new] + per_task
     summary = summarize(rows)
     write_text_atomic(paths["csv"], _csv(rows, FIELDS))
     write_text_atomic(paths["summary_csv"], _csv(summary, list(summary[0])))
-    write_json_atomic(paths["json"], {"convention": CONVENTION,
-                                      "summary": summary, "per_task": pooled_by_task(rows)})
+    write_json_atomic(paths["json"], {"convention": CONVENTION, "summary": summary, "per_task": per_task})
     return paths
