@@ -127,3 +127,44 @@ def test_cli_compare_writes_the_new_columns_and_figures(capsys, tmp_path):
     assert {r["seeds"] for r in summary} == {"2"} and f"{STEPS}_std" in summary[0]
     for name in ("comparison.png", "comparison_machine_steps.png"):
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_append_adds_a_method_and_keeps_every_other_row_exactly(tmp_path):
+    tasks = [get_evaluation_task(1), get_evaluation_task(2)]
+    first = compare.compare_methods(tasks, ["inverse", "nominal"], episodes=2, seed=[0, 1000])
+    compare.write_results(first, tmp_path)
+    before = compare.read_summary(tmp_path)
+    added = compare.compare_methods(tasks, ["broyden", "nominal"], episodes=2, seed=[0, 1000])
+    compare.write_results(added, tmp_path, append=True)
+    after = {r["method"]: r for r in compare.read_summary(tmp_path)}
+    assert set(after) == {"inverse", "nominal", "broyden"}
+    assert after["inverse"] == next(r for r in before if r["method"] == "inverse")  # untouched, bit for bit
+    assert len(compare.read_rows(tmp_path / "comparison.csv")) == 3 * 2 * 2  # nominal replaced, not doubled
+    assert len(json.loads((tmp_path / "comparison.json").read_text())["per_task"]) == 3 * 2
+
+
+def test_the_ood_set_is_scored_under_its_noise_and_every_method_resolves():
+    config = load_config()
+    sets = compare.task_sets(config, ["out-of-distribution"], ood=2)
+    (tasks, noise), = sets.values()
+    assert noise == config.ood_tasks.bpm_noise > 0 and [t.id for t in tasks] == [200, 201]
+    rows = compare.compare_methods(tasks, ["broyden", "measure-correct"], episodes=2, seed=0, bpm_noise=noise,
+                                   task_set="out-of-distribution")
+    by = {r["method"]: r for r in compare.summarize(rows)}
+    assert by["measure-correct"]["machine_steps"] == 11 and by["broyden"]["machine_steps"] == 0
+    quiet = compare.compare_methods(tasks, ["measure-correct"], episodes=2, seed=0)  # noise reaches the probes
+    assert [r["lengths"] for r in quiet] != [r["lengths"] for r in rows if r["method"] == "measure-correct"]
+    for name in compare.METHODS:
+        assert methods.resolve(name)[0].name(methods.resolve(name)[1]) == name
+    with pytest.raises(ValueError, match="unknown task set"):
+        compare.task_sets(config, ["train"])
+
+
+def test_the_registry_draws_and_lists_every_method():
+    from awake_tutorial.ui.plotting_compare import FAMILIES
+
+    assert set(FAMILIES) == set(methods.REGISTRY)
+    assert set(methods.CONTROLLERS) == {"nominal", "inverse-nominal", "broyden", "measure-correct", "inverse",
+                                        "fewest-steps"}
+    assert set(methods.NOISE_STUDY) <= {n for m in methods.REGISTRY.values() for n in m.names((0, 1, 2))}
+    assert methods.family_of("mine") == ("mine", 0)  # a method of your own (notebook 06) is its own family

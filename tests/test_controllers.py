@@ -135,6 +135,6 @@ def test_broyden_keeps_one_matrix_per_episode_and_checks_its_settings():
     assert idle.shape == (3, 10) and np.all(np.abs(idle) <= 1.0)
     policy.reset()
     np.testing.assert_array_equal(policy.act(rows), first)
-    for bad in ({"damping": 0.0}, {"max_action": 1.5}, {"min_step": -1.0}, {"start": np.ones((3, 3))}):
+    for bad in ({"damping": 0.0}, {"max_action": 1.5}, {"min_step": -1.0}, {"rcond": 1.0}, {"start": np.ones((3, 3))}):
         with pytest.raises(ValueError):
             BroydenPolicy(None, **bad)

@@ -148,17 +148,27 @@ def _method_rows(method, tasks, models, config, seeds, task_set, settings) -> li
     rows = []
     for s in seeds:
         built = registry.build(method, tasks, registry.Setting(config, s, settings["bpm_noise"], models))
-        results = evaluate(built.policy, tasks, seed=s, **settings)
-        scores = task_scores(results, config.max_steps)
-        if built.sampled is not None:
-            extra = task_scores(evaluate(built.sampled, tasks, seed=s, **settings), config.max_steps, "sampled_")
-        else:
-            extra = [{f"sampled_{STEPS}": None, "sampled_success_rate": None}] * len(results)
-        rows += [{"method": method, "task_set": task_set, "task_id": r["task_id"], "seed": s,
-                  "machine_steps": built.machine_steps[r["task_id"]], **score, **more,
-                  **{k: r[k] for k in ("mean_length", "std_length", "mean_return", "lengths")}}
-                 for r, score, more in zip(results, scores, extra)]
+        rows += score_built(method, built, tasks, task_set, s, settings)
     return rows
+
+
+def score_built(method: str, built: registry.Built, tasks: Sequence[Task], task_set: str, seed: int,
+                settings: dict) -> list[dict]:
+    """The rows (``FIELDS`` + "lengths") of a built method on ``tasks`` with one seed;
+    ``settings``: the keyword arguments of :func:`~awake_tutorial.envs.evaluate` (episodes,
+    max_steps, plane, wall_penalty, bpm_noise). Also scores a method of your own:
+    ``score_built("mine", methods.Built(per_task(factory), None, machine_steps), ...)``."""
+    max_steps = settings["max_steps"]
+    results = evaluate(built.policy, tasks, seed=seed, **settings)
+    scores = task_scores(results, max_steps)
+    if built.sampled is not None:
+        extra = task_scores(evaluate(built.sampled, tasks, seed=seed, **settings), max_steps, "sampled_")
+    else:
+        extra = [{f"sampled_{STEPS}": None, "sampled_success_rate": None}] * len(results)
+    return [{"method": method, "task_set": task_set, "task_id": r["task_id"], "seed": seed,
+             "machine_steps": built.machine_steps[r["task_id"]], **score, **more,
+             **{k: r[k] for k in ("mean_length", "std_length", "mean_return", "lengths")}}
+            for r, score, more in zip(results, scores, extra)]
 
 
 def pooled_by_task(rows: Sequence[dict]) -> list[dict]:
@@ -205,8 +215,8 @@ def summarize(rows: Sequence[dict]) -> list[dict]:
 
         ratios = [r[STEPS] / fewest[key] for r in group
                   if (key := (task_set, r["task_id"], r["seed"])) in fewest]
-        family, batches = registry.resolve(method)
-        row = {"method": method, "family": family.family, "batches": batches, "task_set": task_set,
+        family, batches = registry.family_of(method)
+        row = {"method": method, "family": family, "batches": batches, "task_set": task_set,
                "tasks": len(task_ids), "seeds": len(seeds),
                **spread_over_seeds(per("machine_steps", "seed", seeds), "machine_steps"),
                **spread_over_seeds(per(STEPS, "seed", seeds), STEPS),

@@ -139,6 +139,7 @@ def _ppo(tasks: Sequence[Task], setting: Setting, batches: int = 0) -> Built:
 
 
 META, REFERENCE, PPO, FEWEST_STEPS = "meta", "reference", "ppo", "fewest-steps"
+INVERSE_NOMINAL = "inverse-nominal"  # the operator's first choice: the floor of notebook 08
 REGISTRY: dict[str, Method] = {m.family: m for m in (
     Method("reinforce", "random -> REINFORCE", "tab:gray", "v", "its K batches' steps", _adapted(None),
            batches=(0, 10, 40), zero="random"),
@@ -149,7 +150,7 @@ REGISTRY: dict[str, Method] = {m.family: m for m in (
            batches=(0, 1, 2, 4), needs=REFERENCE),
     _controller("nominal", "nominal model (fewest steps)", "tab:orange", "D", "0",
                 lambda task, s: NominalModelPolicy(task, s.plane)),
-    _controller("inverse-nominal", "inverse on nominal matrix", "tab:olive", "d", "0",
+    _controller(INVERSE_NOMINAL, "inverse on nominal matrix", "tab:olive", "d", "0",
                 lambda task, s: NominalInversePolicy(task, s.plane)),
     _controller("broyden", "Broyden from nominal", "tab:purple", "h", "0",
                 lambda task, s: BroydenPolicy(task, s.plane)),
@@ -162,7 +163,7 @@ REGISTRY: dict[str, Method] = {m.family: m for m in (
                 lambda task, s: FewestStepsPolicy(task, s.plane), knows_response=True),
 )}
 COMPARISON = tuple(name for method in REGISTRY.values() for name in method.names())  # compare's default
-NOISE_STUDY = (*REGISTRY[META].names((0, 1, 2)), "inverse-nominal", "broyden", "inverse", "measure-correct",
+NOISE_STUDY = (*REGISTRY[META].names((0, 1, 2)), INVERSE_NOMINAL, "broyden", "inverse", "measure-correct",
                FEWEST_STEPS)
 CONTROLLERS = tuple(m.family for m in REGISTRY.values() if m.controller is not None)  # evaluate --policy
 
@@ -180,6 +181,16 @@ def resolve(name: str) -> tuple[Method, int]:
             return method, int(k)
     raise ValueError(f"unknown method {name!r}; the methods are {list(COMPARISON)} (families with "
                      f"batches take any count, e.g. {REGISTRY[META].name(10)!r}).")
+
+
+def family_of(name: str) -> tuple[str, int]:
+    """(family, batches) of a method name; a name outside the registry (a method of your own,
+    notebook 06) is its own family with 0 batches."""
+    try:
+        method, batches = resolve(name)
+    except ValueError:
+        return name, 0
+    return method.family, batches
 
 
 def build(name: str, tasks: Sequence[Task], setting: Setting) -> Built:
