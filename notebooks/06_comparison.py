@@ -165,7 +165,8 @@ for task_set in task_sets:
 # policies sampling their actions; bars: min..max over seeds; numbers: adaptation batches.
 #
 # **Look at:** where `measure then correct` sits compared with `meta-policy` 1 and 2,
-# and where the two zero-cost guesses sit: `nominal model` and `meta-policy` 0.
+# and where the zero-cost methods sit: `nominal model`, `inverse on nominal matrix`,
+# `Broyden from nominal` and `meta-policy` 0.
 
 # %%
 plotting_compare.plot_steps_vs_machine_steps(summary)
@@ -179,7 +180,8 @@ plotting_compare.plot_steps_vs_machine_steps(summary)
 # %%
 lines = ["| method | machine steps spent | steps per correction | success | total for 10 corrections |",
          "|---|---|---|---|---|"]
-for method in ("nominal", "inverse-nominal", "broyden", "meta-0", "measure-correct", "meta-1", "meta-2", "reference-1", "reinforce-40",
+for method in ("nominal", "inverse-nominal", "broyden", "meta-0", "measure-correct", "meta-1", "meta-2",
+               "reference-1", "reinforce-40",
                "inverse", "fewest-steps"):
     row = by[(method, "heldout")]
     lines.append(f"| `{method}` | {row['machine_steps']:.0f} | {row[STEPS]:.2f} | {row['success_rate']:.0%} | "

@@ -41,7 +41,7 @@ def adapt_on_machine(args, config, policy, run_dir) -> None:
                             callback=lambda batch: bar.update(1) and False, overwrite=args.overwrite, sampler=sampler).records
         finally:
             bar.close()
-    rows = [{"batch": r["batch"] + 1, "mean length": r["mean_length"], "success": r["success_rate"],
+    rows = [{"batch": r["batch"] + 1, "plain mean length": r["mean_length"], "success": r["success_rate"],
              "return": r["mean_return"]} for r in records]
     print_table(rows, f"adaptation of {args.policy} on {args.machine} (model: task {env.task.id}): "
                       f"{sampler.episodes} episodes, {sampler.steps} machine steps in {sampler.seconds:.1f} s"

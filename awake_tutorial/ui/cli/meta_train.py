@@ -40,10 +40,10 @@ def run(args) -> None:
     if not records:
         raise CLIError(f"no meta-batch ran: {run_dir} already holds all {config.num_batches} batches.")
     rows = [{"batch": r["batch"] + 1, "return before": r["return_before"], "return after": r["return_after"],
-             "length after": r["length_after"], "success after": r["success_after"],
+             "plain length after": r["length_after"], "success after": r["success_after"],
              "outer step": "accepted" if r["step_accepted"] else "rejected"} for r in records[-5:]]
     print_table(rows, f"meta-training: {len(records)} of {config.num_batches} batches "
-                      f"in {records[-1]['wall_time']:.0f} s (last 5 shown)")
+                      f"in {records[-1]['wall_time']:.0f} s (last 5 shown; plain mean lengths of sampled episodes)")
     save_standard_figures(records, run_dir)
     print(f"run folder: {run_dir} (policy: {Path(run_dir) / POLICY_FILE})")
     if args.export:
