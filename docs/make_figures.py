@@ -40,13 +40,14 @@ if __name__ == "__main__":
     parser.add_argument("--compare", action="store_true",
                         help="first rerun `awake-tutorial compare --out docs/results` (about 3 minutes)")
     parser.add_argument("--comparison-only", action="store_true",
-                        help="only redraw docs/figures/comparison*.png from docs/results/comparison.json (after "
+                        help="only redraw comparison*.png (docs/figures, docs/results) from docs/results/comparison.json (after "
                              "`awake-tutorial compare --append` added a method)")
     options = parser.parse_args()
     if options.comparison_only:
         summary = json.loads((DOCS / "results" / "comparison.json").read_text())["summary"]
-        for path in plotting_compare.save_comparison_figures(summary, OUT).values():
-            print(path)
+        for folder in (OUT, DOCS / "results"):
+            for path in plotting_compare.save_comparison_figures(summary, folder).values():
+                print(path)
         sys.exit(0)
     if options.compare:
         if main(["compare", "--out", str(DOCS / "results")]) != 0:

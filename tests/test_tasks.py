@@ -174,3 +174,21 @@ def test_bad_task_distributions_are_clear_errors():
     with pytest.raises(ValueError, match="unknown config key 'ood_tasks.dead_bpm'"):
         load_config(ood_tasks={"dead_bpm": 1})
     assert load_config(ood_tasks={"bpm_noise": 0.3}).ood_tasks.scale_low == 0.6  # a partial entry keeps the rest
+
+
+def test_meta_training_draws_its_tasks_from_the_config_s_distribution(monkeypatch):
+    from awake_tutorial.config import load_config
+    from awake_tutorial.runs import training
+
+    seen = []
+
+    def spy(config, key="task_distribution"):
+        seen.append(getattr(config, key))
+        return tasks.TaskDistribution(getattr(config, key))
+
+    monkeypatch.setattr(training.TaskDistribution, "from_config", staticmethod(spy))
+    knob = default_lattice().knob_names[0]
+    config = load_config(num_batches=1, meta_batch_size=2, fast_batch_size=2, max_steps=10,
+                         task_distribution={"knobs": [knob], "scale_low": 0.9})
+    training.meta_train(config)
+    assert seen == [config.task_distribution] and seen[0].knobs == (knob,)

@@ -16,11 +16,21 @@ import numpy as np
 from matplotlib.ticker import FixedLocator, ScalarFormatter
 
 from awake_tutorial.runs.compare import STEPS  # the headline score (failures count as max_steps)
-from awake_tutorial.runs.methods import REGISTRY, resolve
+from awake_tutorial.runs.methods import REGISTRY, family_of, resolve
 from awake_tutorial.ui.plotting import _values, new_figure, save_figure
 
 # family of methods (the "family" of a summary row) -> (legend label, colour, marker), from the registry
 FAMILIES = {family: (m.label, m.colour, m.marker) for family, m in REGISTRY.items()}
+
+
+def registry_order(methods):
+    """Method names in the registry's order (family, then batches); others last, as given."""
+    rank = {family: i for i, family in enumerate(REGISTRY)}
+
+    def key(name):
+        family, batches = family_of(name)
+        return rank.get(family, len(rank)), batches
+    return sorted(methods, key=key)
 
 
 def _grouped_bars(ax, categories, groups: Mapping[str, Sequence[float]]) -> np.ndarray:
@@ -88,7 +98,7 @@ def plot_method_summary(summary: Sequence[Mapping]):
     """Every method on each task set (rows of :func:`awake_tutorial.runs.compare.summarize`):
     mean steps over the fewest-steps planner's (1 = the physical limit, log scale) and
     success rate (black tick: the worst task of the set)."""
-    methods = list(dict.fromkeys(r["method"] for r in summary))
+    methods = registry_order(dict.fromkeys(r["method"] for r in summary))
     task_sets = list(dict.fromkeys(r["task_set"] for r in summary))
     if not methods:
         raise ValueError("plot_method_summary needs at least one summary row.")
