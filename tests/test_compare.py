@@ -161,10 +161,36 @@ def test_the_ood_set_is_scored_under_its_noise_and_every_method_resolves():
 
 
 def test_the_registry_draws_and_lists_every_method():
-    from awake_tutorial.ui.plotting_compare import FAMILIES
+    from awake_tutorial.ui.plotting_compare import families
 
-    assert set(FAMILIES) == set(methods.REGISTRY)
+    assert set(families()) == set(methods.REGISTRY)
     assert set(methods.CONTROLLERS) == {"nominal", "inverse-nominal", "broyden", "measure-correct", "inverse",
                                         "fewest-steps"}
     assert set(methods.NOISE_STUDY) <= {n for m in methods.REGISTRY.values() for n in m.names((0, 1, 2))}
     assert methods.family_of("mine") == ("mine", 0)  # a method of your own (notebook 06) is its own family
+
+
+def test_a_new_controller_is_one_class_and_one_registry_entry(monkeypatch, tmp_path):
+    """What README's "how to add" promises: an entry makes the comparison score it and the
+    figures draw it, with no other change."""
+    from awake_tutorial.controllers import InverseResponsePolicy
+    from awake_tutorial.ui.plotting_compare import plot_steps_vs_machine_steps
+
+    class HalfInverse(InverseResponsePolicy):  # the "one class": half the nominal inverse step
+        machine_steps = 0
+
+        def __init__(self, task, plane):
+            super().__init__(0, plane)
+
+        def act(self, obs):
+            return 0.5 * super().act(obs)
+
+    entry = methods._controller("half-inverse", "half inverse", "tab:pink", "p", "0",
+                                lambda task, s: HalfInverse(task, s.plane))
+    monkeypatch.setitem(methods.REGISTRY, entry.family, entry)
+    rows = compare.compare_methods([get_evaluation_task(1)], ["half-inverse", "inverse-nominal"], episodes=3)
+    summary = {r["method"]: r for r in compare.summarize(rows)}
+    assert summary["half-inverse"]["family"] == "half-inverse" and summary["half-inverse"]["machine_steps"] == 0
+    assert summary["half-inverse"][STEPS] > summary["inverse-nominal"][STEPS]  # half steps: slower
+    fig = plot_steps_vs_machine_steps(list(summary.values()))
+    assert "half inverse" in [t.get_text() for t in fig.legends[0].get_texts()]

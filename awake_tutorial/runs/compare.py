@@ -101,12 +101,14 @@ def task_scores(results: list[dict], max_steps: int, prefix: str = "") -> list[d
              f"{prefix}success_rate": r["success_rate"]} for r in results]
 
 
-def check_models(methods: Sequence[str], meta_policy=None, ppo_model=None, reference_policy=None) -> None:
+def check_models(methods: Sequence[str], meta_policy=None, ppo_model=None, reference_policy=None,
+                 models: dict | None = None) -> None:
     """Clear errors for unknown methods and for methods whose model is missing."""
-    given = {registry.META: meta_policy, registry.PPO: ppo_model, registry.REFERENCE: reference_policy}
+    given = {registry.META: meta_policy, registry.PPO: ppo_model, registry.REFERENCE: reference_policy,
+             **(models or {})}
     for name in methods:
         method, _ = registry.resolve(name)  # ValueError naming the methods
-        if method.needs is not None and given[method.needs] is None:
+        if method.needs is not None and given.get(method.needs) is None:
             raise ValueError(f"the {method.family} method(s) need {method.needs}_policy= (or ppo_model= for PPO): "
                              "see awake_tutorial.runs.pretrained.load_pretrained.")
 
@@ -115,7 +117,7 @@ def compare_methods(tasks: Sequence[Task], methods: Sequence[str] | None = None,
                     seed: int | Sequence[int] = 0, meta_policy=None, ppo_model=None, config: Config | None = None,
                     task_set: str = "evaluation", progress: Callable[[str], None] | None = None,
                     reference_policy=None, reference_config: Config | None = None,
-                    bpm_noise: float = 0.0) -> list[dict]:
+                    bpm_noise: float = 0.0, models: dict | None = None) -> list[dict]:
     """Score each method on each task with each seed; one row per (method, task, seed) with
     ``FIELDS`` (+ "lengths": the headline episode lengths).
 
@@ -124,14 +126,15 @@ def compare_methods(tasks: Sequence[Task], methods: Sequence[str] | None = None,
     (adapted with ``reference_config``, default ``configs/reference.yaml``), ``ppo_model``
     (an SB3 PPO) for ``ppo``; a method whose model is missing raises a clear error.
     ``bpm_noise`` (mm): the machine's BPM noise, for the episodes, adaptation and probes.
+    ``models``: the models of other registry entries, by their ``needs`` key.
     """
     config = load_config() if config is None else config
     methods = list(METHODS if methods is None else methods)
-    check_models(methods, meta_policy, ppo_model, reference_policy)
+    check_models(methods, meta_policy, ppo_model, reference_policy, models)
     if reference_config is None and reference_policy is not None:
         reference_config = load_config(REFERENCE_CONFIG_FILE, num_threads=config.num_threads)
     models = {registry.META: meta_policy, registry.PPO: ppo_model, registry.REFERENCE: reference_policy,
-              f"{registry.REFERENCE}_config": reference_config}
+              f"{registry.REFERENCE}_config": reference_config, **(models or {})}
     settings = dict(episodes=episodes, max_steps=config.max_steps, plane=config.plane,
                     wall_penalty=config.wall_penalty, bpm_noise=bpm_noise)
     rows = []

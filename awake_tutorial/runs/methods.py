@@ -12,7 +12,11 @@ batches); its ``zero`` name, if any, names K = 0 (``random`` = ``reinforce-0``).
 ``_controller("name", "legend label", "colour", "marker", "cost", lambda task, s: YourPolicy(task, s.plane))``
 to :data:`REGISTRY`, and its name to :data:`COMPARISON` / :data:`NOISE_STUDY` if those
 should run it. Every table, figure and CLI choice then has it. A learned policy with
-adaptation batches is an entry like ``meta``'s with its own builder (see :func:`_adapted`).
+adaptation batches is an entry like ``meta``'s with its own builder (see :func:`_adapted`);
+a policy that adapts in context (a recurrent RL² policy, say) is one entry too, e.g.
+``Method("rl2", "RL² policy", "tab:pink", "p", "0", build_rl2, needs="rl2")`` where
+``build_rl2(tasks, setting, batches)`` returns ``Built(per_task(...), sampled, {task.id: 0})``
+from ``setting.models["rl2"]`` (``compare_methods(..., models={"rl2": policy})``).
 A method name is a string literal in this module only (tests/test_architecture.py).
 """
 

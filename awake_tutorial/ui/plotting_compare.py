@@ -19,8 +19,12 @@ from awake_tutorial.runs.compare import STEPS  # the headline score (failures co
 from awake_tutorial.runs.methods import REGISTRY, family_of, resolve
 from awake_tutorial.ui.plotting import _values, new_figure, save_figure
 
-# family of methods (the "family" of a summary row) -> (legend label, colour, marker), from the registry
-FAMILIES = {family: (m.label, m.colour, m.marker) for family, m in REGISTRY.items()}
+
+
+def families() -> dict[str, tuple[str, str, str]]:
+    """Family of methods (the "family" of a summary row) -> (legend label, colour, marker),
+    read from the registry when a figure is drawn (an entry added at run time is drawn too)."""
+    return {family: (m.label, m.colour, m.marker) for family, m in REGISTRY.items()}
 
 
 def registry_order(methods):
@@ -153,7 +157,7 @@ def plot_steps_vs_machine_steps(summary: Sequence[Mapping], task_sets: Sequence[
     fig, axes = new_figure(1, len(task_sets), width=5.2, height=4.2, sharey=True)
     for ax, task_set in zip(axes[0], task_sets):
         mine = [r for r in summary if r["task_set"] == task_set]
-        for family, (label, colour, marker) in FAMILIES.items():
+        for family, (label, colour, marker) in families().items():
             rows = sorted((r for r in mine if r["family"] == family), key=lambda r: r["batches"])
             if not rows:
                 continue
