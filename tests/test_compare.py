@@ -194,3 +194,16 @@ def test_a_new_controller_is_one_class_and_one_registry_entry(monkeypatch, tmp_p
     assert summary["half-inverse"][STEPS] > summary["inverse-nominal"][STEPS]  # half steps: slower
     fig = plot_steps_vs_machine_steps(list(summary.values()))
     assert "half inverse" in [t.get_text() for t in fig.legends[0].get_texts()]
+
+
+def test_cli_compare_appends_a_method_on_the_ood_set(capsys, tmp_path):
+    common = ["--episodes", "2", "--seeds", "0", "--out", str(tmp_path), "--ood", "1"]
+    assert cli.main(["compare", "--methods", "inverse", "--task-sets", "evaluation", *common]) == 0
+    assert cli.main(["compare", "--methods", "broyden", "--task-sets", "out-of-distribution", "--append",
+                     *common]) == 0
+    summary = {(r["method"], r["task_set"]) for r in compare.read_summary(tmp_path)}
+    assert summary == {("inverse", "evaluation"), ("broyden", "out-of-distribution")}
+    assert (tmp_path / "comparison_machine_steps.png").exists()
+    with pytest.raises(SystemExit) as stop:  # argparse names the choices, in one line
+        cli.main(["compare", "--task-sets", "training", *common])
+    assert stop.value.code == 2 and "invalid choice: 'training'" in capsys.readouterr().err
