@@ -168,6 +168,44 @@ class PPOConfig:
         _validate(self, self.RULES)
 
 
+class Names:
+    """A list of names (strings), stored as a tuple; [] = all."""
+
+    def check(self, key, value):
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"config key '{key}': got {value!r}, allowed: a list of names, e.g. [kqd430031].")
+        return tuple(value)
+
+
+@dataclass(frozen=True)
+class TaskDistributionConfig:
+    """The keys of a task distribution; what they mean: ``physics.tasks.TaskDistribution``."""
+
+    scale_low: float = 0.75  # each knob scaled by U(scale_low, scale_high)
+    scale_high: float = 1.25
+    knobs: tuple = ()  # the knobs that vary ([] = all)
+    lattice: str = "default"
+    outside_low: float = 0.0  # if < outside_high: every task has a knob outside [outside_low, outside_high]
+    outside_high: float = 0.0
+    dead_bpms: int = 0  # per task
+    miscalibrated_correctors: int = 0  # per task, each off by +- calibration_error
+    calibration_error: float = 0.2
+    bpm_noise: float = 0.0  # mm, of the envs that score the set
+
+    RULES = {"scale_low": POSITIVE, "scale_high": POSITIVE, "knobs": Names(), "lattice": Choice(("default",)),
+             "outside_low": Real(0), "outside_high": Real(0), "dead_bpms": Int(0), "miscalibrated_correctors": Int(0),
+             "calibration_error": Real(0, 1, high_open=True), "bpm_noise": Real(0)}
+
+    def __post_init__(self):
+        _validate(self, self.RULES)
+        if self.scale_low > self.scale_high:
+            raise ValueError(f"config keys scale_low={self.scale_low} > scale_high={self.scale_high}; swap them.")
+
+
+OOD_TASKS = {"scale_low": 0.6, "scale_high": 1.4, "outside_low": 0.75, "outside_high": 1.25, "dead_bpms": 1,
+             "miscalibrated_correctors": 1, "calibration_error": 0.2, "bpm_noise": 0.1}
+
+
 @dataclass(frozen=True)
 class Config:
     """Meta-training settings; the defaults are the course's ``configs/awake.yaml``
@@ -213,6 +251,9 @@ class Config:
     seed: int = 0
     num_threads: int = 1  # torch threads; 1 is robust on shared CPUs (0 = leave as is)
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    # tasks: meta-training, held-out and comparison tasks; the out-of-distribution test set
+    task_distribution: TaskDistributionConfig = field(default_factory=TaskDistributionConfig)
+    ood_tasks: TaskDistributionConfig = field(default_factory=lambda: TaskDistributionConfig(**OOD_TASKS))
 
     RULES = {
         "gamma": FRACTION, "gae_lambda": FRACTION, "hidden_sizes": IntList(),
@@ -236,6 +277,13 @@ class Config:
         if not isinstance(ppo, PPOConfig):
             raise ValueError(f"config key 'ppo': got {ppo!r}, allowed: a mapping of PPO settings.")
         object.__setattr__(self, "ppo", ppo)
+        for key, defaults in (("task_distribution", {}), ("ood_tasks", OOD_TASKS)):
+            section = getattr(self, key)
+            if isinstance(section, Mapping):
+                section = _from_mapping(TaskDistributionConfig, {**defaults, **section}, section=f"{key}.")
+            if not isinstance(section, TaskDistributionConfig):
+                raise ValueError(f"config key '{key}': got {section!r}, allowed: a mapping of task settings.")
+            object.__setattr__(self, key, section)
         if self.fisher_product == "analytic" and not self.first_order:
             raise ValueError("config keys 'fisher_product'='analytic' and 'first_order'=False do not go "
                              "together: the analytic Fisher is first-order only; use 'auto'.")
@@ -252,6 +300,8 @@ class Config:
         """Plain dict (lists, no tuples) for YAML/JSON."""
         data = dataclasses.asdict(self)
         data["hidden_sizes"] = list(self.hidden_sizes)
+        for key in ("task_distribution", "ood_tasks"):
+            data[key]["knobs"] = list(data[key]["knobs"])
         return data
 
 

@@ -15,41 +15,17 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
-from awake_tutorial.runs import noise_study  # noqa: E402
 from awake_tutorial.atomic import write_json_atomic  # noqa: E402
 from awake_tutorial.config import load_config  # noqa: E402
-from awake_tutorial.runs.pretrained import load_pretrained  # noqa: E402
 from awake_tutorial.physics.tasks import load_evaluation_tasks  # noqa: E402
+from awake_tutorial.runs import noise_study  # noqa: E402
+from awake_tutorial.runs.compare import STEPS  # noqa: E402
+from awake_tutorial.runs.pretrained import load_pretrained  # noqa: E402
+from awake_tutorial.ui.plotting import save_figure  # noqa: E402
+from awake_tutorial.ui.plotting_compare import plot_noise_study  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def plot_noise_study(summary: list[dict], episodes: int, max_steps: int):
-    """Mean steps per episode and success rate against BPM noise, one line per method."""
-    fig, (ax_len, ax_succ) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for method in dict.fromkeys(r["method"] for r in summary):
-        rows = sorted((r for r in summary if r["method"] == method), key=lambda r: r["bpm_noise"])
-        noise = [r["bpm_noise"] for r in rows]
-        style = "--" if method in ("inverse", "fewest-steps") else "-"  # the two that know the matrix
-        ax_len.errorbar(noise, [r["mean_length"] for r in rows], yerr=[r["std_length"] for r in rows],
-                        marker="o", capsize=3, linestyle=style, label=method)
-        ax_succ.errorbar(noise, [100 * r["success_rate"] for r in rows],
-                         yerr=[100 * r["std_success"] for r in rows], marker="o", capsize=3, linestyle=style,
-                         label=method)
-    seeds = summary[0]["seeds"]
-    ax_len.set(xlabel="BPM noise std (mm)", ylabel=f"steps per episode (a failure counts {max_steps})",
-               yscale="log", title="steps to reach < 1 mm measured RMS")
-    ax_succ.set(xlabel="BPM noise std (mm)", ylabel="success rate (%)", ylim=(-5, 105),
-                title="episodes that reach < 1 mm measured RMS")
-    ax_len.legend(fontsize=8)
-    for ax in (ax_len, ax_succ):
-        ax.grid(alpha=0.3)
-    fig.suptitle(f"Evaluation tasks, {episodes} episodes per task and seed, mean actions; mean over {seeds} "
-                 "seeds, bars: std over seeds", fontsize=10)
-    fig.tight_layout()
-    return fig
 
 
 def main() -> None:
@@ -65,17 +41,16 @@ def main() -> None:
     rows = noise_study.run_noise_study(load_evaluation_tasks(), load_pretrained("meta"), config, args.noise,
                                        episodes=args.episodes, seeds=args.seeds,
                                        progress=lambda what: print(f"  {what}", flush=True))
-    summary = noise_study.summarize(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig = plot_noise_study(summary, args.episodes, config.max_steps)
-    fig.savefig(args.out, dpi=96)
+    summary = noise_study.summarize_noise(rows)
+    save_figure(plot_noise_study(summary, args.episodes, config.max_steps), args.out)
     results = args.out.parents[1] / "results" / "noise.json"
     results.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(results, {"episodes": args.episodes, "seeds": args.seeds, "rows": rows, "summary": summary})
+    print("steps: mean steps per episode, a failure counted as max_steps; +-: std over seeds")
     print(f"{'method':<22}{'noise mm':>9}{'steps':>8}{'+-':>6}{'success':>9}{'+-':>6}")
     for r in summary:
-        print(f"{r['method']:<22}{r['bpm_noise']:>9.2f}{r['mean_length']:>8.2f}{r['std_length']:>6.2f}"
-              f"{r['success_rate']:>9.1%}{r['std_success']:>6.1%}")
+        print(f"{r['method']:<22}{r['bpm_noise']:>9.2f}{r[STEPS]:>8.2f}{r[STEPS + '_std']:>6.2f}"
+              f"{r['success_rate']:>9.1%}{r['success_rate_std']:>6.1%}")
     print(f"figure: {args.out}\nresults: {results}\n({time.perf_counter() - start:.0f} s)")
 
 

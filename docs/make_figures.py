@@ -39,7 +39,17 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--compare", action="store_true",
                         help="first rerun `awake-tutorial compare --out docs/results` (about 3 minutes)")
-    if parser.parse_args().compare:
+    parser.add_argument("--comparison-only", action="store_true",
+                        help="only redraw comparison*.png (docs/figures, docs/results) from docs/results/comparison.json (after "
+                             "`awake-tutorial compare --append` added a method)")
+    options = parser.parse_args()
+    if options.comparison_only:
+        summary = json.loads((DOCS / "results" / "comparison.json").read_text())["summary"]
+        for folder in (OUT, DOCS / "results"):
+            for path in plotting_compare.save_comparison_figures(summary, folder).values():
+                print(path)
+        sys.exit(0)
+    if options.compare:
         if main(["compare", "--out", str(DOCS / "results")]) != 0:
             sys.exit("awake-tutorial compare failed")
     tasks = load_evaluation_tasks()

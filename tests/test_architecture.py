@@ -124,7 +124,7 @@ def test_no_import_cycles():
 
 def test_the_checker_sees_imports_inside_functions():
     assert "awake_tutorial.physics.tasks" in GRAPH["awake_tutorial.envs.steering"]  # at the top
-    assert "awake_tutorial.runs.pretrained" in GRAPH["awake_tutorial.ui.cli"]  # only inside a command
+    assert "awake_tutorial.physics.optics" in GRAPH["awake_tutorial.physics.tasks"]  # only inside a function
 
 
 def test_the_sampler_gets_its_envs_from_a_factory():
@@ -167,3 +167,24 @@ def test_the_env_steps_one_backend_without_branching_on_it():
     for method in (n for n in env.body if isinstance(n, ast.FunctionDef) and n.name in ("reset", "step")):
         attributes = {a.attr for a in ast.walk(method) if isinstance(a, ast.Attribute)}
         assert "backend" in attributes and "machine" not in attributes, method.name
+
+
+# names that are also something else: the shipped policies' names (runs/pretrained.SHIPPED),
+# the CLI's `ppo` subcommand and its `--policy random`, the config's `ppo` section and
+# wall_penalty "reference". Every other method name lives in the registry alone.
+SHARED_NAMES = {"meta", "reference", "ppo", "random"}
+
+
+def test_a_method_name_is_a_string_literal_in_one_module_only():
+    """The method registry (runs/methods.py) declares each method once: no other module of the
+    package spells a method's name; they read it from the registry."""
+    from awake_tutorial.runs.methods import REGISTRY
+
+    names = {n for m in REGISTRY.values() for n in (m.family, *m.names())} - SHARED_NAMES
+    assert {"broyden", "inverse-nominal", "measure-correct", "fewest-steps", "meta-1"} <= names
+    for name, path in MODULES.items():
+        if name == "awake_tutorial.runs.methods":
+            continue
+        literals = {n.value for n in ast.walk(ast.parse(path.read_text()))
+                    if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        assert not literals & names, (name, sorted(literals & names))

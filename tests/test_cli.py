@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from awake_tutorial.paths import DATA_DIR
+from awake_tutorial.config import load_config
 from awake_tutorial.ui import cli
 from awake_tutorial.controllers import InverseResponsePolicy
 from awake_tutorial.envs import evaluate, per_task
@@ -98,11 +99,11 @@ def test_make_tasks_regenerates_the_shipped_tasks(capsys, tmp_path):
 def test_evaluate_prints_a_table_and_writes_the_results(capsys, tmp_path):
     status, out, _ = run(capsys, "evaluate", "--policy", "inverse", "--tasks", "0", "3",
                          "--episodes", "4", "--seed", "1", "--out", tmp_path / "r.json")
-    assert status == 0 and "task  length" in out
+    assert status == 0 and "task  steps  success  plain mean length" in out  # the course's score first
     saved = json.loads((tmp_path / "r.json").read_text())
     assert saved["results"] == evaluate(per_task(InverseResponsePolicy), [0, 3], episodes=4, seed=1)
     save_policy(GaussianMLPPolicy(seed=0), tmp_path / "policy.pt")
-    for policy in (tmp_path / "policy.pt", "random", "fewest-steps"):
+    for policy in (tmp_path / "policy.pt", "random", "fewest-steps", "broyden", "inverse-nominal"):
         status, out, _ = run(capsys, "evaluate", "--policy", policy, "--tasks", "2", "--episodes", "2")
         assert status == 0 and out.splitlines()[-1].split()[0] == "2"
 
@@ -149,6 +150,9 @@ def test_meta_train_plot_resume_and_adapt_on_tiny_budgets(capsys, tmp_path):
                          "--num-batches", "2", "--run-dir", tmp_path / "adapt", *TINY_META)
     assert status == 0 and "adaptation of" in out
     assert [line.split()[0] for line in out.splitlines()[-4:-2]] == ["0", "4"]  # table rows
+    saved = load_config(tmp_path / "adapt" / "config.yaml")  # meta-training's num_batches, unchanged
+    assert saved.num_batches == load_config().num_batches == 500 and saved.meta_batch_size == 2
+    assert json.loads((tmp_path / "adapt" / "adaptation.json").read_text())["adaptation_batches"] == 2
     status, out, _ = run(capsys, "plot", tmp_path / "adapt")
     assert status == 0 and "adaptation.png" in out
 
@@ -165,10 +169,19 @@ def test_ppo_train_then_test(capsys, tmp_path):
     assert status == 0 and out.splitlines()[-1] == trained_table  # deterministic policy
 
 
-def test_a_new_subcommand_is_one_function(capsys, monkeypatch):
-    monkeypatch.setitem(cli.SUBCOMMANDS, "hello", ("say hello", (cli.option("--name", default="AWAKE"),),
-                                                   lambda args: print(f"hello {args.name}")))
-    assert run(capsys, "hello", "--name", "CERN")[:2] == (0, "hello CERN\n")
+def test_a_new_subcommand_is_one_module_and_one_line(capsys, monkeypatch):
+    """The dispatcher imports the module named after the command: OPTIONS and run(args)."""
+    import types
+
+    from awake_tutorial.ui.cli.base import option
+
+    module = types.ModuleType("awake_tutorial.ui.cli.hello_world")
+    module.OPTIONS = (option("--name", default="AWAKE"),)
+    module.run = lambda args: print(f"hello {args.name}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(cli.SUBCOMMANDS, "hello-world", "say hello")
+    assert run(capsys, "hello-world", "--name", "CERN")[:2] == (0, "hello CERN\n")
+    assert "say hello" in run(capsys, "--help")[1]
 
 
 def test_console_script_is_installed():
@@ -180,12 +193,19 @@ def test_console_script_is_installed():
 
 
 def test_help_loads_no_torch():
-    """The commands import torch, stable-baselines3 and scipy themselves (cli's docstring): a fast --help."""
-    code = ("import sys\nfrom awake_tutorial.ui import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n"
-            "    pass\nprint(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'stable_baselines3', 'scipy'}))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    """The dispatcher imports no command module for --help (cli's docstring): no torch,
+    stable-baselines3, scipy or matplotlib; a command's own --help imports its module only."""
+    heavy = "{'torch', 'stable_baselines3', 'scipy', 'matplotlib'}"
+    code = ("import sys\nfrom awake_tutorial.ui import cli\ntry:\n    cli.main(sys.argv[1:])\nexcept SystemExit:\n"
+            f"    pass\nprint(sorted({{m.split('.')[0] for m in sys.modules}} & {heavy}))\n"
+            "print(sorted(m for m in sys.modules if m.startswith('awake_tutorial.ui.cli.')))")
+    result = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "[]"
+    assert result.stdout.splitlines()[-2:] == ["[]", "['awake_tutorial.ui.cli.base']"]
+    result = subprocess.run([sys.executable, "-c", code, "make-tasks", "--help"], capture_output=True, text=True,
+                            timeout=60)
+    assert "'awake_tutorial.ui.cli.make_tasks'" in result.stdout.splitlines()[-1]
+    assert "'awake_tutorial.ui.cli.compare'" not in result.stdout.splitlines()[-1]
 
 
 def test_help_texts_are_plain_text(capsys):

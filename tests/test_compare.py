@@ -8,7 +8,7 @@ import pytest
 
 from awake_tutorial.ui import cli
 
-from awake_tutorial.runs import compare
+from awake_tutorial.runs import compare, methods
 from awake_tutorial.config import load_config
 from awake_tutorial.rl.policies import GaussianMLPPolicy
 from awake_tutorial.physics.tasks import get_evaluation_task
@@ -101,14 +101,16 @@ def test_missing_models_and_unknown_methods_are_clear_errors():
         compare.compare_methods(task, ["reference-1"])
     with pytest.raises(ValueError, match="ppo_model="):
         compare.compare_methods(task, ["ppo"])
-    assert compare.split_method("random") == ("reinforce", 0)
-    assert compare.split_method("reinforce-40") == ("reinforce", 40)
-    assert compare.split_method("measure-correct") == ("measure-correct", 0)
+    resolved = {name: (m.family, k) for name in ("random", "reinforce-40", "measure-correct", "meta-3")
+                for m, k in [methods.resolve(name)]}
+    assert resolved == {"random": ("reinforce", 0), "reinforce-40": ("reinforce", 40),
+                        "measure-correct": ("measure-correct", 0), "meta-3": ("meta", 3)}
 
 
 def test_cli_compare_writes_the_new_columns_and_figures(capsys, tmp_path):
     status = cli.main(["compare", "--methods", "meta-1", "measure-correct", "fewest-steps", "--episodes", "2",
-                       "--heldout", "1", "--seeds", "0", "1000", "--out", str(tmp_path)])
+                       "--heldout", "1", "--seeds", "0", "1000", "--out", str(tmp_path),
+                       "--task-sets", "evaluation", "held-out"])
     out = capsys.readouterr().out
     assert status == 0
     assert "machine steps" in out and "sampled steps" in out and "std over seeds" in out
@@ -125,3 +127,83 @@ def test_cli_compare_writes_the_new_columns_and_figures(capsys, tmp_path):
     assert {r["seeds"] for r in summary} == {"2"} and f"{STEPS}_std" in summary[0]
     for name in ("comparison.png", "comparison_machine_steps.png"):
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_append_adds_a_method_and_keeps_every_other_row_exactly(tmp_path):
+    tasks = [get_evaluation_task(1), get_evaluation_task(2)]
+    first = compare.compare_methods(tasks, ["inverse", "nominal"], episodes=2, seed=[0, 1000])
+    compare.write_results(first, tmp_path)
+    before = compare.read_summary(tmp_path)
+    added = compare.compare_methods(tasks, ["broyden", "nominal"], episodes=2, seed=[0, 1000])
+    compare.write_results(added, tmp_path, append=True)
+    after = {r["method"]: r for r in compare.read_summary(tmp_path)}
+    assert set(after) == {"inverse", "nominal", "broyden"}
+    assert after["inverse"] == next(r for r in before if r["method"] == "inverse")  # untouched, bit for bit
+    assert len(compare.read_rows(tmp_path / "comparison.csv")) == 3 * 2 * 2  # nominal replaced, not doubled
+    assert len(json.loads((tmp_path / "comparison.json").read_text())["per_task"]) == 3 * 2
+
+
+def test_the_ood_set_is_scored_under_its_noise_and_every_method_resolves():
+    config = load_config()
+    sets = compare.task_sets(config, ["out-of-distribution"], ood=2)
+    (tasks, noise), = sets.values()
+    assert noise == config.ood_tasks.bpm_noise > 0 and [t.id for t in tasks] == [200, 201]
+    rows = compare.compare_methods(tasks, ["broyden", "measure-correct"], episodes=2, seed=0, bpm_noise=noise,
+                                   task_set="out-of-distribution")
+    by = {r["method"]: r for r in compare.summarize(rows)}
+    assert by["measure-correct"]["machine_steps"] == 11 and by["broyden"]["machine_steps"] == 0
+    quiet = compare.compare_methods(tasks, ["measure-correct"], episodes=2, seed=0)  # noise reaches the probes
+    assert [r["lengths"] for r in quiet] != [r["lengths"] for r in rows if r["method"] == "measure-correct"]
+    for name in compare.METHODS:
+        assert methods.resolve(name)[0].name(methods.resolve(name)[1]) == name
+    with pytest.raises(ValueError, match="unknown task set"):
+        compare.task_sets(config, ["train"])
+
+
+def test_the_registry_draws_and_lists_every_method():
+    from awake_tutorial.ui.plotting_compare import families
+
+    assert set(families()) == set(methods.REGISTRY)
+    assert set(methods.CONTROLLERS) == {"nominal", "inverse-nominal", "broyden", "measure-correct", "inverse",
+                                        "fewest-steps"}
+    assert set(methods.NOISE_STUDY) <= {n for m in methods.REGISTRY.values() for n in m.names((0, 1, 2))}
+    assert methods.family_of("mine") == ("mine", 0)  # a method of your own (notebook 06) is its own family
+
+
+def test_a_new_controller_is_one_class_and_one_registry_entry(monkeypatch, tmp_path):
+    """What README's "how to add" promises: an entry makes the comparison score it and the
+    figures draw it, with no other change."""
+    from awake_tutorial.controllers import InverseResponsePolicy
+    from awake_tutorial.ui.plotting_compare import plot_steps_vs_machine_steps
+
+    class HalfInverse(InverseResponsePolicy):  # the "one class": half the nominal inverse step
+        machine_steps = 0
+
+        def __init__(self, task, plane):
+            super().__init__(0, plane)
+
+        def act(self, obs):
+            return 0.5 * super().act(obs)
+
+    entry = methods._controller("half-inverse", "half inverse", "tab:pink", "p", "0",
+                                lambda task, s: HalfInverse(task, s.plane))
+    monkeypatch.setitem(methods.REGISTRY, entry.family, entry)
+    rows = compare.compare_methods([get_evaluation_task(1)], ["half-inverse", "inverse-nominal"], episodes=3)
+    summary = {r["method"]: r for r in compare.summarize(rows)}
+    assert summary["half-inverse"]["family"] == "half-inverse" and summary["half-inverse"]["machine_steps"] == 0
+    assert summary["half-inverse"][STEPS] > summary["inverse-nominal"][STEPS]  # half steps: slower
+    fig = plot_steps_vs_machine_steps(list(summary.values()))
+    assert "half inverse" in [t.get_text() for t in fig.legends[0].get_texts()]
+
+
+def test_cli_compare_appends_a_method_on_the_ood_set(capsys, tmp_path):
+    common = ["--episodes", "2", "--seeds", "0", "--out", str(tmp_path), "--ood", "1"]
+    assert cli.main(["compare", "--methods", "inverse", "--task-sets", "evaluation", *common]) == 0
+    assert cli.main(["compare", "--methods", "broyden", "--task-sets", "out-of-distribution", "--append",
+                     *common]) == 0
+    summary = {(r["method"], r["task_set"]) for r in compare.read_summary(tmp_path)}
+    assert summary == {("inverse", "evaluation"), ("broyden", "out-of-distribution")}
+    assert (tmp_path / "comparison_machine_steps.png").exists()
+    with pytest.raises(SystemExit) as stop:  # argparse names the choices, in one line
+        cli.main(["compare", "--task-sets", "training", *common])
+    assert stop.value.code == 2 and "invalid choice: 'training'" in capsys.readouterr().err

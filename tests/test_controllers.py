@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from awake_tutorial.controllers import FewestStepsPolicy
+from awake_tutorial.controllers import FewestStepsPolicy, InverseResponsePolicy
 
 from awake_tutorial.envs import evaluate, per_task
 from awake_tutorial.controllers.measured import (PROBE, MeasureThenCorrectPolicy, NominalModelPolicy,
@@ -90,3 +90,51 @@ def test_measuring_refuses_rescaled_probes_short_envs_and_probes_that_end_the_ep
     with pytest.raises(RuntimeError, match="probe 0 ended the episode \\(wall\\).*smaller probe"):
         measure_response(NearTheWall(task), probe=1.0)  # 1e-4 rad on corrector 0 moves BPM 9 by 3 mm
     assert measure_response(NearTheWall(task), probe=0.01).steps == 11  # 0.03 mm: fine
+
+
+# --- zero-cost controllers on the nominal matrix (issue 23) ---------------------------------
+
+
+def test_the_nominal_inverse_is_the_inverse_of_task_0_on_every_task(evaluation_tasks):
+    from awake_tutorial.controllers import NominalInversePolicy
+
+    obs = np.random.default_rng(0).uniform(-0.5, 0.5, size=(7, 10)).astype(np.float32)
+    nominal = InverseResponsePolicy(evaluation_tasks[0]).act(obs)
+    for task in evaluation_tasks:
+        np.testing.assert_array_equal(NominalInversePolicy(task).act(obs), nominal)
+    assert NominalInversePolicy.machine_steps == 0
+
+
+def test_broyden_learns_the_true_matrix_along_its_steps_and_converges(evaluation_tasks):
+    """On a linear machine the secant update makes B reproduce every step it has taken, and
+    the controller reaches 1 mm on every task without measuring (0 machine steps)."""
+    from awake_tutorial.controllers import BroydenPolicy
+    from awake_tutorial.envs import evaluate, per_task
+
+    task = evaluation_tasks[3]
+    policy = BroydenPolicy(task)
+    obs = np.random.default_rng(1).uniform(-0.3, 0.3, size=(1, 10))
+    action = policy.act(obs.astype(np.float32)).astype(np.float64)
+    true_B = 100 * 1e-4 * task.response_h
+    policy.act((obs + action @ true_B.T).astype(np.float32))  # the next reading: B learns from the step
+    np.testing.assert_allclose(policy._B[0] @ action[0], true_B @ action[0], rtol=1e-5, atol=1e-6)
+    results = evaluate(per_task(BroydenPolicy), evaluation_tasks, episodes=8, seed=0)
+    assert all(r["success_rate"] == 1.0 for r in results)
+    nominal = evaluate(per_task(lambda t, p: BroydenPolicy(t, p, min_step=1e9)), evaluation_tasks, episodes=8)
+    assert np.mean([r["mean_length"] for r in results]) < np.mean([r["mean_length"] for r in nominal])
+
+
+def test_broyden_keeps_one_matrix_per_episode_and_checks_its_settings():
+    from awake_tutorial.controllers import BroydenPolicy
+
+    policy = BroydenPolicy(None)
+    rows = np.random.default_rng(2).uniform(-0.3, 0.3, size=(3, 10)).astype(np.float32)
+    first = policy.act(rows)
+    np.testing.assert_array_equal(BroydenPolicy(None).act(rows[1]), first[1])  # rows are separate episodes
+    idle = policy.act(rows)  # no change of the readings: dy = 0 teaches B that the step did nothing
+    assert idle.shape == (3, 10) and np.all(np.abs(idle) <= 1.0)
+    policy.reset()
+    np.testing.assert_array_equal(policy.act(rows), first)
+    for bad in ({"damping": 0.0}, {"max_action": 1.5}, {"min_step": -1.0}, {"rcond": 1.0}, {"start": np.ones((3, 3))}):
+        with pytest.raises(ValueError):
+            BroydenPolicy(None, **bad)

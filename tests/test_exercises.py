@@ -283,3 +283,23 @@ def test_safe_setpoint_feedback(capsys):
                capsys=capsys)
     fails_with(exercises.check_safe_setpoint, lambda k, a, l: setpoint(k, a, l, refuse=False),
                ["refused", "not clipped"], capsys=capsys)
+
+
+def test_the_capstone_checker_grades_the_floor(capsys):
+    """Broyden passes the floor on the unseen machine; doing nothing, or spending more than the
+    budget of machine steps, does not; the controller is handed the task blind."""
+    from awake_tutorial.config import load_config
+    from awake_tutorial.controllers import BroydenPolicy
+    from awake_tutorial.exercises.capstone import BUDGET, blind, check_capstone
+    from awake_tutorial.physics.tasks import get_evaluation_task
+    from awake_tutorial.runs.compare import ood_tasks
+
+    config = load_config()
+    tasks, noise = ood_tasks(2, config)
+    assert np.array_equal(blind(tasks[0]).response_h, get_evaluation_task(0).response_h)
+    assert check_capstone(BroydenPolicy, tasks, noise, config, episodes=3, seeds=(0,))
+    assert not check_capstone(lambda task, plane: (lambda obs: np.zeros_like(obs)), tasks, noise, config,
+                              episodes=2, seeds=(0,))
+    assert "below the floor" in capsys.readouterr().out
+    assert not check_capstone(BroydenPolicy, tasks, noise, config, episodes=2, seeds=(0,), machine_steps=BUDGET + 1)
+    assert "budget" in capsys.readouterr().out

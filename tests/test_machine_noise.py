@@ -128,9 +128,23 @@ def test_drift_moves_the_optics_within_bounds_reproducibly():
 def test_the_noise_summary_spreads_over_seeds_as_the_comparison_does():
     from awake_tutorial.runs import noise_study
 
-    rows = [{"method": "inverse", "bpm_noise": 0.3, "seed": s, "mean_length": length, "success_rate": success}
+    steps = noise_study.STEPS  # the course's score, failures counted as max_steps (not a plain mean)
+    rows = [{"method": "inverse", "bpm_noise": 0.3, "seed": s, steps: length, "success_rate": success}
             for s, length, success in ((0, 2.0, 1.0), (1, 4.0, 0.5), (2, 6.0, 0.75))]
-    (summary,) = noise_study.summarize(rows)
-    assert summary["seeds"] == 3 and summary["mean_length"] == pytest.approx(4.0)
-    assert summary["std_length"] == pytest.approx(2.0)  # std over seeds with ddof 1, as compare's
-    assert summary["std_success"] == pytest.approx(0.25)
+    (summary,) = noise_study.summarize_noise(rows)
+    assert summary["seeds"] == 3 and summary[steps] == pytest.approx(4.0)
+    assert summary[f"{steps}_std"] == pytest.approx(2.0)  # std over seeds with ddof 1, as compare's
+    assert summary["success_rate_std"] == pytest.approx(0.25)
+
+
+def test_the_noise_study_builds_its_methods_from_the_registry():
+    from awake_tutorial.config import load_config
+    from awake_tutorial.physics.tasks import get_evaluation_task
+    from awake_tutorial.runs import noise_study
+
+    rows = noise_study.run_noise_study([get_evaluation_task(2)], None, load_config(), noise_levels=(0.2,),
+                                       methods=("broyden", "measure-correct"), episodes=2, seeds=(0,))
+    assert [r["method"] for r in rows] == ["broyden", "measure-correct"]
+    assert all(0 < r[noise_study.STEPS] <= 100 and 0 <= r["success_rate"] <= 1 for r in rows)
+    with pytest.raises(ValueError, match="unknown method"):
+        noise_study.run_noise_study([get_evaluation_task(2)], None, load_config(), methods=("genius",))

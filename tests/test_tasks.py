@@ -116,3 +116,79 @@ def test_loading_the_shipped_tasks_does_not_import_the_optics():
             "assert not {'cheetah', 'torch', 'awake_tutorial.physics.optics'} & set(sys.modules), sorted(sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+# --- the task distribution object (issue 22.3) and the out-of-distribution set (issue 23) ---------
+
+
+def test_the_default_distribution_draws_the_course_s_scales_bit_for_bit():
+    from awake_tutorial.config import load_config
+
+    expected = np.random.default_rng(7).uniform(0.75, 1.25, size=(5, 10))
+    np.testing.assert_array_equal(tasks.TaskDistribution().sample_scales(5, seed=7), expected)
+    np.testing.assert_array_equal(tasks.TaskDistribution.from_config(load_config()).sample_scales(5, 7), expected)
+    np.testing.assert_array_equal(tasks.sample_quad_scales(5, seed=7), expected)
+
+
+def test_a_wider_or_narrower_distribution_is_a_config_entry():
+    from awake_tutorial.config import load_config
+    from awake_tutorial.runs.compare import heldout_tasks
+
+    wide = tasks.TaskDistribution.from_config(load_config(task_distribution={"scale_low": 0.6, "scale_high": 1.4}))
+    scales = wide.sample_scales(400, seed=0)
+    assert scales.min() < 0.65 and scales.max() > 1.35 and 0.6 <= scales.min() and scales.max() <= 1.4
+    knob = default_lattice().knob_names[3]
+    config = load_config(task_distribution={"knobs": [knob]})
+    (task,) = heldout_tasks(1, config)
+    assert [k for k, s in task.quad_scales.items() if s != 1.0] == [knob]  # only that knob varies
+
+
+def test_the_ood_set_leaves_the_training_range_and_has_its_faults():
+    from awake_tutorial.config import load_config
+
+    config = load_config()
+    ood = tasks.TaskDistribution.from_config(config, "ood_tasks")
+    scales = ood.sample_scales(50, seed=3)
+    assert np.all(np.any((scales < 0.75) | (scales > 1.25), axis=1))  # every task is outside on a knob
+    assert scales.min() >= 0.6 and scales.max() <= 1.4 and ood.bpm_noise == config.ood_tasks.bpm_noise > 0
+    sampled, faults = ood.sample(3, seed=3, first_id=200), ood.faults(3, seed=3)
+    plain = tasks.tasks_from_scales(scales[:3], range(200, 203))
+    for task, clean, fault in zip(sampled, plain, faults):
+        (dead,), ((j, gain),) = fault["dead_bpms"], fault["correctors"].items()
+        assert np.all(task.response_h[dead] == 0) and np.all(task.response_v[dead] == 0)
+        assert gain == pytest.approx(1.2) or gain == pytest.approx(0.8)
+        np.testing.assert_allclose(task.response_h[:, j][np.arange(10) != dead],
+                                   gain * clean.response_h[:, j][np.arange(10) != dead])
+        assert task.quad_scales == clean.quad_scales
+
+
+def test_bad_task_distributions_are_clear_errors():
+    from awake_tutorial.config import TaskDistributionConfig, load_config
+
+    with pytest.raises(ValueError, match="unknown knob"):
+        tasks.TaskDistribution(TaskDistributionConfig(knobs=("nope",)))
+    with pytest.raises(ValueError, match="swap them"):
+        load_config(task_distribution={"scale_low": 1.3})
+    with pytest.raises(ValueError, match="never leaves"):
+        tasks.TaskDistribution(TaskDistributionConfig(outside_low=0.5, outside_high=1.5))
+    with pytest.raises(ValueError, match="unknown config key 'ood_tasks.dead_bpm'"):
+        load_config(ood_tasks={"dead_bpm": 1})
+    assert load_config(ood_tasks={"bpm_noise": 0.3}).ood_tasks.scale_low == 0.6  # a partial entry keeps the rest
+
+
+def test_meta_training_draws_its_tasks_from_the_config_s_distribution(monkeypatch):
+    from awake_tutorial.config import load_config
+    from awake_tutorial.runs import training
+
+    seen = []
+
+    def spy(config, key="task_distribution"):
+        seen.append(getattr(config, key))
+        return tasks.TaskDistribution(getattr(config, key))
+
+    monkeypatch.setattr(training.TaskDistribution, "from_config", staticmethod(spy))
+    knob = default_lattice().knob_names[0]
+    config = load_config(num_batches=1, meta_batch_size=2, fast_batch_size=2, max_steps=10,
+                         task_distribution={"knobs": [knob], "scale_low": 0.9})
+    training.meta_train(config)
+    assert seen == [config.task_distribution] and seen[0].knobs == (knob,)

@@ -111,18 +111,20 @@ class MeasureThenCorrectPolicy(FewestStepsPolicy):
         task: the task to measure (a Task or an evaluation task id).
         plane: "horizontal" or "vertical".
         probe: probe size, action units (default :data:`PROBE`).
-        seed: seed of the measuring episode's start.
+        seed: seed of the measuring episode's start (and of its BPM noise).
         max_steps: time limit of the measuring env (>= 11).
+        bpm_noise: BPM noise std, mm, of the machine measured (the probes are not enlarged).
     Attributes:
         measurement: the :class:`Measurement` (matrix, steps spent, probe size).
         machine_steps: steps spent on the task before acting (= measurement.steps).
     """
 
     def __init__(self, task: Task | int | None, plane: str = "horizontal", probe: float = PROBE,
-                 seed: int | None = 0, max_steps: int = 100):
+                 seed: int | None = 0, max_steps: int = 100, bpm_noise: float = 0.0):
         plane = check_plane(plane)
         task = resolve_task(task)
-        self.measurement = measure_response(AwakeSteeringEnv(task, max_steps=max_steps, plane=plane), probe, seed)
+        env = AwakeSteeringEnv(task, max_steps=max_steps, plane=plane, bpm_noise=bpm_noise)
+        self.measurement = measure_response(env, probe, seed)
         self.machine_steps = self.measurement.steps
         measured = Task.from_response(self.measurement.response, self.measurement.response, task_id=task.id)
         super().__init__(measured, plane)

@@ -4,7 +4,9 @@ A :class:`Task` carries the two orbit response matrices (BPM position per correc
 kick, m/rad, shape 10 x 10) that the environment uses. Tasks are made from quad
 knob scale factors through the optics model (:mod:`awake_tutorial.physics.optics`) of the
 shipped lattice (:func:`~awake_tutorial.physics.lattice_model.default_lattice`), many at
-once, or straight from given matrices (:meth:`Task.from_response`).
+once, or straight from given matrices (:meth:`Task.from_response`). Random tasks come from a
+:class:`TaskDistribution` (which knobs, what ranges, which lattice, which machine faults),
+read from the config (``task_distribution``; ``ood_tasks`` for the out-of-distribution set).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from awake_tutorial.atomic import atomic_path, write_json_atomic
+from awake_tutorial.config import Config, TaskDistributionConfig
 from awake_tutorial.paths import DATA_DIR, data_file
+from awake_tutorial.physics.faults import apply_faults, draw_faults
 from awake_tutorial.physics.lattice_model import default_lattice
 
 N_BPMS = 10
 N_CORRECTORS = 10
-SCALE_LOW, SCALE_HIGH = 0.75, 1.25  # each knob is scaled by U(0.75, 1.25)
 EVALUATION_TASKS_FILE = "evaluation_tasks.npz"
 EVALUATION_SEED = 2024  # seed of the 4 random evaluation tasks (task 0 is nominal)
 
@@ -90,12 +93,13 @@ class Task:
     __hash__ = None  # mutable-looking arrays inside: tasks are compared, not hashed
 
 
-def _tasks_from_scale_array(scales: np.ndarray, ids: Sequence[int]) -> list[Task]:
+def tasks_from_scales(scales: np.ndarray, ids: Sequence[int], lattice=None) -> list[Task]:
+    """Tasks of knob settings ``scales`` (n, knobs) on ``lattice`` (default: the shipped one)."""
     # Deferred: importing the optics (Cheetah, torch) costs ~2.5 s, which loading the shipped
     # tasks (every env, the EPICS server) must not pay; only making new tasks needs it.
     from awake_tutorial.physics.optics import response_matrices
 
-    lattice = default_lattice()
+    lattice = default_lattice() if lattice is None else lattice
     response_h, response_v = response_matrices(lattice, scales)
     return [
         Task(
@@ -117,23 +121,88 @@ def task_from_quad_scales(scales: Mapping[str, float], task_id: int = 0) -> Task
     row = np.array([[float(scales.get(k, 1.0)) for k in knobs]])
     if not np.all(np.isfinite(row)):
         raise ValueError(f"quad scale factors must be finite, got {dict(scales)}.")
-    return _tasks_from_scale_array(row, [task_id])[0]
+    return tasks_from_scales(row, [task_id])[0]
+
+
+LATTICES = {"default": default_lattice}  # the config's lattice name -> the lattice
+
+
+class TaskDistribution:
+    """Where random tasks come from: each of ``knobs`` (default every knob of the lattice)
+    scaled by U(scale_low, scale_high), the others nominal; with ``outside_low <
+    outside_high`` every task has a knob outside [outside_low, outside_high]; per task
+    ``dead_bpms`` BPMs reading 0 and ``miscalibrated_correctors`` correctors off by
+    +-``calibration_error`` (:mod:`awake_tutorial.physics.faults`). ``bpm_noise`` (mm) is
+    the noise of the envs that score the set, not part of a task.
+
+    ``TaskDistribution.from_config(config)``: meta-training, held-out and comparison tasks;
+    ``from_config(config, "ood_tasks")``: the out-of-distribution test set. A wider or
+    shifted distribution is a config entry (YAML: ``task_distribution: {scale_high: 1.4}``).
+    """
+
+    def __init__(self, settings: TaskDistributionConfig | None = None):
+        self.settings = s = TaskDistributionConfig() if settings is None else settings
+        self.lattice = LATTICES[s.lattice]()
+        names = self.lattice.knob_names
+        unknown = sorted(set(s.knobs) - set(names))
+        if unknown:
+            raise ValueError(f"task distribution: unknown knob(s) {unknown}; the lattice's knobs are {list(names)}.")
+        self.columns = [names.index(k) for k in (s.knobs or names)]  # the knobs that vary
+        if s.outside_low < s.outside_high and s.outside_low <= s.scale_low and s.scale_high <= s.outside_high:
+            raise ValueError(f"task distribution: U({s.scale_low}, {s.scale_high}) never leaves "
+                             f"[{s.outside_low}, {s.outside_high}]; widen scale_low/scale_high.")
+
+    @classmethod
+    def from_config(cls, config: Config, key: str = "task_distribution") -> "TaskDistribution":
+        """The distribution of ``config.<key>`` ("task_distribution" or "ood_tasks")."""
+        return cls(getattr(config, key))
+
+    @property
+    def bpm_noise(self) -> float:
+        """BPM noise std, mm, of the envs that score this distribution's tasks."""
+        return self.settings.bpm_noise
+
+    def sample_scales(self, n: int, seed: int) -> np.ndarray:
+        """``n`` knob settings (n, knobs of the lattice) from ``default_rng(seed)``: the course's
+        distribution is exactly ``uniform(0.75, 1.25, (n, 10))``; with an outside range, rows
+        without a knob outside it are dropped and more are drawn."""
+        if int(n) < 0:
+            raise ValueError(f"number of tasks must be >= 0, got {n}.")
+        s, rng, kept = self.settings, np.random.default_rng(seed), []
+        while not kept or sum(map(len, kept)) < int(n):
+            draw = rng.uniform(s.scale_low, s.scale_high, size=(int(n), len(self.columns)))
+            if s.outside_low < s.outside_high:
+                draw = draw[np.any((draw < s.outside_low) | (draw > s.outside_high), axis=1)]
+            kept.append(draw)
+        scales = self.lattice.nominal_scales(int(n))
+        scales[:, self.columns] = np.concatenate(kept)[:int(n)]
+        return scales
+
+    def faults(self, n: int, seed: int) -> list[dict]:
+        """The faults of the ``n`` tasks of ``sample(n, seed)``: {"dead_bpms", "correctors"}."""
+        s = self.settings
+        return draw_faults(n, seed, s.dead_bpms, s.miscalibrated_correctors, s.calibration_error)
+
+    def sample(self, n: int, seed: int, first_id: int = 0) -> list[Task]:
+        """``n`` tasks (ids ``first_id``, ...), the optics of all in one batched call."""
+        scales = self.sample_scales(n, seed)
+        if len(scales) == 0:
+            return []
+        tasks = tasks_from_scales(scales, range(first_id, first_id + len(scales)), self.lattice)
+        if not (self.settings.dead_bpms or self.settings.miscalibrated_correctors):
+            return tasks
+        return [Task(t.id, apply_faults(t.response_h, f), apply_faults(t.response_v, f), t.quad_scales)
+                for t, f in zip(tasks, self.faults(n, seed))]
 
 
 def sample_quad_scales(n: int, seed: int) -> np.ndarray:
-    """``n`` random knob settings, shape (n, 10), each factor U(0.75, 1.25)."""
-    if int(n) < 0:
-        raise ValueError(f"number of tasks must be >= 0, got {n}.")
-    rng = np.random.default_rng(seed)
-    return rng.uniform(SCALE_LOW, SCALE_HIGH, size=(int(n), len(default_lattice().knobs)))
+    """``n`` knob settings of the course's distribution, shape (n, 10), each U(0.75, 1.25)."""
+    return TaskDistribution().sample_scales(n, seed)
 
 
 def sample_tasks(n: int, seed: int, first_id: int = 0) -> list[Task]:
-    """``n`` tasks from the task distribution, all optics computed in one batched call."""
-    scales = sample_quad_scales(n, seed)
-    if len(scales) == 0:
-        return []
-    return _tasks_from_scale_array(scales, range(first_id, first_id + len(scales)))
+    """``n`` tasks from the course's task distribution (the config's default)."""
+    return TaskDistribution().sample(n, seed, first_id)
 
 
 # --- the fixed evaluation tasks -------------------------------------------------
@@ -142,7 +211,7 @@ def sample_tasks(n: int, seed: int, first_id: int = 0) -> list[Task]:
 def make_evaluation_tasks() -> list[Task]:
     """Task 0 = nominal optics, tasks 1..4 = ``sample_quad_scales(4, EVALUATION_SEED)``."""
     scales = np.vstack([default_lattice().nominal_scales(), sample_quad_scales(4, EVALUATION_SEED)])
-    return _tasks_from_scale_array(scales, range(len(scales)))
+    return tasks_from_scales(scales, range(len(scales)))
 
 
 def save_tasks(tasks: Sequence[Task], path: Path) -> None:

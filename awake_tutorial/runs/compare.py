@@ -4,19 +4,11 @@ On a real accelerator every step costs beam time, so each method is scored by tw
 the **machine steps it spends on a task before it acts** (``machine_steps``) and the
 **steps it then needs per episode** to bring the orbit below 1 mm RMS.
 
-======================  =====================================================  ===================
-method                  what it is                                             machine steps spent
-======================  =====================================================  ===================
-``random``              a randomly initialised policy (= ``reinforce-0``)       0
-``reinforce-K``         the random policy after K REINFORCE batches             its K batches' steps
-``ppo``                 PPO trained on evaluation task 0 only                   its training steps
-``meta-K``              the shipped meta-policy after K adaptation batches      its K batches' steps
-``reference-K``         the reference course's meta-policy (configs/reference)  its K batches' steps
-``nominal``             fewest-steps planner on the nominal optics' matrix      0
-``measure-correct``     probe each corrector, then plan on the measured matrix  11 (10 probes, 1 restore)
-``inverse``             inverse response, given the task's true matrix          0
-``fewest-steps``        fewest-steps planner, given the true matrix (the limit) 0
-======================  =====================================================  ===================
+The methods (their names, families, costs and builders) are the registry of
+:mod:`awake_tutorial.runs.methods`: the classical controllers (nominal model, inverse on the
+nominal matrix, Broyden from the nominal matrix, measure then correct, and the two that are
+given the true matrix), the random policy after K REINFORCE batches, PPO, the meta-policy
+and the reference course's meta-policy after K adaptation batches.
 
 PPO's steps (``num_timesteps`` of the model) were spent on task 0, not on the task scored.
 Meta-training's own steps were spent on a simulator and are not counted.
@@ -29,6 +21,11 @@ scores the **mean action** of the Gaussian policies (deterministic: what an oper
 empty for deterministic methods. PPO acts with its mean action. ``mean_length`` is the
 plain mean episode length (failures at their own length), kept for reference.
 
+**Task sets.** ``evaluation`` (the 5 shipped tasks), ``held-out`` (:func:`heldout_tasks`,
+from the config's ``task_distribution``) and ``out-of-distribution`` (:func:`ood_tasks`, from
+``ood_tasks``: wider knob ranges, a dead BPM, a miscalibrated corrector, scored and adapted
+under its BPM noise).
+
 **Seeds.** Each seed ``s`` adapts with seed ``s`` and evaluates with ``evaluate(seed=s)``
 (sub-env i starts from seed s + i): seeds 1000 apart never share a start. Summaries report
 the mean over seeds and the spread over seeds (std, min, max) of each seed's mean over tasks.
@@ -38,6 +35,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -45,22 +43,17 @@ import numpy as np
 
 from awake_tutorial.atomic import write_json_atomic, write_text_atomic
 from awake_tutorial.config import REFERENCE_CONFIG_FILE, Config, load_config
-from awake_tutorial.controllers import FewestStepsPolicy, InverseResponsePolicy
-from awake_tutorial.controllers.measured import MeasureThenCorrectPolicy, NominalModelPolicy
 from awake_tutorial.envs import evaluate, per_task, steps_failed_as_max
-from awake_tutorial.physics.tasks import Task, sample_tasks
-from awake_tutorial.runs.ppo import ppo_policy
-from awake_tutorial.runs.training import EVALUATE, adapt, new_policy, seed_for, torch_threads
+from awake_tutorial.physics.tasks import Task, TaskDistribution, load_evaluation_tasks
+from awake_tutorial.runs import methods as registry
+from awake_tutorial.runs.training import torch_threads
 
 HELDOUT_SEED = 777  # never used in training: meta-training draws its tasks from other seeds
 HELDOUT_FIRST_ID = 100
-ADAPTATION_BATCHES = (0, 1, 2, 4)
-REINFORCE_BATCHES = (10, 40)
+OOD_SEED, OOD_FIRST_ID = 4242, 200  # the out-of-distribution set: its own seed and ids
 SEEDS = (0, 1000, 2000, 3000)  # >= 4 adaptation seeds; 1000 apart: no shared starts
-METHODS = ("random", *(f"reinforce-{k}" for k in REINFORCE_BATCHES), "ppo",
-           *(f"meta-{k}" for k in ADAPTATION_BATCHES), *(f"reference-{k}" for k in ADAPTATION_BATCHES),
-           "nominal", "measure-correct", "inverse", "fewest-steps")
-GIVEN_R = {"inverse": InverseResponsePolicy, "fewest-steps": FewestStepsPolicy, "nominal": NominalModelPolicy}
+METHODS = registry.COMPARISON  # every method's name, from the registry
+TASK_SETS = ("evaluation", "held-out", "out-of-distribution")
 STEPS = "steps_failed_as_max"  # the headline score, see the module docstring
 CONVENTION = ("steps_failed_as_max: mean steps to reach RMS < 1 mm, a failed episode (time limit or wall) "
               "counted as max_steps; headline: mean action of Gaussian policies, sampled_*: sampled actions; "
@@ -70,56 +63,34 @@ FIELDS = ("method", "task_set", "task_id", "seed", "machine_steps", STEPS, "succ
           f"sampled_{STEPS}", "sampled_success_rate", "mean_length", "std_length", "mean_return")
 
 
-def heldout_tasks(n: int = 20) -> list[Task]:
-    """``n`` fresh tasks from the task distribution (ids 100, 101, ...), fixed seed."""
-    return sample_tasks(n, seed=HELDOUT_SEED, first_id=HELDOUT_FIRST_ID)
+def heldout_tasks(n: int = 20, config: Config | None = None) -> list[Task]:
+    """``n`` fresh tasks from the config's ``task_distribution`` (ids 100, 101, ...), fixed seed."""
+    distribution = TaskDistribution.from_config(load_config() if config is None else config)
+    return distribution.sample(n, seed=HELDOUT_SEED, first_id=HELDOUT_FIRST_ID)
 
 
-def _sampling(policy, seed: int, task_id: int, num_batches: int = 0):
-    """``policy`` sampling its actions, with noise seeded by (seed, task, batches)."""
-    return policy.as_numpy_policy(deterministic=False, seed=seed_for(seed, EVALUATE, task_id, num_batches))
+def ood_tasks(n: int = 20, config: Config | None = None) -> tuple[list[Task], float]:
+    """(tasks, BPM noise in mm): ``n`` tasks of the config's ``ood_tasks`` distribution (ids
+    200, ...; fixed seed), out of the training distribution, and the noise to score them with."""
+    distribution = TaskDistribution.from_config(load_config() if config is None else config, "ood_tasks")
+    return distribution.sample(n, seed=OOD_SEED, first_id=OOD_FIRST_ID), distribution.bpm_noise
+
+
+def task_sets(config: Config, names: Sequence[str] = TASK_SETS, heldout: int = 20,
+              ood: int = 20) -> dict[str, tuple[list[Task], float]]:
+    """{task set: (tasks, BPM noise in mm)} of the named sets (``TASK_SETS``)."""
+    unknown = sorted(set(names) - set(TASK_SETS))
+    if unknown:
+        raise ValueError(f"unknown task set(s) {unknown}; choose from {list(TASK_SETS)}.")
+    made = {TASK_SETS[0]: lambda: (load_evaluation_tasks(), 0.0),
+            TASK_SETS[1]: lambda: (heldout_tasks(heldout, config), 0.0),
+            TASK_SETS[2]: lambda: ood_tasks(ood, config)}
+    return {name: made[name]() for name in names}
 
 
 def sampling_policy(policy, seed: int = 0):
     """``per_task`` policy: a GaussianMLPPolicy sampling its actions, as the ``sampled_*`` columns."""
-    return per_task(lambda task, plane: _sampling(policy, seed, task.id))
-
-
-def split_method(method: str) -> tuple[str, int]:
-    """"meta-2" -> ("meta", 2), "random" -> ("reinforce", 0), "ppo" -> ("ppo", 0)."""
-    if method == "random":
-        return "reinforce", 0
-    family, _, batches = method.rpartition("-")
-    return (family, int(batches)) if batches.isdigit() else (method, 0)
-
-
-def _gaussian(method: str, tasks, models: dict, config: Config, seed: int):
-    """(mean-action policy, sampling policy, machine steps per task id) of an adapted policy."""
-    family, num_batches = split_method(method)
-    start = new_policy(config, seed) if family == "reinforce" else models[family]
-    config = models.get("reference_config", config) if family == "reference" else config
-    result = adapt(start, tasks, num_batches, config, seed=seed)
-    steps = {task.id: 0.0 for task in tasks}
-    for record in result.records:  # mean length of the batch's episodes, per task
-        steps[record["task_id"]] += record["mean_length"] * config.fast_batch_size
-    by_id = {task.id: p for task, p in zip(tasks, result.policies)}
-    mean = per_task(lambda task, plane: by_id[task.id].as_numpy_policy())
-    sampled = per_task(lambda task, plane: _sampling(by_id[task.id], seed, task.id, num_batches))
-    return mean, sampled, {i: int(round(s)) for i, s in steps.items()}
-
-
-def _policies(method: str, tasks, models: dict, config: Config, seed: int):
-    """(headline policy, sampling policy or None, machine steps per task id)."""
-    zero = {task.id: 0 for task in tasks}
-    if method in GIVEN_R:
-        return per_task(GIVEN_R[method]), None, zero
-    if method == "measure-correct":
-        controllers = {task.id: MeasureThenCorrectPolicy(task, config.plane, seed=seed) for task in tasks}
-        return (per_task(lambda task, plane: controllers[task.id]), None,
-                {i: c.machine_steps for i, c in controllers.items()})
-    if method == "ppo":
-        return ppo_policy(models["ppo"]), None, {task.id: int(models["ppo"].num_timesteps) for task in tasks}
-    return _gaussian(method, tasks, models, config, seed)
+    return per_task(lambda task, plane: registry._sampling(policy, seed, task.id))
 
 
 def task_scores(results: list[dict], max_steps: int, prefix: str = "") -> list[dict]:
@@ -130,23 +101,23 @@ def task_scores(results: list[dict], max_steps: int, prefix: str = "") -> list[d
              f"{prefix}success_rate": r["success_rate"]} for r in results]
 
 
-def check_models(methods: Sequence[str], meta_policy=None, ppo_model=None, reference_policy=None) -> None:
+def check_models(methods: Sequence[str], meta_policy=None, ppo_model=None, reference_policy=None,
+                 models: dict | None = None) -> None:
     """Clear errors for unknown methods and for methods whose model is missing."""
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}.")
-    needs = {"meta": (meta_policy, "meta_policy= (e.g. pretrained.load_pretrained('meta'))"),
-             "reference": (reference_policy, "reference_policy= (pretrained.load_pretrained('reference'))"),
-             "ppo": (ppo_model, "ppo_model= (e.g. ppo.load_ppo('data/ppo_task0.zip'))")}
-    for family, (model, how) in needs.items():
-        if model is None and any(split_method(m)[0] == family for m in methods):
-            raise ValueError(f"the {family} method(s) need {how}.")
+    given = {registry.META: meta_policy, registry.PPO: ppo_model, registry.REFERENCE: reference_policy,
+             **(models or {})}
+    for name in methods:
+        method, _ = registry.resolve(name)  # ValueError naming the methods
+        if method.needs is not None and given.get(method.needs) is None:
+            raise ValueError(f"the {method.family} method(s) need {method.needs}_policy= (or ppo_model= for PPO): "
+                             "see awake_tutorial.runs.pretrained.load_pretrained.")
 
 
 def compare_methods(tasks: Sequence[Task], methods: Sequence[str] | None = None, episodes: int = 50,
                     seed: int | Sequence[int] = 0, meta_policy=None, ppo_model=None, config: Config | None = None,
                     task_set: str = "evaluation", progress: Callable[[str], None] | None = None,
-                    reference_policy=None, reference_config: Config | None = None) -> list[dict]:
+                    reference_policy=None, reference_config: Config | None = None,
+                    bpm_noise: float = 0.0, models: dict | None = None) -> list[dict]:
     """Score each method on each task with each seed; one row per (method, task, seed) with
     ``FIELDS`` (+ "lengths": the headline episode lengths).
 
@@ -154,16 +125,18 @@ def compare_methods(tasks: Sequence[Task], methods: Sequence[str] | None = None,
     GaussianMLPPolicy) is needed for ``meta-K``, ``reference_policy`` for ``reference-K``
     (adapted with ``reference_config``, default ``configs/reference.yaml``), ``ppo_model``
     (an SB3 PPO) for ``ppo``; a method whose model is missing raises a clear error.
+    ``bpm_noise`` (mm): the machine's BPM noise, for the episodes, adaptation and probes.
+    ``models``: the models of other registry entries, by their ``needs`` key.
     """
     config = load_config() if config is None else config
     methods = list(METHODS if methods is None else methods)
-    check_models(methods, meta_policy, ppo_model, reference_policy)
+    check_models(methods, meta_policy, ppo_model, reference_policy, models)
     if reference_config is None and reference_policy is not None:
         reference_config = load_config(REFERENCE_CONFIG_FILE, num_threads=config.num_threads)
-    models = {"meta": meta_policy, "ppo": ppo_model, "reference": reference_policy,
-              "reference_config": reference_config}
+    models = {registry.META: meta_policy, registry.PPO: ppo_model, registry.REFERENCE: reference_policy,
+              f"{registry.REFERENCE}_config": reference_config, **(models or {})}
     settings = dict(episodes=episodes, max_steps=config.max_steps, plane=config.plane,
-                    wall_penalty=config.wall_penalty)
+                    wall_penalty=config.wall_penalty, bpm_noise=bpm_noise)
     rows = []
     for method in methods:
         if progress is not None:
@@ -177,18 +150,28 @@ def _method_rows(method, tasks, models, config, seeds, task_set, settings) -> li
     """The rows of one method: adapt or build it and score it, seed by seed."""
     rows = []
     for s in seeds:
-        headline, sampled, machine_steps = _policies(method, tasks, models, config, s)
-        results = evaluate(headline, tasks, seed=s, **settings)
-        scores = task_scores(results, config.max_steps)
-        if sampled is not None:
-            extra = task_scores(evaluate(sampled, tasks, seed=s, **settings), config.max_steps, "sampled_")
-        else:
-            extra = [{f"sampled_{STEPS}": None, "sampled_success_rate": None}] * len(results)
-        rows += [{"method": method, "task_set": task_set, "task_id": r["task_id"], "seed": s,
-                  "machine_steps": machine_steps[r["task_id"]], **score, **more,
-                  **{k: r[k] for k in ("mean_length", "std_length", "mean_return", "lengths")}}
-                 for r, score, more in zip(results, scores, extra)]
+        built = registry.build(method, tasks, registry.Setting(config, s, settings["bpm_noise"], models))
+        rows += score_built(method, built, tasks, task_set, s, settings)
     return rows
+
+
+def score_built(method: str, built: registry.Built, tasks: Sequence[Task], task_set: str, seed: int,
+                settings: dict) -> list[dict]:
+    """The rows (``FIELDS`` + "lengths") of a built method on ``tasks`` with one seed;
+    ``settings``: the keyword arguments of :func:`~awake_tutorial.envs.evaluate` (episodes,
+    max_steps, plane, wall_penalty, bpm_noise). Also scores a method of your own:
+    ``score_built("mine", methods.Built(per_task(factory), None, machine_steps), ...)``."""
+    max_steps = settings["max_steps"]
+    results = evaluate(built.policy, tasks, seed=seed, **settings)
+    scores = task_scores(results, max_steps)
+    if built.sampled is not None:
+        extra = task_scores(evaluate(built.sampled, tasks, seed=seed, **settings), max_steps, "sampled_")
+    else:
+        extra = [{f"sampled_{STEPS}": None, "sampled_success_rate": None}] * len(results)
+    return [{"method": method, "task_set": task_set, "task_id": r["task_id"], "seed": seed,
+             "machine_steps": built.machine_steps[r["task_id"]], **score, **more,
+             **{k: r[k] for k in ("mean_length", "std_length", "mean_return", "lengths")}}
+            for r, score, more in zip(results, scores, extra)]
 
 
 def pooled_by_task(rows: Sequence[dict]) -> list[dict]:
@@ -220,7 +203,8 @@ def summarize(rows: Sequence[dict]) -> list[dict]:
     ``worst_success_rate`` (the worst task, mean over seeds), ``steps_over_fewest`` (mean
     of steps / the fewest-steps planner's on the same task and seed, 1 = the physical
     limit) and the plain ``mean_length``."""
-    fewest = {(r["task_set"], r["task_id"], r["seed"]): r[STEPS] for r in rows if r["method"] == "fewest-steps"}
+    fewest = {(r["task_set"], r["task_id"], r["seed"]): r[STEPS] for r in rows
+              if r["method"] == registry.FEWEST_STEPS}
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["method"], r["task_set"]), []).append(r)
@@ -234,7 +218,7 @@ def summarize(rows: Sequence[dict]) -> list[dict]:
 
         ratios = [r[STEPS] / fewest[key] for r in group
                   if (key := (task_set, r["task_id"], r["seed"])) in fewest]
-        family, batches = split_method(method)
+        family, batches = registry.family_of(method)
         row = {"method": method, "family": family, "batches": batches, "task_set": task_set,
                "tasks": len(task_ids), "seeds": len(seeds),
                **spread_over_seeds(per("machine_steps", "seed", seeds), "machine_steps"),
@@ -264,19 +248,41 @@ def _csv(rows: Sequence[dict], fields: Sequence[str]) -> str:
     return text.getvalue()
 
 
-def write_results(rows: Sequence[dict], out_dir) -> dict:
+def read_rows(path) -> list[dict]:
+    """The rows of a ``comparison.csv`` (numbers typed again; "lengths" is not stored)."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    ints = {"task_id", "seed", "machine_steps"}
+    return [{k: v if k in FIELDS[:2] else None if v == "" else int(v) if k in ints else float(v)
+             for k, v in r.items()} for r in rows]
+
+
+def read_summary(out_dir) -> list[dict]:
+    """The summary rows of the ``comparison.json`` in ``out_dir``."""
+    return json.loads((Path(out_dir) / "comparison.json").read_text())["summary"]
+
+
+def write_results(rows: Sequence[dict], out_dir, append: bool = False) -> dict:
     """Write into ``out_dir``: ``comparison.csv`` (one row per method, task and seed; the
     header names the scoring convention), ``comparison_summary.csv`` (:func:`summarize`),
     ``comparison.json`` (convention, summary, and per task the seeds pooled:
     :func:`pooled_by_task`); returns their paths. The UI layer draws the figures of the same
-    folder: :func:`awake_tutorial.ui.plotting_compare.save_comparison_figures`."""
+    folder: :func:`awake_tutorial.ui.plotting_compare.save_comparison_figures`. With ``append``
+    the results already in ``out_dir`` are kept, except the rows of the methods and task sets
+    that ``rows`` holds: one method can be added without rerunning the others."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"csv": out_dir / "comparison.csv", "summary_csv": out_dir / "comparison_summary.csv",
              "json": out_dir / "comparison.json"}
+    per_task = pooled_by_task(rows)
+    if append and paths["csv"].exists():
+        new = {(r["method"], r["task_set"]) for r in rows}
+        kept = [r for r in read_rows(paths["csv"]) if (r["method"], r["task_set"]) not in new]
+        old_pooled = json.loads(paths["json"].read_text())["per_task"]
+        rows = kept + list(rows)
+        per_task = [r for r in old_pooled if (r["method"], r["task_set"]) not in new] + per_task
     summary = summarize(rows)
     write_text_atomic(paths["csv"], _csv(rows, FIELDS))
     write_text_atomic(paths["summary_csv"], _csv(summary, list(summary[0])))
-    write_json_atomic(paths["json"], {"convention": CONVENTION,
-                                      "summary": summary, "per_task": pooled_by_task(rows)})
+    write_json_atomic(paths["json"], {"convention": CONVENTION, "summary": summary, "per_task": per_task})
     return paths

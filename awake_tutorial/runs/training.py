@@ -44,7 +44,7 @@ from awake_tutorial.rl.metalearners import MAMLTRPO, MetaSGDTRPO
 from awake_tutorial.rl.policies import GaussianMLPPolicy
 from awake_tutorial.runs.policy_files import load_policy, save_policy
 from awake_tutorial.rl.samplers import MultiTaskSampler
-from awake_tutorial.physics.tasks import Task, sample_tasks
+from awake_tutorial.physics.tasks import Task, TaskDistribution
 
 INIT, TASKS, ROLLOUT, ADAPT, EVALUATE = 0, 1, 2, 3, 4  # purposes of random numbers
 TASK_CHUNK = 64  # meta-batches whose tasks are drawn in one call
@@ -201,7 +201,7 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
         run_dir: folder for config, progress log and checkpoints (None: nothing is written).
         callback: called with each meta-batch's record; returning True stops cleanly.
         resume: continue the run in ``run_dir``; overwrite: start over in ``run_dir``.
-        task_source: (n, seed) -> n tasks; default ``awake_tutorial.physics.tasks.sample_tasks``.
+        task_source: (n, seed) -> n tasks; default the config's ``task_distribution``.
     Returns:
         MetaTrainResult(policy, run_dir, records) with every record of the run.
     """
@@ -215,7 +215,7 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
         policy.load_state_dict(load_policy(state.policy_file, config=config).state_dict())
     learner = make_learner(policy, config)
     sampler = new_sampler(config)
-    stream = TaskStream(task_source or sample_tasks, config.meta_batch_size, config.seed)
+    stream = TaskStream(task_source or TaskDistribution.from_config(config).sample, config.meta_batch_size, config.seed)
     records = list(state.records)
     elapsed_before = records[-1]["wall_time"] if records else 0.0
     with torch_threads(config.num_threads):

@@ -15,20 +15,26 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FixedLocator, ScalarFormatter
 
+from awake_tutorial.runs.compare import STEPS  # the headline score (failures count as max_steps)
+from awake_tutorial.runs.methods import REGISTRY, family_of, resolve
 from awake_tutorial.ui.plotting import _values, new_figure, save_figure
 
-STEPS = "steps_failed_as_max"  # compare.STEPS, the headline score (failures count as max_steps)
-# family of methods (the "family" of a summary row) -> (legend label, colour, marker)
-FAMILIES = {
-    "reinforce": ("random -> REINFORCE", "tab:gray", "v"),
-    "ppo": ("PPO (trained on task 0)", "tab:brown", "P"),
-    "meta": ("meta-policy", "tab:blue", "o"),
-    "reference": ("reference configuration", "tab:cyan", "s"),
-    "nominal": ("nominal model", "tab:orange", "D"),
-    "measure-correct": ("measure then correct", "tab:red", "X"),
-    "inverse": ("inverse (true R)", "tab:green", "^"),
-    "fewest-steps": ("fewest steps (true R)", "k", "*"),
-}
+
+
+def families() -> dict[str, tuple[str, str, str]]:
+    """Family of methods (the "family" of a summary row) -> (legend label, colour, marker),
+    read from the registry when a figure is drawn (an entry added at run time is drawn too)."""
+    return {family: (m.label, m.colour, m.marker) for family, m in REGISTRY.items()}
+
+
+def registry_order(methods):
+    """Method names in the registry's order (family, then batches); others last, as given."""
+    rank = {family: i for i, family in enumerate(REGISTRY)}
+
+    def key(name):
+        family, batches = family_of(name)
+        return rank.get(family, len(rank)), batches
+    return sorted(methods, key=key)
 
 
 def _grouped_bars(ax, categories, groups: Mapping[str, Sequence[float]]) -> np.ndarray:
@@ -96,7 +102,7 @@ def plot_method_summary(summary: Sequence[Mapping]):
     """Every method on each task set (rows of :func:`awake_tutorial.runs.compare.summarize`):
     mean steps over the fewest-steps planner's (1 = the physical limit, log scale) and
     success rate (black tick: the worst task of the set)."""
-    methods = list(dict.fromkeys(r["method"] for r in summary))
+    methods = registry_order(dict.fromkeys(r["method"] for r in summary))
     task_sets = list(dict.fromkeys(r["task_set"] for r in summary))
     if not methods:
         raise ValueError("plot_method_summary needs at least one summary row.")
@@ -151,7 +157,7 @@ def plot_steps_vs_machine_steps(summary: Sequence[Mapping], task_sets: Sequence[
     fig, axes = new_figure(1, len(task_sets), width=5.2, height=4.2, sharey=True)
     for ax, task_set in zip(axes[0], task_sets):
         mine = [r for r in summary if r["task_set"] == task_set]
-        for family, (label, colour, marker) in FAMILIES.items():
+        for family, (label, colour, marker) in families().items():
             rows = sorted((r for r in mine if r["family"] == family), key=lambda r: r["batches"])
             if not rows:
                 continue
@@ -176,6 +182,37 @@ def plot_steps_vs_machine_steps(summary: Sequence[Mapping], task_sets: Sequence[
     fig.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=7)
     fig.suptitle("steps per episode against machine steps spent (numbers: adaptation batches; bars: min..max over seeds)",
                  fontsize=10)
+    return fig
+
+
+def plot_noise_study(summary: Sequence[Mapping], episodes: int, max_steps: int):
+    """Steps per episode (failures = ``max_steps``) and success rate against BPM noise, one line
+    per method (rows of :func:`awake_tutorial.runs.noise_study.summarize_noise`), coloured as
+    its family in the registry, dashed for the methods given the true matrix; bars: std over seeds."""
+    if not summary:
+        raise ValueError("plot_noise_study needs at least one summary row.")
+    fig, axes = new_figure(1, 2, width=5.5, height=4.2)
+    ax_len, ax_succ = axes[0]
+    markers = iter("osv^D<>phX*")
+    for method in dict.fromkeys(r["method"] for r in summary):
+        rows = sorted((r for r in summary if r["method"] == method), key=lambda r: r["bpm_noise"])
+        entry, batches = resolve(method)
+        style = dict(color=entry.colour, linestyle="--" if entry.knows_response else "-", capsize=3,
+                     marker=entry.marker if not entry.batches else next(markers), label=method,
+                     alpha=1.0 if not entry.batches else 0.5 + 0.5 * (batches + 1) / (max(entry.batches) + 1))
+        noise = [r["bpm_noise"] for r in rows]
+        ax_len.errorbar(noise, [r[STEPS] for r in rows], yerr=[r[f"{STEPS}_std"] or 0 for r in rows], **style)
+        ax_succ.errorbar(noise, [100 * r["success_rate"] for r in rows],
+                         yerr=[100 * (r["success_rate_std"] or 0) for r in rows], **style)
+    ax_len.set(xlabel="BPM noise std (mm)", ylabel=f"steps per episode (a failure counts {max_steps})",
+               yscale="log", title="steps to reach < 1 mm measured RMS")
+    ax_succ.set(xlabel="BPM noise std (mm)", ylabel="success rate (%)", ylim=(-5, 105),
+                title="episodes that reach < 1 mm measured RMS")
+    ax_len.legend(fontsize=7)
+    for ax in (ax_len, ax_succ):
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"Evaluation tasks, {episodes} episodes per task and seed, mean actions; mean over "
+                 f"{summary[0]['seeds']} seeds, bars: std over seeds (dashed: given the true matrix)", fontsize=10)
     return fig
 
 

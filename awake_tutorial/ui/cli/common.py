@@ -1,43 +1,24 @@
-"""Building blocks of the ``awake-tutorial`` command line (:mod:`awake_tutorial.ui.cli`).
-
-A subcommand is one function decorated with ``@subcommand(name, help, *options)``; the
-options shared by several subcommands, reading the settings, run folders and tables
-live here too, so that ``cli`` holds the subcommands themselves.
-"""
+"""What several subcommands share: options, settings, run folders, tables, policies."""
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
+import matplotlib
 import yaml
+from tqdm.auto import tqdm
 
-from awake_tutorial.ui import plotting
 from awake_tutorial.config import load_config
-from awake_tutorial.runs.folders import check_not_taken
+from awake_tutorial.envs import evaluate, steps_failed_as_max
 from awake_tutorial.physics.tasks import get_evaluation_task, load_evaluation_tasks
+from awake_tutorial.runs.folders import check_not_taken
+from awake_tutorial.runs.policy_files import load_policy
+from awake_tutorial.runs.training import new_policy, torch_threads
+from awake_tutorial.ui import plotting
+from awake_tutorial.ui.cli.base import CLIError, option
 
-USER_ERRORS = (ValueError, KeyError, OSError)  # what bad input raises in the package
-SUBCOMMANDS: dict[str, tuple] = {}  # name -> (help, options, function)
-
-
-class CLIError(Exception):
-    """A mistake in the command line, reported as one line."""
-
-
-def option(*names, **kwargs) -> tuple:
-    """One ``parser.add_argument(*names, **kwargs)``, for :func:`subcommand`."""
-    return names, kwargs
-
-
-def subcommand(name: str, help: str, *options):
-    """Register the decorated ``function(args)`` as ``awake-tutorial <name>``."""
-    def register(function):
-        SUBCOMMANDS[name] = (help, options, function)
-        return function
-    return register
-
+matplotlib.use("Agg")  # figures go to files; never open a window
 
 CONFIG = (option("--config", type=Path, help="YAML settings (default: the package's configs/awake.yaml)"),
           option("--set", action="append", metavar="KEY=VALUE",
@@ -94,18 +75,19 @@ def save_standard_figures(records, out_dir) -> None:
         print(f"figure: {plotting.save_figure(fig, Path(out_dir) / f'{name}.png')}")
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line and status 2, without argparse's usage block
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+def load_meta_policy(spec: str, config, seed: int):
+    """A GaussianMLPPolicy from a .pt file, or a seeded random one for "random"."""
+    return new_policy(config, seed) if spec == "random" else load_policy(spec, config=config)
 
 
-def build_parser(description: str) -> argparse.ArgumentParser:
-    """The parser of every registered subcommand (``args.run`` is its function)."""
-    parser = Parser(prog="awake-tutorial", description=description)
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
-    for name, (help_text, options, function) in SUBCOMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
-        for names, kwargs in options:
-            sub.add_argument(*names, **kwargs)
-        sub.set_defaults(run=function)
-    return parser
+def evaluate_and_print(policy, args, config, title: str) -> list[dict]:
+    tasks = tqdm(evaluation_tasks(args.tasks), unit="task", desc="evaluate", dynamic_ncols=True)
+    with torch_threads(config.num_threads):  # as compare: same numbers, and fast on a busy machine
+        results = [evaluate(policy, [task], episodes=args.episodes, seed=args.seed, max_steps=config.max_steps,
+                            plane=config.plane, wall_penalty=config.wall_penalty)[0] for task in tasks]
+    rows = [{"task": r["task_id"], "steps": steps_failed_as_max(r["lengths"], r["successes"], config.max_steps),
+             "success": r["success_rate"], "plain mean length": r["mean_length"], "return": r["mean_return"]}
+            for r in results]
+    print_table(rows, f"{title}: {args.episodes} episodes per task; steps: the course's score (a failed episode "
+                      f"counts as {config.max_steps}); plain mean length: failures at their own length")
+    return results
