@@ -33,3 +33,10 @@ def test_processes_of_another_run_are_not_counted():
     finally:
         other.kill()
         other.wait()
+
+
+def test_serve_machine_help_says_what_it_starts_and_how_to_stop_the_repeater():
+    from awake_tutorial.ui.cli import SUBCOMMANDS
+
+    assert "no CA repeater" in SUBCOMMANDS["serve-machine"]
+    assert "pkill -f caproto.commandline.repeater" in SUBCOMMANDS["serve-machine"]

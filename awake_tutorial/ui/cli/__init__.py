@@ -35,7 +35,9 @@ SUBCOMMANDS = {  # name -> help; the module is awake_tutorial.ui.cli.<name with 
     "make-tasks": "regenerate the evaluation tasks (data/evaluation_tasks.npz)",
     "compare": "score every method on the evaluation, held-out and out-of-distribution tasks, in machine steps",
     "serve-machine": "serve the simulated AWAKE line over EPICS Channel Access until Ctrl-C (a foreground "
-                     "process: Ctrl-C or killing it stops the server)",
+                     "process: Ctrl-C or killing it stops the server; it starts no other process, no CA "
+                     "repeater: caproto-get/-put start one that outlives them, stop it with "
+                     "`pkill -f caproto.commandline.repeater`)",
     "restore": "put back the corrector settings saved in FILE (after a session was killed)",
 }
 
