@@ -23,7 +23,13 @@ def spd_matrix(n: int = 30, condition: float = 100.0, seed: int = 0) -> torch.Te
     return (q * eigenvalues) @ q.T
 
 
-@checker("conjugate gradient (notebook 04)")
+def conjugate_gradient_reference(Av: Callable, b: torch.Tensor, iters: int) -> torch.Tensor:
+    """The package's :func:`~awake_tutorial.rl.metalearners.trpo.conjugate_gradient`, x only."""
+    return conjugate_gradient(Av, b, iters)[0]
+
+
+@checker("conjugate gradient (notebook 04)", fallback=conjugate_gradient_reference,
+         fallback_name="conjugate gradient (rl.metalearners.trpo.conjugate_gradient)")
 def check_conjugate_gradient(fn: Callable) -> str | None:
     """``fn(Av, b, iters) -> x`` solving A x = b for symmetric positive definite A."""
     for seed, (n, condition) in enumerate([(10, 10.0), (30, 100.0)]):
@@ -51,8 +57,9 @@ def check_conjugate_gradient(fn: Callable) -> str | None:
             return "you returned b: x must be updated (x += alpha * p) in every iteration."
         reference = conjugate_gradient(Av, b, 2 * n)[0].numpy()
         return (f"after {2 * n} iterations |A x - b| = {residual:.3g} (the package's CG: "
-                f"{np.linalg.norm(A.numpy() @ reference - b.numpy()):.1g}). Check alpha = r.r / p.Ap, "
-                "r -= alpha * Ap, and the new direction p = r + (r_new.r_new / r.r) p.")
+                f"{np.linalg.norm(A.numpy() @ reference - b.numpy()):.1g}). Compare each update with "
+                "the equations above the exercise: the step length along p, the new residual, and the "
+                "next direction, which must be A-conjugate to the previous one.")
     return None
 
 
@@ -61,7 +68,8 @@ def kl_scaled_step_reference(x: torch.Tensor, fvp: Callable, max_kl: float) -> t
     return x * torch.sqrt(2 * max_kl / torch.dot(x, fvp(x)))
 
 
-@checker("KL-scaled TRPO step (notebook 04)")
+@checker("KL-scaled TRPO step (notebook 04)", fallback=kl_scaled_step_reference,
+         fallback_name="KL-scaled step (exercises.trpo.kl_scaled_step_reference)")
 def check_kl_scaled_step(fn: Callable) -> str | None:
     """``fn(x, fvp, max_kl) -> step``: x the direction F^-1 g, fvp(v) = F v."""
     for seed, max_kl in enumerate([1e-3, 0.05]):
@@ -84,7 +92,7 @@ def check_kl_scaled_step(fn: Callable) -> str | None:
             return "the step must be a multiple of x (only its length changes)."
         if np.isclose(kl, max_kl / 2) or np.isclose(kl, 2 * max_kl):
             return (f"the quadratic KL 1/2 d^T F d of your step is {kl / max_kl:.2g} * max_kl: "
-                    "mind the 1/2 of the second-order KL, the scale is sqrt(2 max_kl / x^T F x).")
+                    "mind the 1/2 of the second-order KL model.")
         return (f"the quadratic KL 1/2 d^T F d of your step is {kl:.3g}, it should equal max_kl = "
-                f"{max_kl}: scale x by sqrt(2 max_kl / x^T F x).")
+                f"{max_kl}: solve 1/2 (b x)^T F (b x) = max_kl for the factor b (a square root appears).")
     return None
