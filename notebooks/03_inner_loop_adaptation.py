@@ -236,7 +236,7 @@ reinforce_loss = exercises.graded(exercises.check_reinforce_loss, reinforce_loss
 # %% tags=["exercise-stub"]
 def gae(rewards, values, mask, gamma, lam):
     """GAE(gamma, lambda) advantages (T, B) of padded episodes; V = 0 after each episode's end."""
-    raise NotImplementedError("the recursive form of GAE above runs backwards in time; what is V(s_t+1) "
+    raise NotImplementedError("the recursive form of GAE above runs backwards in time; what is the next state's value "
                               "at an episode's last step, and what may the padding contribute?")
 
 

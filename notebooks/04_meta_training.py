@@ -218,9 +218,9 @@ Code(inspect.getsource(training.meta_batch), language="python")
 # %% tags=["exercise-stub"]
 def conjugate_gradient(Av, b, iters):
     """Approximate solution x of A x = b (flat torch vectors); A only through Av(v) = A v."""
-    raise NotImplementedError("the residual r = b - A x tells how far x is from a solution: what are x, r "
-                              "and p at the start, how many products with A does one iteration need, and "
-                              "when can you stop early?")
+    raise NotImplementedError("the residual, b minus A x, tells how far x is from a solution: what are x, the "
+                              "residual and the direction at the start, how many products with A does one "
+                              "iteration need, and when can you stop early?")
 
 
 # %%
@@ -235,8 +235,8 @@ conjugate_gradient = exercises.graded(exercises.check_conjugate_gradient, conjug
 # %% tags=["exercise-stub"]
 def kl_scaled_step(x, fvp, max_kl):
     """The multiple of x whose quadratic KL 1/2 d^T F d equals max_kl."""
-    raise NotImplementedError("put d = l x into the quadratic KL model and solve for l; F is known only "
-                              "through products F v")
+    raise NotImplementedError("put the step, l times x, into the quadratic KL model and solve for l; F is known "
+                              "only through its products with vectors")
 
 
 # %%

@@ -26,6 +26,7 @@ from awake_tutorial.exercises.policy_gradient import check_gae, check_reinforce_
 from awake_tutorial.exercises.steering import check_inverse_policy, check_length_ratio, check_method, score_method
 from awake_tutorial.exercises.trpo import check_conjugate_gradient, check_kl_scaled_step
 
-__all__ = ["graded", "quiz", "check_nominal_converges", "check_gaussian_score", "check_inverse_policy", "check_length_ratio", "check_reinforce_loss", "check_gae",
+__all__ = ["graded", "quiz", "check_nominal_converges", "check_gaussian_score",
+           "check_inverse_policy", "check_length_ratio", "check_reinforce_loss", "check_gae",
            "check_conjugate_gradient", "check_kl_scaled_step", "check_adapt_and_score", "check_method",
            "score_method", "check_safe_setpoint"]

@@ -13,8 +13,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # Solutions to notebook 5: adapting the pretrained meta-policy
 #

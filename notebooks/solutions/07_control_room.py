@@ -13,8 +13,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # Solutions to notebook 7: steering a machine through its control system
 #
