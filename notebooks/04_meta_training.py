@@ -375,7 +375,7 @@ exercises.quiz(r"1. In the figure the return <i>before</i> adaptation rises too,
 }, answer=0)
 
 # %% jupyter={"source_hidden": true}
-exercises.quiz(r"2. The default <code>max_kl</code> is $10^{-2}$ (the reference course's is $10^{-3}$). What do you expect from $10^{-3}$? Predict, then try it on a few meta-batches: <code>load_config(max_kl=1e-3, num_batches=20)</code>.", {
+exercises.quiz(r"2. The default <code>max_kl</code> is $10^{-2}$ (the reference course's is $10^{-3}$). What do you expect from $10^{-3}$? Predict, then try it on 20 meta-batches: <code>load_config(max_kl=1e-3)</code> and a budget of 20.", {
     r"Slower progress per meta-batch, with fewer rejected or shrunk steps":
         r"Right: each outer step may change the policy ten times less (in KL). Larger steps learn faster early on, but the line search shrinks them more often (<code>ls_steps</code> in the records), and late in training a large step can undo progress.",
     r"The same progress: the line search makes up for it":
@@ -385,7 +385,7 @@ exercises.quiz(r"2. The default <code>max_kl</code> is $10^{-2}$ (the reference 
 }, answer=0)
 
 # %% jupyter={"source_hidden": true}
-exercises.quiz(r"3. Second-order MAML (<code>load_config(first_order=False, num_batches=2)</code>): what changes in <code>result.records[-1]['timings']['outer']</code>? Predict, then measure.", {
+exercises.quiz(r"3. Second-order MAML (<code>load_config(first_order=False)</code>, two meta-batches): what changes in <code>result.records[-1]['timings']['outer']</code>? Predict, then measure.", {
     r"It grows a lot: every Fisher-vector product differentiates twice through the inner steps":
         r"Right: the exact meta-gradient keeps the inner step's graph, and the conjugate gradient repeats that product many times. Measure the factor on your machine; on many problems first-order MAML learns about as well, which is why it is the default.",
     r"It is the same: only the gradient changes":

@@ -329,7 +329,10 @@ Image(filename=str(REPO_DIR / "docs" / "figures" / "noise.png"))
 #   anything you compute from them are allowed; a policy may keep state between calls.
 # * **The floor:** on evaluation tasks 1-4 (8 episodes each) your method must succeed in
 #   at least 95 % of the episodes *and* need fewer steps (a failure counted as 100) than
-#   the nominal-model controller of the table (`nominal`), which costs nothing to build.
+#   the nominal-model controller of the table (`nominal`), which costs nothing to build:
+#
+# $$ \text{success}_\text{yours} \ge 95\,\%, \qquad
+#    \text{steps}_\text{yours} < \text{steps}_\texttt{nominal} \quad\text{(same episodes)} . $$
 #
 # Ideas, not recipes: what did notebook 1 show about controllers built on the nominal
 # matrix, and about what makes them diverge? What could a policy learn about the task
