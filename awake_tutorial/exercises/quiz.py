@@ -9,8 +9,8 @@ A notebook cell reads, in plain text as well as in JupyterLab::
 
 (the right option's explanation starts with "Right", the others' say why not).
 
-In JupyterLab the question shows with one button per option; clicking one shows whether
-it is right and its explanation (ipywidgets, the course's widget library; no other
+In JupyterLab the question shows with one lettered button per option (the option's text,
+maths included, next to it); clicking one shows whether it is right and its explanation (ipywidgets, the course's widget library; no other
 dependency). In a viewer without widgets the cell's source is the quiz, answers included.
 """
 
@@ -42,12 +42,12 @@ def _check(question: str, options: Mapping[str, str], answer: int) -> list[tuple
     return items
 
 
-def quiz(question: str, options: Mapping[str, str], answer: int, show: bool = True) -> widgets.VBox:
+def quiz(question: str, options: Mapping[str, str], answer: int, show: bool = True) -> widgets.VBox | None:
     """One multiple-choice question: ``options`` maps each option's text to the explanation
     shown when it is clicked; ``answer`` is the index of the right option (in ``options``).
     The buttons show the options in an order shuffled by the question's text (the same at
-    every run), so the right one is not always first. Returns the widget (displayed unless
-    ``show`` is False)."""
+    every run), so the right one is not always first. Displays the widget and returns None
+    (a notebook cell then shows it once), or with ``show=False`` returns it undisplayed."""
     items = _check(question, options, answer)
     order = random.Random(question).sample(range(len(items)), len(items))
     feedback = widgets.HTMLMath(value="<i>Choose an answer.</i>")
@@ -63,14 +63,18 @@ def quiz(question: str, options: Mapping[str, str], answer: int, show: bool = Tr
             other.button_style = ""
         button.button_style = "success" if index == answer else "warning"
 
-    for text, _ in (items[i] for i in order):
-        button = widgets.Button(description=text, tooltip=text,
-                                layout=widgets.Layout(width="auto", max_width="100%"))
+    rows = []
+    for letter, (text, _) in zip("ABCDEFGH", (items[i] for i in order)):
+        button = widgets.Button(description=letter, tooltip=f"answer {letter}",
+                                layout=widgets.Layout(width="3em", flex="0 0 auto"))
         button.add_class("awake-quiz-option")
         button.on_click(on_click)
         buttons.append(button)
-    box = widgets.VBox([widgets.HTMLMath(value=f"<b>{question}</b>"), *buttons, feedback])
+        rows.append(widgets.HBox([button, widgets.HTMLMath(value=text)]))  # buttons cannot render maths
+    box = widgets.VBox([widgets.HTMLMath(value=f"<b>{question}</b>"), *rows, feedback])
     box.add_class("awake-quiz")
+    box.buttons = buttons  # for tests: the option buttons in display order
     if show:
         display(box)
+        return None
     return box
