@@ -206,19 +206,20 @@ Code(inspect.getsource(training.meta_batch), language="python")
 # %% [markdown]
 #
 # ### Exercise 1 (graded): conjugate gradient
-# Write `conjugate_gradient(Av, b, iters)` that solves $Ax = b$ for a symmetric positive
-# definite $A$ known only through the function `Av(v)` $= Av$ ($b$ a flat torch vector).
-# Start from $x = 0$, $r = p = b$; each iteration:
+# Write `conjugate_gradient(Av, g, iters)` that solves $Ax = g$ for a symmetric positive
+# definite $A$ known only through the function `Av(v)` $= Av$ ($g$ a flat torch vector; in
+# TRPO, $A = F$ and $g$ the gradient). Start from $x = 0$, residual $q = g - Ax = g$ and
+# direction $p = q$; each iteration:
 #
-# $$ \tau = \frac{r^\top r}{p^\top A p},\quad x \leftarrow x + \tau p,\quad
-#    r' = r - \tau A p,\quad p \leftarrow r' + \frac{r'^\top r'}{r^\top r}\, p,\quad r \leftarrow r' . $$
+# $$ \tau = \frac{q^\top q}{p^\top A p},\quad x \leftarrow x + \tau p,\quad
+#    q' = q - \tau A p,\quad p \leftarrow q' + \frac{q'^\top q'}{q^\top q}\, p,\quad q \leftarrow q' . $$
 #
-# Stop after `iters` iterations or when $r^\top r < 10^{-10}$.
+# Stop after `iters` iterations or when $q^\top q < 10^{-10}$.
 
 # %% tags=["exercise-stub"]
-def conjugate_gradient(Av, b, iters):
-    """Approximate solution x of A x = b (flat torch vectors); A only through Av(v) = A v."""
-    raise NotImplementedError("the residual, b minus A x, tells how far x is from a solution: what are x, the "
+def conjugate_gradient(Av, g, iters):
+    """Approximate solution x of A x = g (flat torch vectors); A only through Av(v) = A v."""
+    raise NotImplementedError("the residual, g minus A x, tells how far x is from a solution: what are x, the "
                               "residual and the direction at the start, how many products with A does one "
                               "iteration need, and when can you stop early?")
 

@@ -242,7 +242,7 @@ def cg(Av, b, iters, sign=1.0, update_x=True, fixed_iters=None):
 def test_conjugate_gradient_feedback(capsys):
     assert exercises.check_conjugate_gradient(cg)
     fails_with(exercises.check_conjugate_gradient, lambda *a: cg(*a, sign=-1), ["wrong sign"], capsys=capsys)
-    fails_with(exercises.check_conjugate_gradient, lambda *a: cg(*a, update_x=False), ["returned b"],
+    fails_with(exercises.check_conjugate_gradient, lambda *a: cg(*a, update_x=False), ["returned the right-hand side"],
                capsys=capsys)
     fails_with(exercises.check_conjugate_gradient, lambda *a: cg(*a, fixed_iters=2), ["|A x - b|"], capsys=capsys)
 

@@ -31,7 +31,8 @@ def conjugate_gradient_reference(Av: Callable, b: torch.Tensor, iters: int) -> t
 @checker("conjugate gradient (notebook 04)", fallback=conjugate_gradient_reference,
          fallback_name="conjugate gradient (rl.metalearners.trpo.conjugate_gradient)")
 def check_conjugate_gradient(fn: Callable) -> str | None:
-    """``fn(Av, b, iters) -> x`` solving A x = b for symmetric positive definite A."""
+    """``fn(Av, g, iters) -> x`` solving A x = g for symmetric positive definite A (notebook 04
+    writes the right-hand side g, the TRPO gradient; the code calls it ``b``)."""
     for seed, (n, condition) in enumerate([(10, 10.0), (30, 100.0)]):
         A = spd_matrix(n, condition, seed)
         b = torch.randn(n, generator=torch.Generator().manual_seed(seed + 10), dtype=torch.float64)
@@ -52,9 +53,9 @@ def check_conjugate_gradient(fn: Callable) -> str | None:
         if not calls:
             return "your function never called Av: conjugate gradient learns A only through products A p."
         if np.allclose(x, -exact, rtol=1e-6):
-            return "wrong sign: start from x = 0, r = b - A x = b, and move x along +alpha p."
+            return "wrong sign: start from x = 0 (residual g - A x = g) and move x forward along p (tau > 0)."
         if np.allclose(x, b.numpy()):
-            return "you returned b: x must be updated (x += alpha * p) in every iteration."
+            return "you returned the right-hand side g: x must move along p in every iteration."
         reference = conjugate_gradient(Av, b, 2 * n)[0].numpy()
         return (f"after {2 * n} iterations |A x - b| = {residual:.3g} (the package's CG: "
                 f"{np.linalg.norm(A.numpy() @ reference - b.numpy()):.1g}). Compare each update with "

@@ -30,28 +30,28 @@ print(mode_banner())
 # %% [markdown]
 # ## Exercise 1: conjugate gradient
 #
-# Start from $x = 0$, so the residual $r = b - Ax$ is $b$ and the first direction is $p = r$.
+# Start from $x = 0$, so the residual $q = g - Ax$ is $g$ and the first direction is $p = q$.
 # One product $Ap$ per iteration gives the step length $\tau$ along $p$, the new $x$ and
 # the new residual; the next direction adds the new residual to a multiple of $p$ chosen
-# so that it is $A$-conjugate to the previous directions. Stop early once $r^\top r$ is tiny.
+# so that it is $A$-conjugate to the previous directions. Stop early once $q^\top q$ is tiny.
 # In exact arithmetic $n$ iterations solve an $n \times n$ system.
 
 # %% tags=["solution"]
-def conjugate_gradient(Av, b, iters):
-    """Approximate solution x of A x = b (flat torch vectors); A only through Av(v) = A v."""
-    x = torch.zeros_like(b)
-    r, p = b.clone(), b.clone()  # residual b - A x at x = 0, first search direction
-    rr = r.dot(r)
+def conjugate_gradient(Av, g, iters):
+    """Approximate solution x of A x = g (flat torch vectors); A only through Av(v) = A v."""
+    x = torch.zeros_like(g)
+    q, p = g.clone(), g.clone()  # residual g - A x at x = 0, first search direction
+    qq = q.dot(q)
     for _ in range(iters):
-        if rr < 1e-10:
+        if qq < 1e-10:
             break
         Ap = Av(p)
-        tau = rr / p.dot(Ap)  # step length along p
+        tau = qq / p.dot(Ap)  # step length along p
         x = x + tau * p
-        r = r - tau * Ap
-        rr_new = r.dot(r)
-        p = r + (rr_new / rr) * p  # the next direction, A-conjugate to the previous ones
-        rr = rr_new
+        q = q - tau * Ap
+        qq_new = q.dot(q)
+        p = q + (qq_new / qq) * p  # the next direction, A-conjugate to the previous ones
+        qq = qq_new
     return x
 
 
