@@ -261,7 +261,8 @@ print(f"(drift so far: {100 * np.abs(machine.quad_scales() - start_scales).max()
 # weakness is the probes: they are tiny ($4\times10^{-6}$ rad), so anything that moves the
 # orbit during the 11 probe steps (drift, BPM noise: `docs/figures/noise.png`) becomes a
 # large error in the measured columns, and the matrix goes stale as the optics move on.
-# The nominal model is off by the task's quadrupole errors from the start. The
+# The nominal model (the fewest-steps planner on the design optics' matrix) is off by the
+# task's quadrupole errors from the start. The
 # meta-policy needs no matrix: it maps readings to actions and adapts from episodes, at
 # the price of those episodes. In quick mode (10 episodes per row) the numbers are only
 # indicative.

@@ -9,6 +9,7 @@ check mark and "Right"). Screenshots are saved to ``artifacts/browser/``. Needs 
 (``.ci/run`` installs it); Playwright drives it, no browser download.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -126,55 +127,52 @@ def tracebacks(page) -> list[str]:
     return [t for t in errors.all_inner_texts() if "Traceback" in t or "Error:" in t]
 
 
-def test_quiz_gives_feedback_and_unfinished_exercises_do_not_stop_the_notebook(lab):
+@contextlib.contextmanager
+def ran_in_jupyterlab(lab: str, notebook: str, timeout_ms: int):
+    """A page of ``notebook`` after Run All, no cell raised; a screenshot when done or failed."""
     playwright = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with playwright.sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            run_all(page, lab, QUIZ_NOTEBOOK, timeout_ms=300_000)
+            run_all(page, lab, notebook, timeout_ms=timeout_ms)
             assert not tracebacks(page), tracebacks(page)[0]
-            outputs = "\n".join(page.locator(".jp-OutputArea-output").all_inner_texts())
-            assert outputs.count("NOT DONE YET") == 2, "both unfilled exercises say so"
-            assert "instead of yours" in outputs, "and the notebook runs on with the package's version"
-            quizzes = page.locator(".awake-quiz")
-            assert quizzes.count() == 5, "five quiz questions rendered as widgets"
-            first = quizzes.first
-            first.scroll_into_view_if_needed()
-            feedback = first.locator(".awake-quiz-feedback")
-            verdicts = []
-            for i in range(first.locator(".awake-quiz-option").count()):
-                first.locator(".awake-quiz-option").nth(i).click()
-                page.wait_for_function("el => !el.innerText.includes('Choose an answer')",
-                                       arg=feedback.element_handle(), timeout=10_000)
-                page.wait_for_timeout(300)
-                verdicts.append(feedback.inner_text())
-            right = [v for v in verdicts if "\u2714" in v]
-            wrong = [v for v in verdicts if "\u2718" in v]
-            assert len(right) == 1 and "Right" in right[0], verdicts
-            assert len(wrong) == len(verdicts) - 1 and all(len(v) > 20 for v in wrong), \
-                "every wrong option explains why"
+            yield page
         finally:
-            page.screenshot(path=str(ARTIFACTS / "01_quiz.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / notebook.replace(".ipynb", ".png")), full_page=True)
             browser.close()
+
+
+def test_quiz_gives_feedback_and_unfinished_exercises_do_not_stop_the_notebook(lab):
+    with ran_in_jupyterlab(lab, QUIZ_NOTEBOOK, timeout_ms=300_000) as page:
+        outputs = "\n".join(page.locator(".jp-OutputArea-output").all_inner_texts())
+        assert outputs.count("NOT DONE YET") == 2, "both unfilled exercises say so"
+        assert "instead of yours" in outputs, "and the notebook runs on with the package's version"
+        quizzes = page.locator(".awake-quiz")
+        assert quizzes.count() == 5, "five quiz questions rendered as widgets"
+        first = quizzes.first
+        first.scroll_into_view_if_needed()
+        feedback = first.locator(".awake-quiz-feedback")
+        verdicts = []
+        for i in range(first.locator(".awake-quiz-option").count()):
+            first.locator(".awake-quiz-option").nth(i).click()
+            page.wait_for_function("el => !el.innerText.includes('Choose an answer')",
+                                   arg=feedback.element_handle(), timeout=10_000)
+            page.wait_for_timeout(300)
+            verdicts.append(feedback.inner_text())
+        right = [v for v in verdicts if "\u2714" in v]
+        wrong = [v for v in verdicts if "\u2718" in v]
+        assert len(right) == 1 and "Right" in right[0], verdicts
+        assert len(wrong) == len(verdicts) - 1 and all(len(v) > 20 for v in wrong), \
+            "every wrong option explains why"
 
 
 def test_meta_training_notebook_runs_in_jupyterlab(lab):
-    playwright = pytest.importorskip("playwright.sync_api")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as p:
-        browser = launch(p)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        try:
-            run_all(page, lab, NOTEBOOK, timeout_ms=420_000)
-            assert not tracebacks(page), tracebacks(page)[0]
-            assert page.locator(".widget-progress, .widget-hprogress").count() >= 1, "no progress bar rendered"
-            assert page.locator(".jp-OutputArea-output img, .widget-image").count() >= 1, "no figure rendered"
-            assert page.locator("button.widget-button, .jupyter-button").count() >= 1, "no stop button rendered"
-            # the project disables JupyterLab's announcements plugin (Makefile, binder/postBuild):
-            # a learner is not asked about Jupyter news on first start
-            assert page.get_by_text("official Jupyter news").count() == 0, "the news popup is shown"
-        finally:
-            page.screenshot(path=str(ARTIFACTS / "04_meta_training.png"), full_page=True)
-            browser.close()
+    with ran_in_jupyterlab(lab, NOTEBOOK, timeout_ms=420_000) as page:
+        assert page.locator(".widget-progress, .widget-hprogress").count() >= 1, "no progress bar rendered"
+        assert page.locator(".jp-OutputArea-output img, .widget-image").count() >= 1, "no figure rendered"
+        assert page.locator("button.widget-button, .jupyter-button").count() >= 1, "no stop button rendered"
+        # the project disables JupyterLab's announcements plugin (Makefile, binder/postBuild):
+        # a learner is not asked about Jupyter news on first start
+        assert page.get_by_text("official Jupyter news").count() == 0, "the news popup is shown"
