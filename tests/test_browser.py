@@ -96,8 +96,12 @@ def run_all(page, lab: str, notebook: str, timeout_ms: int) -> None:
     if dialog.count():
         dialog.first.click()
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-    page.click(".lm-MenuBar-item:has-text('Run')", timeout=30_000)
-    page.click(".lm-Menu-item:has-text('Run All Cells')", timeout=30_000)
+
+    def run_all_cells():
+        page.click(".lm-MenuBar-item:has-text('Run')", timeout=30_000)
+        page.click(".lm-Menu-item:has-text('Run All Cells')", timeout=30_000)
+
+    run_all_cells()
     # every code cell ran and none is still queued or running: each shown prompt has an execution
     # count (collapsed cells, e.g. the quiz's, show none), the largest is at least the number
     # of shown prompts, and the kernel is idle; twice in a row, 3 s apart (between two queued
@@ -111,9 +115,19 @@ def run_all(page, lab: str, notebook: str, timeout_ms: int) -> None:
         return idle && shown.length > 0 && counts.length === shown.length
             && Math.max(...counts) >= shown.length;
     }"""
+    started = """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].some(
+        p => /\\[(\\d+|\\*)\\]/.test(p.textContent))"""
     deadline = time.monotonic() + timeout_ms / 1000
+    retry = time.monotonic() + 45
     streak = 0
     while streak < 2:
+        # on a loaded machine the kernel can come up (or ask for itself) after Run All was
+        # clicked, and nothing runs: accept the kernel dialog and ask again
+        if time.monotonic() > retry and not page.evaluate(started):
+            if dialog.count():
+                dialog.first.click()
+            run_all_cells()
+            retry = time.monotonic() + 45
         if time.monotonic() > deadline:
             prompts = page.evaluate("""() => [...document.querySelectorAll('.jp-CodeCell')].map(
                 c => (c.querySelector('.jp-InputPrompt') || {textContent: '-'}).textContent.trim())""")
