@@ -448,3 +448,39 @@ def test_quiz_rejects_malformed_questions():
         quiz("Q", {"a": "Right.", "b": "No."}, answer=2, show=False)
     with pytest.raises(ValueError, match="starts with 'Right'"):
         quiz("Q", {"a": "No.", "b": "Right."}, answer=0, show=False)
+
+
+# A wrong answer typed into the learner's own cell, in the notebook as shipped: the grading
+# cell right below rejects it and the name then holds the package's implementation.
+WRONG_IN_THE_CELL = {
+    ("01_awake_steering_problem", "inverse_response_action"):
+        "def inverse_response_action(R, obs):\n    return -inverse(R, obs)\n",
+    ("01_awake_steering_problem", "nominal_converges"):
+        "def nominal_converges(R, R0):\n    return bool(np.all(np.diag(R) / np.diag(R0) < 2))\n",
+    ("03_inner_loop_adaptation", "gaussian_score"):
+        "def gaussian_score(a, mu, log_std):\n    return (mu - a) / torch.exp(2 * log_std), "
+        "(a - mu) ** 2 / torch.exp(2 * log_std) - 1\n",
+    ("03_inner_loop_adaptation", "reinforce_loss"):
+        "def reinforce_loss(log_probs, advantages, mask):\n    return (log_probs * advantages * mask).sum() / mask.shape[1]\n",
+    ("04_meta_training", "kl_scaled_step"):
+        "def kl_scaled_step(x, fvp, max_kl):\n    return torch.sqrt(max_kl / x.dot(fvp(x))) * x\n",
+    ("07_control_room", "safe_setpoint"):
+        "def safe_setpoint(kicks, action, limit):\n    new = kicks + 1e-4 * action / max(1.0, np.abs(action).max())\n"
+        "    if np.any(new > limit):\n        raise ValueError('beyond')\n    return new\n",
+}
+
+
+@pytest.mark.parametrize("name, function", list(WRONG_IN_THE_CELL))
+def test_a_wrong_answer_in_the_learners_cell_fails_its_grading_cell(name, function, capsys):
+    notebook = jupytext.read(NOTEBOOK_DIR / f"{name}.py")
+    index = next(i for i, cell in enumerate(notebook.cells) if "exercise-stub" in cell.metadata.get("tags", [])
+                 and f"def {function}(" in cell.source)
+    namespace = {"inverse": inverse}
+    imports = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    exec(PREAMBLE + imports.source, namespace)
+    exec(WRONG_IN_THE_CELL[(name, function)], namespace)  # what the learner typed
+    learners = namespace[function]
+    exec(notebook.cells[index + 1].source, namespace)  # the notebook's own grading cell
+    out = capsys.readouterr().out
+    assert "NOT YET" in out and "instead of yours" in out, out
+    assert namespace[function] is not learners, "later cells use the package's implementation"
