@@ -36,22 +36,24 @@
 # After this notebook you can
 # * write down the orbit response matrix $R$ and say why it is lower triangular;
 # * state the observation, action, reward and end conditions of the steering environment;
-# * **implement** the inverse-response controller (graded exercise) and explain why it
-#   still converges with a wrong (nominal) model;
+# * **implement** the inverse-response controller (graded exercise) and **derive** when it
+#   still converges with a wrong (nominal) model (graded exercise);
 # * say what a *task* is and why the tasks of this course form a distribution.
 #
 # **Prerequisites:** Python and numpy; linear algebra (matrix inverse, eigenvalues);
 # no accelerator physics or reinforcement learning needed (the terms are in the
 # glossary, `notebooks/README.md`).
 #
-# **Time:** about 40 min for a learner (reading, one exercise, the quiz); the code runs
-# in under a minute (quick mode: < 30 s).
+# **Time:** about 50 min for a learner (reading 25, two exercises 20, the quiz 5); the
+# code runs in under a minute (quick mode: < 30 s).
 #
 # **How exercises work:** a cell tagged *exercise* holds a stub that raises
-# `NotImplementedError`; write your code there and run it, then run the *check* cell
-# below it: it prints `PASS` or what is wrong. Between them sits a collapsed
-# *solution* cell (click the "..." to unfold it). It redefines the function, so
-# skip it when you check your own version (or re-run your cell afterwards).
+# `NotImplementedError` with a hint; write your code there and run it, then run the
+# *check* cell below it. It grades **your** function and prints `PASS`, `NOT YET` and
+# what is wrong, or `NOT DONE YET` while the stub is unfilled; the notebook runs on either
+# way (later cells then use the package's own implementation and say so). Worked
+# solutions are kept apart, in `solutions/01_awake_steering_problem.ipynb`: open it
+# when you are stuck or done.
 
 # %%
 import numpy as np
@@ -70,23 +72,24 @@ print(mode_banner())
 # %% [markdown]
 # ## 1. The beamline
 #
-# Elements sit at a position $s$ along the design orbit (m). The quadrupoles focus the
-# beam; the **beta function** $\beta(s)$ (m) measures how large the beam is and, more
-# important for us, how strongly an orbit offset at $s$ is amplified:
-# in linear optics a kick $\theta_j$ at corrector $j$ moves the beam at a downstream
+# Elements sit at a position $z$ along the design orbit (m; the figures' axes call it
+# $s$, the accelerator convention, but in this course $s$ is the observation). The
+# quadrupoles focus the beam; the **beta function** $\beta(z)$ (m) measures how large the
+# beam is and, more important for us, how strongly an orbit offset at $z$ is amplified:
+# in linear optics a kick $u_j$ (rad) at corrector $j$ moves the beam at a downstream
 # point $i$ by
 #
-# $$ \Delta x_i = \sqrt{\beta_i \beta_j}\, \sin\!\big(2\pi(\mu_i - \mu_j)\big)\, \theta_j , $$
+# $$ \Delta y_i = \sqrt{\beta_i \beta_j}\, \sin\!\big(2\pi(\psi_i - \psi_j)\big)\, u_j , $$
 #
-# with $\mu$ the *phase advance* (in turns of $2\pi$). (The course's matrix below
-# multiplies this by a calibration factor $c = \tfrac12$.) The figure shows the layout
+# with $\psi$ the *phase advance* (in turns of $2\pi$). (The course's matrix below
+# multiplies this by a calibration factor $\kappa = \tfrac12$.) The figure shows the layout
 # (BPMs, correctors, quadrupoles, bends) and $\beta_x$, $\beta_y$ of the nominal optics,
 # computed with [Cheetah](https://github.com/desy-ml/cheetah) in
 # `awake_tutorial.physics.optics.twiss`. The line itself is an object, a `Lattice`
 # (elements, quadrupole knobs, beam) read from `awake_tutorial/physics/lattice/tt43.yaml`;
 # every optics function is given the lattice it works on.
 #
-# **Look at:** the large $\beta_x$ around $s \approx 10$ m: a small kick becomes a large
+# **Look at:** the large $\beta_x$ around $z \approx 10$ m: a small kick becomes a large
 # offset there. (The beam starts with $\beta_x = \beta_y = 5$ m.)
 
 # %%
@@ -100,14 +103,14 @@ plotting.plot_beamline(line)  # ... the figure only draws them
 # For the 10 BPMs and 10 correctors used in the course, the linear optics gives a
 # $10 \times 10$ matrix $R$ (m/rad, one per plane):
 #
-# $$ x_{\text{BPM}} = R\, \theta_{\text{correctors}}, \qquad
-#    R_{ij} = c\,\sqrt{\beta_i\beta_j}\,\sin\!\big(2\pi(\mu_i-\mu_j)\big)
+# $$ y_{\text{BPM}} = R\, u_{\text{correctors}}, \qquad
+#    R_{ij} = \kappa\,\sqrt{\beta_i\beta_j}\,\sin\!\big(2\pi(\psi_i-\psi_j)\big)
 #    \ \text{if BPM } i \text{ is downstream of corrector } j, \text{ else } 0,
-#    \qquad c = \tfrac12 . $$
+#    \qquad \kappa = \tfrac12 . $$
 #
-# The calibration factor $c = \tfrac12$ (`awake_tutorial.physics.optics.RESPONSE_CALIBRATION`)
+# The calibration factor $\kappa = \tfrac12$ (`awake_tutorial.physics.optics.RESPONSE_CALIBRATION`)
 # is empirical, not physics: the reference course's matrices are exactly half the response
-# of section 1 (the $\Delta x_i / \theta_j$ that MAD-X or tracking gives), and we keep the
+# of section 1 (the $\Delta y_i / u_j$ that MAD-X or tracking gives), and we keep the
 # factor so our tasks equal the matrices that course trained and was tested on. So an entry
 # of $R$, quoted in m/rad, is half the BPM offset (m) per rad of kick; the environment uses
 # exactly this $R$. A corrector cannot move the beam upstream of itself, so $R$ is lower
@@ -136,7 +139,7 @@ plotting.plot_response_matrix(nominal)
 # | | definition | units |
 # |---|---|---|
 # | observation $s$ | the 10 BPM readings, clipped to $[-1, 1]$ | 1.0 = 10 mm |
-# | action $a$ | change of the 10 corrector kicks, $\Delta\theta = 10^{-4}\,\text{rad}\cdot a$ | 1.0 = 0.1 mrad |
+# | action $a$ | change of the 10 corrector kicks, $\Delta u = 10^{-4}\,\text{rad}\cdot a$ | 1.0 = 0.1 mrad |
 # | reward | $r = -10 \cdot \mathrm{RMS}(s)$, RMS over the 10 BPMs | 0 is perfect |
 # | success | $\mathrm{RMS}(s) < 0.1$ (1 mm): the episode ends | |
 # | wall | any $|s_i| \ge 1$ (10 mm): the episode ends, with a penalty | |
@@ -187,7 +190,7 @@ print(f"200 sampled tasks: |R_task - R_nominal| / |R_nominal| = {np.mean(change)
 #
 # ### The inverse-response policy (the benchmark)
 # If $R$ is known, the kick change that cancels the readings $s$ (in m: $s/100$) is
-# $\Delta\theta = -R^{-1} s/100$. In action units $a = \Delta\theta / 10^{-4}$, scaled
+# $\Delta u = -R^{-1} s/100$. In action units $a = \Delta u / 10^{-4}$, scaled
 # down to $\max_i |a_i| \le 1$ if needed: a large correction takes a few steps.
 # This is `awake_tutorial.controllers.InverseResponsePolicy`.
 #
@@ -199,25 +202,18 @@ print(f"200 sampled tasks: |R_task - R_nominal| / |R_nominal| = {np.mean(change)
 # $$ a = \frac{-R^{-1}\, s / 100}{10^{-4}}, \qquad
 #    a \leftarrow a / \max(1, \max_i |a_i|) . $$
 #
-# `np.linalg.solve(R, b)` computes $R^{-1} b$ without forming the inverse.
+# Mind which index of $R$ is the BPM and which the corrector, and the units.
 
 # %% tags=["exercise-stub"]
 def inverse_response_action(R, obs):
     """The inverse-response action (10,) for readings obs (10,) and response matrix R (10, 10)."""
-    raise NotImplementedError("solve R dk = -obs / 100 for the kick change dk (rad), divide by 1e-4, "
-                              "then divide by max(1, max|a|)")
-
-
-# %% tags=["solution"] jupyter={"source_hidden": true}
-def inverse_response_action(R, obs):
-    """The inverse-response action (10,) for readings obs (10,) and response matrix R (10, 10)."""
-    kick_change = np.linalg.solve(R, -np.asarray(obs) / 100)  # rad
-    action = kick_change / 1e-4  # 1 = 0.1 mrad
-    return action / max(1.0, np.abs(action).max())  # scale as a whole: the direction is kept
+    raise NotImplementedError("which kick change makes the readings R du + s vanish? Readings are in "
+                              "units of 10 mm, kicks in rad, actions in units of 0.1 mrad; a too large "
+                              "action is shortened, its direction kept")
 
 
 # %%
-assert exercises.check_inverse_policy(inverse_response_action)
+inverse_response_action = exercises.graded(exercises.check_inverse_policy, inverse_response_action)
 
 # %% [markdown]
 # One episode on the nominal optics with the package's `InverseResponsePolicy`
@@ -268,7 +264,7 @@ assert all(row["success_rate"] == 1.0 for row in inverse), "the benchmark solves
 # $\pm 1$ limit stretch the path. Because each corrector changes by at most 0.1 mrad per
 # step, some starts *need* several steps whatever one does. `FewestStepsPolicy` plans
 # with the known $R$: it finds the smallest $n$ such that some kick change with
-# $\|\Delta\theta\|_\infty \le n \cdot 10^{-4}$ rad brings the RMS below 1 mm (a bounded
+# $\|\Delta u\|_\infty \le n \cdot 10^{-4}$ rad brings the RMS below 1 mm (a bounded
 # least-squares problem), and walks there in $n$ equal steps.
 #
 # This is **what is possible when the physics is known**: no learned policy can need
@@ -305,29 +301,47 @@ plotting_compare.plot_comparison({"inverse, own R": inverse, "inverse, nominal R
                          title="the right and the wrong model")
 
 # %% [markdown]
-# **Why the wrong model still converges.** With the nominal matrix $R_0$ one full step
-# changes the kicks by $-R_0^{-1}s/100$, and the readings become
+# ### Exercise 2 (graded, a derivation): when does the wrong model still converge?
+# With the nominal matrix $R_0$ one full step changes the kicks by $\Delta u = -R_0^{-1}s/100$,
+# and the machine, whose matrix is $R$, answers: the readings become
 #
-# $$ s_{k+1} = (I - M)\, s_k, \qquad M = R_\text{task} R_0^{-1} . $$
+# $$ s_{k+1} = (I - M)\, s_k, \qquad M = R\, R_0^{-1} . $$
 #
-# Repeated steps shrink $s$ to zero when every eigenvalue $m$ of $M$ satisfies
-# $|1 - m| < 1$; for real eigenvalues that is $0 < m < 2$ ($m < 1$: undershoot, slow;
-# $1 < m < 2$: overshoot, the sign alternates while the error shrinks). Both matrices
-# are lower triangular, so $M$ is too and its eigenvalues are simply the ratios of the
-# diagonals, $m_i = R_{\text{task},ii} / R_{0,ii}$. The max-abs scaling does *not* create
-# the convergence: a step shortened by a factor $c \in (0, 1]$ gives eigenvalues $1 - c\,m$,
-# inside the unit circle under the same condition. (The eigenvalues set the rate in the
-# long run; a few early steps can still grow some readings, and a reading that reaches
-# 10 mm ends the episode at the wall.)
+# **Derive** for which $M$ repeated steps drive every start to zero, with pen and paper
+# first. Then write `nominal_converges(R, R0)`: `True` if they do on a machine with
+# response $R$ (both matrices $10\times10$, lower triangular), else `False`. Ignore the
+# max-abs scaling of large actions (it shortens a step, and does not change the answer).
+# Think of: the eigenvalues of a linear iteration, what is special about the eigenvalues
+# of a triangular matrix, and the edge cases (an eigenvalue above 1, exactly at a bound,
+# negative). The checker tries matrices near each edge.
+
+# %% tags=["exercise-stub"]
+def nominal_converges(R, R0):
+    """True if full inverse-response steps computed with R0 steer a machine with response R to zero."""
+    raise NotImplementedError("when does a linear iteration s -> A s shrink every start? Which matrix is A "
+                              "here, where are the eigenvalues of a triangular matrix, and is an eigenvalue "
+                              "exactly on the bound enough?")
+
+
+# %%
+nominal_converges = exercises.graded(exercises.check_nominal_converges, nominal_converges)
+
+# %% [markdown]
+# Now on the course's tasks. The eigenvalues of $R\,R_0^{-1}$ are the ratios of the
+# diagonals, $m_i = R_{ii} / R_{0,ii}$ (both matrices are lower triangular): their range on
+# the evaluation tasks and on 200 sampled ones, and your verdict for each task. (In the
+# long run the eigenvalues set the rate; a few early steps can still grow some readings,
+# and a reading that reaches 10 mm ends the episode at the wall.)
 
 # %%
 eval_ratios = np.array([np.diag(task.response("horizontal")) / np.diag(R) for task in tasks])
 sampled_ratios = np.array([np.diag(task.response_h) / np.diag(R) for task in sampled])
-inside = np.all((sampled_ratios > 0) & (sampled_ratios < 2), axis=1)
+verdicts = [nominal_converges(task.response_h, R) for task in sampled]
 print(f"evaluation tasks: eigenvalues of R_task R_0^-1 between {eval_ratios.min():.2f} and {eval_ratios.max():.2f}")
 print(f"200 sampled tasks: between {sampled_ratios.min():.2f} and {sampled_ratios.max():.2f}; "
-      f"all in (0, 2) for {inside.mean():.1%} of the tasks")
-assert np.all((eval_ratios > 0) & (eval_ratios < 2)), "the nominal model converges on every evaluation task"
+      f"the nominal model converges on {np.mean(verdicts):.1%} of them")
+assert all(nominal_converges(task.response("horizontal"), R) for task in tasks), \
+    "the nominal model converges on every evaluation task (measured above: no failed episode)"
 
 # %% [markdown]
 # ## Summary
@@ -336,40 +350,68 @@ assert np.all((eval_ratios > 0) & (eval_ratios < 2)), "the nominal model converg
 #   is the response matrix $R$ (m/rad), set by the quadrupoles.
 # * Each quadrupole setting is a **task** with its own $R$.
 # * Knowing $R$, the inverse-response policy solves every task in a few steps, and the
-#   fewest-steps planner shows the limit; with the wrong $R$ performance drops.
+#   fewest-steps planner shows the limit; with the wrong $R$ it needs more steps.
 #
-# * With the nominal $R_0$ instead, the controller still converges on a task as long as
-#   the eigenvalues of $R_\text{task}R_0^{-1}$ lie in $(0, 2)$, but it needs more steps.
+# * With the nominal $R_0$ instead, the inverse-response controller still converges on a
+#   task as long as the eigenvalues of $R\,R_0^{-1}$ satisfy your condition of exercise 2
+#   (the solutions notebook derives it), but it needs more steps.
 #
 # ## Self-check quiz
-# 1. Why is $R$ lower triangular?
-# 2. A corrector kick of 0.1 mrad and $R_{ij} = 20$ m/rad: how far does BPM $i$ move,
-#    and what does the observation show?
-# 3. The action is $(2, 0.5, 0, \dots)$. What does the environment apply, and why not
-#    $(1, 0.5, 0, \dots)$?
-# 4. On a task where one diagonal ratio $R_{\text{task},ii}/R_{0,ii}$ were 2.5, what would
-#    the nominal-model controller do?
-# 5. Why does the course call a setting of the quadrupoles a *task*?
 #
-# **Next:** notebook 2 trains a neural-network policy with PPO on one task, without
-# knowing $R$.
+# Click an answer: each option says why it is right or wrong. (The quiz cells' code is
+# collapsed; in a viewer without widgets, e.g. a plain `.ipynb` on the web, the options
+# and their explanations are that code.)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"1. Why is $R$ lower triangular?", {
+    r"A corrector moves the beam only downstream of itself":
+        r"Right. BPMs and correctors are numbered along the line: $R_{ij} = 0$ when BPM $i$ sits upstream of corrector $j$, whatever the optics.",
+    r"The quadrupoles of this plane all focus":
+        r"No: the quadrupoles set the values of $\beta$ and $\psi$, not which entries vanish. Any optics gives a triangular $R$.",
+    r"The calibration factor removes the upper half":
+        r"No: $\kappa = \tfrac12$ scales every entry alike. The zeros come from causality along the line.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"2. A corrector kick of 0.1 mrad and $R_{ij} = 20$ m/rad: how far does BPM $i$ move, and what does the observation show?", {
+    r"2 mm; the observation changes by 0.2":
+        r"Right: $20 \times 10^{-4}$ m = 2 mm, and 1.0 of the observation is 10 mm. The kick was one action unit.",
+    r"20 mm; the beam hits the wall":
+        r"No: m/rad times rad, and 0.1 mrad is $10^{-4}$ rad: $20 \times 10^{-4}$ m = 2 mm.",
+    r"2 mm; the observation changes by 2":
+        r"The offset is right, the units of the observation are not: 1.0 = 10 mm, so 2 mm reads 0.2.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"3. The action is $(2, 0.5, 0, \dots)$. What does the environment apply?", {
+    r"$(1, 0.25, 0, \dots)$":
+        r"Right: the whole vector is divided by $\max_i|a_i| = 2$, which keeps its direction.",
+    r"$(1, 0.5, 0, \dots)$":
+        r"No: that clips each entry, which changes the direction; the correction would no longer point at zero.",
+    r"$(2, 0.5, 0, \dots)$":
+        r"No: a corrector changes by at most 0.1 mrad (one action unit) per step; larger actions are scaled down.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"4. On a task where one diagonal ratio $R_{ii}/R_{0,ii}$ were 2.5, what would the nominal-model inverse controller do?", {
+    r"Diverge: along that mode the reading overshoots by 150 % per full step and grows":
+        r"Right: that eigenvalue of $I - M$ is $1 - 2.5 = -1.5$; the reading grows in alternating sign until the beam hits the wall.",
+    r"Converge, only more slowly":
+        r"No: slow convergence belongs to small ratios ($0 < m < 1$, undershoot). At 2.5 every full step overshoots by more than it corrects.",
+    r"Converge, because large actions are scaled down":
+        r"No: short steps can delay it, but close to zero the steps are not scaled down any more, and full steps amplify that mode by 1.5.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"5. Why does the course call a setting of the quadrupoles a <i>task</i>?", {
+    r"Each setting has its own $R$, i.e. its own dynamics, drawn from one distribution with shared structure":
+        r"Right: learning to solve <i>any</i> task of that distribution quickly is the meta-learning problem.",
+    r"Each episode starts from another orbit":
+        r"No: the start is random <i>within</i> a task; the task fixes how kicks move the beam.",
+    r"The reward differs between settings":
+        r"No: the reward is $-10\cdot\mathrm{RMS}$ everywhere; what changes is the response matrix.",
+}, answer=0)
 
 # %% [markdown]
-# <details><summary>Answers</summary>
-#
-# 1. A corrector deflects the beam only downstream of itself: $R_{ij} = 0$ when BPM $i$
-#    sits upstream of corrector $j$, and BPMs and correctors are numbered along the line.
-# 2. $20 \times 10^{-4}$ m = 2 mm; the observation shows $0.2$ (1 = 10 mm). In action units
-#    the kick was $a_j = 1$.
-# 3. $(1, 0.25, 0, \dots)$: the whole vector is divided by $\max_i|a_i| = 2$, which keeps
-#    its direction. Clipping each entry would change the direction, and the correction
-#    would no longer point at zero.
-# 4. That eigenvalue of $I - M$ is $1 - 2.5 = -1.5$: along that direction the reading
-#    overshoots by 150 % each full step and grows in alternating sign until the beam hits
-#    the wall (short steps, $c\,m < 2$, can delay it, but once close to zero the steps are
-#    not scaled down any more).
-# 5. Each setting gives its own response matrix, i.e. its own environment dynamics, and
-#    the settings come from one distribution with shared structure. Learning to solve
-#    *any* task from that distribution quickly is the meta-learning problem.
-#
-# </details>
+# **Next:** notebook 2 trains a neural-network policy with PPO on one task, without
+# knowing $R$.

@@ -39,8 +39,9 @@
 # **Prerequisites:** notebook 1 (the environment, the benchmarks); basic probability
 # (expectation, Gaussian); what a neural network and gradient descent are.
 #
-# **Time:** about 40 min for a learner; the code runs in about a minute (quick mode:
-# < 30 s).
+# **Time:** about 40 min for a learner (reading 25, the exercise 10, the quiz 5); the code
+# runs in about a minute (quick mode: < 30 s). Exercises are graded as in notebook 1; worked
+# solutions are in `solutions/02_ppo_single_task.ipynb`.
 #
 # **Scoring convention of the course:** every headline number scores a policy's *mean*
 # action (deterministic: what an operator would run on the machine); where sampled
@@ -66,7 +67,7 @@ print(mode_banner())
 # * **Value function, baseline.** $V(s)$ = the expected return from state $s$ on, under
 #   the current policy. Used as a *baseline* it is subtracted from the observed return,
 #   so that an action is judged against what was expected anyway: this lowers the
-#   variance of the policy gradient without biasing it. PPO learns $V_\phi$ as a second
+#   variance of the policy gradient without biasing it. PPO learns $V$ as a second
 #   network; the meta-learning notebooks fit a linear baseline (notebook 3).
 # * **Advantage.** $\hat A_t$ estimates how much better action $a_t$ was than the
 #   policy's average in $s_t$. With the TD error $\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t)$,
@@ -84,7 +85,7 @@ print(mode_banner())
 # ## PPO in one paragraph
 #
 # PPO collects `n_steps` environment steps with the current policy, estimates for every
-# step the advantage $\hat A_t$ (with GAE, around its learned value function $V_\phi(s)$),
+# step the advantage $\hat A_t$ (with GAE, around its learned value function $V(s)$),
 # and then improves the policy for a few epochs on that data with the *clipped*
 # surrogate objective
 #
@@ -202,21 +203,13 @@ plotting_compare.plot_comparison(results, title="PPO trained on task 0, tested o
 # %% tags=["exercise-stub"]
 def length_ratio(ppo_rows, inverse_rows):
     """{task_id: PPO mean length / inverse mean length, or None where PPO fails episodes}."""
-    raise NotImplementedError("match the rows by row['task_id']; a ratio only where "
-                              "row['success_rate'] == 1.0, else None")
-
-
-# %% tags=["solution"] jupyter={"source_hidden": true}
-def length_ratio(ppo_rows, inverse_rows):
-    """{task_id: PPO mean length / inverse mean length, or None where PPO fails episodes}."""
-    inverse_length = {row["task_id"]: row["mean_length"] for row in inverse_rows}
-    return {row["task_id"]: row["mean_length"] / inverse_length[row["task_id"]]
-            if row["success_rate"] == 1.0 else None
-            for row in ppo_rows}
+    raise NotImplementedError("two lists of rows about the same tasks: are they in the same order? And when "
+                              "does a mean episode length mean what it says?")
 
 
 # %%
-assert exercises.check_length_ratio(length_ratio, results["PPO trained on task 0"], results["inverse response"])
+length_ratio = exercises.graded(exercises.check_length_ratio, length_ratio, results["PPO trained on task 0"],
+                                results["inverse response"])
 print(length_ratio(results["PPO trained on task 0"], results["inverse response"]))
 
 # %% [markdown]
@@ -234,39 +227,47 @@ print(length_ratio(results["PPO trained on task 0"], results["inverse response"]
 # this step effective (the *outer loop*, MAML).
 #
 # ## Self-check quiz
-# 1. On which evaluation tasks does PPO fail completely, and on which only partly?
-#    Compare their response matrices with task 0's: `plotting.plot_tasks(tasks)`.
-# 2. Would training PPO on *all* tasks (a random task per episode) solve the problem?
-#    What would such a policy have to infer from the readings alone?
-# 3. Subtracting a baseline $V(s_t)$ from the return changes every term of the policy
-#    gradient. Why does it not change its expectation?
-# 4. What does the clip in $L^\text{CLIP}$ do when $\hat A_t > 0$ and the new policy
-#    already makes $a_t$ 1.5 times as likely as the old one ($\epsilon = 0.2$)?
+#
+# Click an answer: each option says why it is right or wrong. (The quiz cells' code is
+# collapsed; in a viewer without widgets, e.g. a plain `.ipynb` on the web, the options
+# and their explanations are that code.)
 
-# %% [markdown]
-# <details><summary>Answers</summary>
-#
-# 1. Compare the signs of the strong entries (columns 0-2, BPMs 4-9). Where a task's
-#    matrix has the *same* signs as task 0's but other magnitudes, PPO's corrections
-#    point roughly the right way and over- or undershoot: it succeeds on part of the
-#    episodes, slowly. Where the signs *flip* (a quadrupole setting that moves the
-#    phase advance $\mu_i - \mu_j$ between a corrector and a BPM across a multiple of
-#    half a turn, where $\sin 2\pi(\mu_i - \mu_j)$ changes sign), PPO's
-#    correction pushes the beam the wrong way: short failed episodes, the beam ends on
-#    the wall. And where the response is much weaker, the corrections are too small and
-#    episodes run into the time limit.
-# 2. Partly. One reading does not reveal the task: the same orbit can come from
-#    different kicks under different optics. A policy that sees only the current
-#    readings can at best learn a *robust* compromise that works on average, cautious
-#    and slow (notebook 5's meta-policy before adaptation is such a policy). To do
-#    better it must *identify* the task, e.g. from how the readings responded to its
-#    last actions: a policy with memory (a recurrent network, the "RL$^2$" approach to
-#    meta-RL), or, as in this course, a few gradient steps on data of the task (MAML).
-# 3. $\mathbb E_{a\sim\pi}[\nabla_\theta\log\pi_\theta(a\mid s)] = \nabla_\theta \int \pi_\theta(a\mid s)\,da
-#    = \nabla_\theta 1 = 0$, so $\mathbb E[\nabla\log\pi\; V(s)] = 0$ for any function of the state
-#    alone. Only the variance changes, and a good $V$ lowers it.
-# 4. $\rho_t = 1.5 > 1 + \epsilon = 1.2$: the clipped term $1.2\,\hat A_t$ is the smaller one, its
-#    gradient is zero, so this sample stops pushing $a_t$ further up. PPO may improve
-#    the policy, but only up to a limited ratio per batch of data.
-#
-# </details>
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"1. On which evaluation tasks does PPO fail, and why there? (Compare the matrices: <code>plotting.plot_tasks(tasks)</code>.)", {
+    r"Where strong entries flip sign against task 0 (short failures at the wall) or the response is much weaker (time limit)":
+        r"Right: with the same signs but other magnitudes PPO's corrections point roughly the right way and over- or undershoot (partial success, slowly); where signs flip (the phase advance between a corrector and a BPM crosses a multiple of half a turn) it pushes the beam the wrong way.",
+    r"On every task but 0, equally":
+        r"No: read the success rates in the table above; they differ a lot from task to task, and so do the matrices.",
+    r"Where the start orbits are larger":
+        r"No: every method plays the same starts on every task (same seeds); what differs is the response matrix.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"2. Would training PPO on <i>all</i> tasks (a random task per episode) solve the problem?", {
+    r"Partly: one reading does not reveal the task, so at best a robust, cautious compromise":
+        r"Right: the same orbit can come from different kicks under different optics. To do better a policy must identify the task, from memory of how readings responded (RL$^2$) or from a few gradient steps on the task's data (MAML, this course).",
+    r"Yes: with enough data PPO learns every task":
+        r"No: a policy that sees only the current readings cannot tell the tasks apart; it can only average over them.",
+    r"No: PPO cannot be trained on several tasks":
+        r"No: nothing stops it (the environment just changes between episodes); the limit is what the policy can infer from one reading.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"3. Subtracting a baseline $V(s_t)$ changes every term of the policy gradient. Why not its expectation?", {
+    r"$\mathbb E_{a\sim\pi}[\nabla_\theta\log\pi_\theta(a\mid s)] = \nabla_\theta\int\pi_\theta\,da = 0$":
+        r"Right: so $\mathbb E[\nabla\log\pi\;V(s)] = 0$ for any function of the state alone. Only the variance changes, and a good $V$ lowers it.",
+    r"Because $V$ is fitted to the returns":
+        r"No: any function of the state alone leaves the expectation unchanged, fitted or not; fitting only makes the variance small.",
+    r"It does change it, slightly":
+        r"No: the score function has zero mean under the policy, so the baseline term vanishes in expectation exactly.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"4. $\hat A_t > 0$ and the new policy already makes $a_t$ 1.5 times as likely as the old one ($\epsilon = 0.2$). What does the clip in $L^\text{CLIP}$ do?", {
+    r"This sample stops pushing: the clipped term $1.2\,\hat A_t$ is the smaller, its gradient is zero":
+        r"Right: $\rho_t = 1.5 > 1 + \epsilon$. PPO may improve the policy, but only up to a limited ratio per batch of data.",
+    r"It pushes $\rho_t$ back down to 1.2":
+        r"No: the clip removes the incentive to go further, it adds no force back.",
+    r"Nothing: the clip acts only when $\hat A_t < 0$":
+        r"No: for $\hat A_t > 0$ the clip caps the ratio above at $1+\epsilon$; for $\hat A_t < 0$ it caps it below at $1-\epsilon$.",
+}, answer=0)

@@ -27,8 +27,10 @@
 #
 # ### Learning objectives
 # After this notebook you can
-# * write the REINFORCE loss as the code computes it (mean per episode, then over
-#   episodes) and say why it is averaged that way;
+# * **derive** the gradient of the Gaussian policy's log-likelihood and check it against
+#   autograd (graded exercise);
+# * write the REINFORCE loss as the code computes it (the default sums each episode's
+#   steps, the reference averages them) and say what each weighting favours;
 # * **implement** the REINFORCE loss and generalized advantage estimation (two graded
 #   exercises), and fit the linear baseline's features in your head;
 # * explain what treating the time limit as terminal costs;
@@ -37,8 +39,9 @@
 # **Prerequisites:** notebooks 1-2 (environment; value function, advantage, baseline);
 # torch tensors and autograd at the level of `loss.backward()`; least squares.
 #
-# **Time:** about 60 min for a learner (two exercises); the code runs in under a minute
-# (quick mode: < 30 s).
+# **Time:** about 75 min for a learner (reading 30, three exercises 40, the quiz 5); the
+# code runs in under a minute (quick mode: < 30 s). Exercises are graded as in notebook 1;
+# worked solutions are in `solutions/03_inner_loop_adaptation.ipynb`.
 
 # %%
 import inspect
@@ -89,13 +92,14 @@ print(mode_banner())
 # fitted anew on every batch, one fit per task. Features of step $t$ (22 numbers),
 # with $t' = t/100$:
 #
-# $$ x_t = \big[\,s_t,\ s_t^2,\ t',\ t'^2,\ t'^3,\ 1\,\big], \qquad V(s_t) = x_t^\top c , $$
+# $$ \phi_t = \big[\,s_t,\ s_t^2,\ t',\ t'^2,\ t'^3,\ 1\,\big], \qquad V(s_t) = \phi_t^\top c , $$
 #
-# and $c$ is the ridge least-squares fit to the reward-to-go $R_t = \sum_{u\ge t}\gamma^{u-t} r_u$
-# over all steps of the batch:
+# and $c$ is the ridge least-squares fit to the reward-to-go $G_t = \sum_{u\ge t}\gamma^{u-t} r_u$
+# over all steps of the batch ($\Phi$: the features of all steps as rows, $G$ their
+# rewards-to-go):
 #
-# $$ c = \arg\min_c \sum_{b,t} \big(x_{t}^\top c - R_{t}\big)^2 + \rho\,\|c\|^2
-#    \ \Leftrightarrow\ (X^\top X + \rho I)\, c = X^\top R, \qquad \rho = 10^{-5} . $$
+# $$ c = \arg\min_c \sum_{b,t} \big(\phi_{t}^\top c - G_{t}\big)^2 + 10^{-5}\,\|c\|^2
+#    \ \Leftrightarrow\ (\Phi^\top \Phi + 10^{-5} I)\, c = \Phi^\top G . $$
 #
 # ### Generalized advantage estimation (GAE)
 # With the TD error $\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t)$, GAE sums the TD errors
@@ -105,10 +109,11 @@ print(mode_banner())
 #    = \delta_t + \gamma\lambda\, \hat A_{t+1}, \qquad V(s_{T_b}) = 0 ,
 #    \qquad \gamma = 1,\ \lambda = 0.99 . $$
 #
-# $\lambda = 1$ gives $R_t - V(s_t)$ (unbiased, noisy), $\lambda = 0$ gives $\delta_t$ (low
-# variance, as biased as $V$). The advantages are then normalised per task,
-# $\hat A \leftarrow (\hat A - m)/s$ with the weighted mean $m$ and standard deviation $s$
-# of the loss below.
+# $\lambda = 1$ gives $G_t - V(s_t)$ (unbiased, noisy), $\lambda = 0$ gives $\delta_t$ (low
+# variance, as biased as $V$). The advantages are then normalised per task: minus their
+# mean, divided by their standard deviation, both weighted **per episode** (every episode
+# weighs the same, `BatchEpisodes.weights`) whatever the loss's `inner_weighting` below
+# (`BatchEpisodes.compute_advantages`).
 #
 # ### The loss, as the code computes it
 # A batch holds $B$ episodes of lengths $T_b$. The **textbook** policy-gradient estimator,
@@ -162,10 +167,9 @@ Code(inspect.getsource(reinforce.inner_loss) + "\n\n" + inspect.getsource(reinfo
 #   is a constant, `policy_gradient` (autograd, above).
 # * The course runs a speed-tuned copy of the same maths by default (config key
 #   `fast_path`, the package `awake_tutorial/rl/fast/`): `reinforce_gradient` there computes
-#   this gradient by hand. For a Gaussian,
-#   $\partial \log\pi / \partial \mu = (a-\mu)/\sigma^2$ and
-#   $\partial \log\pi / \partial \log\sigma = (a-\mu)^2/\sigma^2 - 1$, carried back through
-#   the network by the chain rule. It gives autograd's numbers (a test checks it) at
+#   this gradient by hand: the derivatives of $\log\pi$ with respect to the mean and the
+#   log-std (exercise 1 below derives them), carried back through the network by the chain
+#   rule. It gives autograd's numbers (a test checks it) at
 #   about three quarters of the cost, and meta-training takes many such steps per meta-batch
 #   (one per inner step, and again at every try of the line search). The learner passes it
 #   as `inner_step`'s `gradient`.
@@ -178,61 +182,66 @@ Code(inspect.getsource(reinforce.inner_loss) + "\n\n" + inspect.getsource(reinfo
 Code(inspect.getsource(training.add_advantages), language="python")
 
 # %% [markdown]
-# ### Exercise 1 (graded): the REINFORCE loss
+# ### Exercise 1 (graded, a derivation): the score of a Gaussian policy
+# The policy's log-likelihood of an action $a \in \mathbb R^{10}$, with mean $\mu = \mu_\theta(s)$ and
+# standard deviations $\sigma_i = e^{\log\sigma_i}$ (independent dimensions), is
+#
+# $$ \log\pi_\theta(a\mid s) = \sum_{i=1}^{10}\Big[-\frac{(a_i-\mu_i)^2}{2\sigma_i^2} - \log\sigma_i
+#    - \tfrac12\log 2\pi\Big] . $$
+#
+# **Derive**, on paper, its partial derivatives with respect to $\mu_i$ and to $\log\sigma_i$
+# (not $\sigma_i$: the policy learns $\log\sigma$). Then write
+# `gaussian_score(a, mu, log_std)`: `a` and `mu` are $(n, 10)$ tensors, `log_std` is $(10,)$;
+# return the pair `(d_mu, d_log_std)`, each $(n, 10)$: one row per sample. The checker
+# compares with autograd, which differentiates the formula above for you. (Which sign
+# makes an action likelier when the mean moves towards it? What does the chain rule
+# through $\sigma = e^{\log\sigma}$ add?)
+
+# %% tags=["exercise-stub"]
+def gaussian_score(a, mu, log_std):
+    """(d log pi / d mu, d log pi / d log_std), each (n, 10), for pi = N(mu, diag exp(log_std)^2)."""
+    raise NotImplementedError("differentiate each term of the log-density above: the quadratic term "
+                              "depends on mu and on sigma, the normalisation on sigma only; then the chain "
+                              "rule from sigma to log sigma")
+
+
+# %%
+gaussian_score = exercises.graded(exercises.check_gaussian_score, gaussian_score)
+
+# %% [markdown]
+# ### Exercise 2 (graded): the REINFORCE loss
 # Write `reinforce_loss(log_probs, advantages, mask)`. All three are tensors of shape
 # $(T, B)$: time steps, episodes of one task. `mask[t, b]` is 1.0 while episode $b$ runs
 # and 0.0 after its end; the entries after the end are padding, with arbitrary values.
-# Return the reference weighting $\mathcal L^\text{mean}_\text{inner}$ above (each episode
-# weighs the same) as a one-number tensor; autograd must be able to differentiate it with
+# Return the course's default $\mathcal L^\text{sum}_\text{inner}$ above (every step weighs
+# the same) as a one-number tensor; autograd must be able to differentiate it with
 # respect to `log_probs`.
 
 # %% tags=["exercise-stub"]
 def reinforce_loss(log_probs, advantages, mask):
-    """-(1/B) sum_b (1/T_b) sum_t log_probs * advantages over the steps that ran; a scalar tensor."""
-    raise NotImplementedError("per episode: (log_probs * advantages * mask).sum(0) / mask.sum(0); "
-                              "then the mean over episodes, and mind the sign")
-
-
-# %% tags=["solution"] jupyter={"source_hidden": true}
-def reinforce_loss(log_probs, advantages, mask):
-    """-(1/B) sum_b (1/T_b) sum_t log_probs * advantages over the steps that ran; a scalar tensor."""
-    per_episode = (log_probs * advantages * mask).sum(dim=0) / mask.sum(dim=0)  # (B,): mean over its steps
-    return -per_episode.mean()  # mean over episodes; minus: descent makes good actions likelier
+    """The default inner loss L^sum: a scalar tensor, differentiable with respect to log_probs."""
+    raise NotImplementedError("which steps count, what is summed and what averaged in L^sum, and which "
+                              "sign makes gradient descent favour actions with a positive advantage?")
 
 
 # %%
-assert exercises.check_reinforce_loss(reinforce_loss)
+reinforce_loss = exercises.graded(exercises.check_reinforce_loss, reinforce_loss)
 
 # %% [markdown]
-# ### Exercise 2 (graded): generalized advantage estimation
+# ### Exercise 3 (graded): generalized advantage estimation
 # Write `gae(rewards, values, mask, gamma, lam)`: `rewards`, `values` ($V(s_t)$) and
 # `mask` are $(T, B)$ tensors as above; return the advantages $\hat A_t$ $(T, B)$
 # (not normalised). After an episode's last step $V = 0$: nothing beyond it counts.
-# Hint: compute backwards in time, $\hat A_t = \delta_t + \gamma\lambda\hat A_{t+1}$.
 
 # %% tags=["exercise-stub"]
 def gae(rewards, values, mask, gamma, lam):
     """GAE(gamma, lambda) advantages (T, B) of padded episodes; V = 0 after each episode's end."""
-    raise NotImplementedError("loop t from T-1 down to 0: delta = r[t] + gamma * mask[t+1] * V[t+1] - V[t]; "
-                              "A[t] = (delta + gamma * lam * A[t+1]) * mask[t]")
-
-
-# %% tags=["solution"] jupyter={"source_hidden": true}
-def gae(rewards, values, mask, gamma, lam):
-    """GAE(gamma, lambda) advantages (T, B) of padded episodes; V = 0 after each episode's end."""
-    T = rewards.shape[0]
-    advantages = torch.zeros_like(rewards)
-    next_advantage = torch.zeros_like(rewards[0])
-    for t in reversed(range(T)):
-        next_value = values[t + 1] * mask[t + 1] if t + 1 < T else torch.zeros_like(values[t])
-        delta = rewards[t] + gamma * next_value - values[t]
-        next_advantage = (delta + gamma * lam * next_advantage) * mask[t]  # 0 after the end
-        advantages[t] = next_advantage
-    return advantages
+    raise NotImplementedError("the recursive form of GAE above runs backwards in time; what is the next state's value "
+                              "at an episode's last step, and what may the padding contribute?")
 
 
 # %%
-assert exercises.check_gae(gae)
+gae = exercises.graded(exercises.check_gae, gae)
 
 # %% [markdown]
 # ## Adapt a random policy, live
@@ -327,7 +336,9 @@ print(f"episodes cut by the time limit: random start {share_at_time_limit(before
 # * REINFORCE adapts a policy to each task with no knowledge of $R$, from episodes only.
 # * From a random start it takes several batches, i.e. **dozens of episodes and over a
 #   thousand machine steps per task** (most of them in the first, long episodes), before
-#   the beam is steered reliably (count them in the adaptation figure).
+#   the beam is steered reliably (count them in the adaptation figure; measured over 4
+#   seeds, 10 batches cost 1,381 machine steps per evaluation task, `reinforce-10` in
+#   `docs/results/comparison_summary.csv`).
 # * Once adapted, a learned policy can need *fewer* steps than the inverse-response
 #   controller: it is not bound to correct along one fixed direction (compare the
 #   columns of the table above; notebook 1's fewest-steps limit shows how much room
@@ -337,38 +348,57 @@ print(f"episodes cut by the time limit: random start {share_at_time_limit(before
 # $\theta$ over many tasks so that **one to four** steps are enough on a new task.
 #
 # ## Self-check quiz
-# 1. Change the step size: `load_config(fast_lr=0.05)` or `0.002`. What do you expect
-#    for speed and stability? (Try it: rerun the adaptation cell.)
-# 2. Fewer episodes per step, `load_config(fast_batch_size=4)`: what changes?
-# 3. A batch has one failed episode of 100 steps and three successes of 2 steps each.
-#    What weight does one step of the failed episode get with `inner_weighting: mean`,
-#    with `sum`, and in a $1/N$ average over all steps?
-# 4. With $\lambda = 0$, what is $\hat A_t$? And with $\lambda = 1$, $\gamma = 1$?
-# 5. Why does the baseline get the features $t', t'^2, t'^3$, although the policy never
-#    sees the time?
+#
+# Click an answer: each option says why it is right or wrong. (The quiz cells' code is
+# collapsed; in a viewer without widgets, e.g. a plain `.ipynb` on the web, the options
+# and their explanations are that code.)
 
-# %% [markdown]
-# <details><summary>Answers</summary>
-#
-# 1. A larger step moves the policy further per batch. Measured on the five evaluation
-#    tasks (two seeds, episodes sampled as in adaptation): with the default `0.01` every
-#    task is solved in every episode from batch 4 or 5 on; `0.05` gets there by batch 2
-#    with one seed, but with the other it overshoots (no trust region in the inner loop)
-#    and after 40 batches still fails 6 % of the episodes on one task; `0.002` needs 9 to
-#    20 batches.
-# 2. Each step costs 4 instead of 16 episodes, but the gradient estimate is noisier
-#    (variance about four times larger): more batches are needed, and the adapted
-#    policies are less reliable; in episodes on the machine it can still be cheaper.
-# 3. *Mean*: $\frac14\cdot\frac1{100} = 0.0025$ per step of the failed episode and
-#    $\frac14\cdot\frac12 = 0.125$ per step of a success (each episode gets a quarter).
-#    *Sum*: $\frac14$ for every step, so the failed episode gets $100/106 = 94\,\%$ of the
-#    total weight. $1/N$: $\frac1{106}$ for every step, the same 94 % (the same
-#    direction as *sum*, a different scale).
-# 4. $\lambda = 0$: $\hat A_t = \delta_t = r_t + \gamma V(s_{t+1}) - V(s_t)$, one-step TD.
-#    $\lambda = \gamma = 1$: $\hat A_t = R_t - V(s_t)$, the reward-to-go minus the baseline.
-# 5. The reward-to-go depends on how much time is left: the same orbit early in an
-#    episode has more (negative) reward ahead than near the 100-step limit. The time
-#    features let the linear fit capture that, so the advantage is not blamed on the
-#    action.
-#
-# </details>
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"1. Predict first, then try: <code>load_config(fast_lr=0.05)</code> instead of 0.01, then rerun the adaptation cell. What happens?", {
+    r"Faster at first, but less reliable: no trust region guards the inner step":
+        r"Right: a larger step moves the policy further per batch, and with 16 noisy episodes per step it can also overshoot and spoil a task it had solved. Rerun with two seeds to see the spread; 0.002 is slow and steady.",
+    r"Exactly five times faster":
+        r"No: the step is five times longer, but the gradient is noisy and the loss is not quadratic; nothing makes progress scale with the step.",
+    r"No change: the advantages are normalised":
+        r"No: normalising the advantages fixes the scale of the gradient estimate, not of the step; <code>fast_lr</code> multiplies it.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"2. Fewer episodes per step, <code>load_config(fast_batch_size=4)</code>: what changes?", {
+    r"Cheaper steps with noisier gradients: more batches, less reliable adapted policies":
+        r"Right: the variance of the estimate is about four times larger. In episodes on the machine it can still be cheaper.",
+    r"Nothing but the cost":
+        r"No: the gradient is an average over the episodes; fewer episodes give a noisier average.",
+    r"The steps get smaller":
+        r"No: the step size is <code>fast_lr</code> times the gradient estimate, whose size does not shrink with fewer episodes; its noise grows.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"3. A batch has one failed episode of 100 steps and three successes of 2 steps. What share of the total weight do the failed episode's steps get with <code>inner_weighting: sum</code> (the default)?", {
+    r"94 %: every step weighs 1/4, and 100 of the 106 steps are the failure's":
+        r"Right. With <code>mean</code> each episode gets a quarter (25 %, i.e. 0.0025 per step of the failure); a $1/N$ average over all steps gives the same 94 % as <code>sum</code>, at another scale.",
+    r"25 %: each episode weighs a quarter":
+        r"No: that is the reference's <code>mean</code> weighting, where each episode is averaged over its own steps first.",
+    r"1 %: one step of 106":
+        r"No: that is a single step's share; the failed episode has 100 of the 106 steps.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"4. With $\lambda = 0$, what is $\hat A_t$?", {
+    r"$\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t)$, the one-step TD error":
+        r"Right: only the first term of the sum survives. With $\lambda = \gamma = 1$ it is $G_t - V(s_t)$, the reward-to-go minus the baseline.",
+    r"$G_t - V(s_t)$":
+        r"No: that is $\lambda = 1$ (with $\gamma = 1$).",
+    r"0":
+        r"No: $(\gamma\lambda)^0 = 1$, so the $u = t$ term, $\delta_t$, stays.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"5. Why does the baseline get the features $t', t'^2, t'^3$, although the policy never sees the time?", {
+    r"The reward-to-go depends on the time left: the same orbit has more reward ahead early in an episode":
+        r"Right: the time features let the linear fit capture that, so the advantage is not blamed on the action.",
+    r"So that the policy can learn the time":
+        r"No: the baseline only centres the advantages; the policy's inputs stay the readings.",
+    r"They make the fit better conditioned":
+        r"No: they add columns to the fit; their purpose is to explain the part of the return that depends on time.",
+}, answer=0)

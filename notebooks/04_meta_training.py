@@ -17,7 +17,8 @@
 # # 4. Meta-training with MAML-TRPO
 #
 # Notebook 3 adapted a random policy to each task with REINFORCE: it worked, but took
-# tens of batches. **MAML** (Model-Agnostic Meta-Learning, Finn et al. 2017) keeps that
+# about ten batches of 16 episodes (over 1,300 machine steps per task: `reinforce-10` in
+# `docs/results/comparison_summary.csv`). **MAML** (Model-Agnostic Meta-Learning, Finn et al. 2017) keeps that
 # inner loop and learns its *starting point* $\theta$ over many tasks, so that a few
 # inner steps suffice on a task never seen before. In this notebook you run the whole
 # meta-training, end to end, with a live dashboard.
@@ -34,8 +35,14 @@
 # **Prerequisites:** notebook 3 (REINFORCE, GAE, the baseline); notebook 2's
 # definitions of the KL divergence and the Fisher matrix; gradients and Hessians.
 #
-# **Time:** about 60 min for a learner (two exercises); the code runs in about 2 min
-# (quick mode: < 30 s).
+# **Time:** about 70 min for a learner (reading 40, two exercises 25, the quiz 5); the
+# code runs in about 2 min (quick mode: < 30 s). Exercises are graded as in notebook 1;
+# worked solutions are in `solutions/04_meta_training.ipynb`.
+#
+# **Which configuration:** every equation below is written for the course's default,
+# `awake_tutorial/configs/awake.yaml` (`inner_weighting: sum`, `adapted_std: 0.1`,
+# `zero_shot_weight: 1`, `max_kl: 0.01`, Meta-SGD, first order); where the reference
+# course's configuration (`configs/reference.yaml`) differs, the text says so.
 
 # %%
 import inspect
@@ -90,15 +97,20 @@ print(mode_banner())
 #
 # The outer step must not change the policy too much at once: a bad step could ruin
 # every task. **TRPO** (Trust Region Policy Optimization) maximises the surrogate
-# objective under a bound on the KL divergence between the old and new (adapted)
+# objective under a bound on the KL divergence between the new and the old (adapted)
 # policies:
 #
 # $$ \max_\theta\ \frac1K\sum_{k=1}^K \mathbb E\Big[\frac{\pi_{\theta'_k}(a\mid s)}{\pi_{\theta'_{k,\text{old}}}(a\mid s)}\hat A\Big]
-#    \quad\text{s.t.}\quad \frac1K\sum_k \overline{\mathrm{KL}}\big(\pi_{\theta'_k}\,\|\,\pi_{\theta'_{k,\text{old}}}\big) \le \delta . $$
+#    \quad\text{s.t.}\quad \frac1K\sum_k \overline{\mathrm{KL}}\big(\pi_{\theta'_k}\,\|\,\pi_{\theta'_{k,\text{old}}}\big) \le \eta . $$
 #
-# ($\overline{\mathrm{KL}}$: mean over the visited states, weighted as the loss of
-# notebook 3. Near $\theta_\text{old}$ both directions of the KL agree to second order,
-# which is all TRPO uses.)
+# $\eta$ = `max_kl`. $\mathbb E$ and $\overline{\mathrm{KL}}$ are means over the validation
+# steps of task $k$ with the **per-episode** weights $\omega_t$ (each episode weighs the
+# same, `BatchEpisodes.weights`), whatever `inner_weighting` the inner loss of notebook 3
+# uses. With the default `adapted_std: 0.1` the adapted policy $\pi_{\theta'_k}$ is scored
+# with its std set to 0.1, and with `zero_shot_weight` $w = 1$ both sums get a second term
+# for the unadapted policy (section *Meta-SGD* below). The code computes
+# $\mathrm{KL}(\text{new}\,\|\,\text{old})$, as written; near $\theta_\text{old}$ both
+# directions agree to second order, which is all TRPO uses.
 #
 # ### The Gaussian policy: log-likelihood, KL and Fisher matrix
 # With mean $\mu = \mu_\theta(s)$ and standard deviations $\sigma_i = e^{\log\sigma_i}$ (10
@@ -121,13 +133,21 @@ print(mode_banner())
 # `trpo.hessian_vector_product`; config `fast_path: false`). For this policy $F$ also has a
 # simple form, which the course's fast path uses (`awake_tutorial/rl/fast/gradients.py`,
 # first-order MAML; a test checks both give the same products): with $J_t = \partial\mu_\theta(s_t)/\partial\theta$
-# the Jacobian of the mean network and $w_t$ the step weights of notebook 3,
+# the Jacobian of the mean network and $\omega_t$ the per-episode step weights above
+# (they sum to 1 per task),
 #
-# $$ F = \frac1K\sum_{k=1}^K\Big(\sum_t w_t\, J_t^\top \operatorname{diag}\!\big(\sigma^{-2}\big) J_t\Big)
-#    \ \text{for the network weights}, \qquad 2I \ \text{for}\ \log\sigma , $$
+# $$ F = \frac1K\sum_{k=1}^K\Big(\sum_{t\,\in\,\text{valid}_k} \omega_t\, J_t^\top \operatorname{diag}\!\big(\sigma'^{-2}\big) J_t
+#    + w\!\!\sum_{t\,\in\,\text{train}_k} \omega_t\, J_t^\top \operatorname{diag}\!\big(\sigma^{-2}\big) J_t\Big)
+#    \ \text{for the network weights}, \qquad 2w\,I \ \text{for}\ \log\sigma , $$
 #
-# no cross terms (the mean block is estimated on at most `fisher_max_samples` steps per
-# task). The code never builds $F$ (about 5000 x 5000): it computes products
+# where the first sum is the adapted policy on its validation steps, with std
+# $\sigma' = $ `adapted_std` = 0.1, and the second the unadapted policy (its own $\sigma$)
+# on the first adaptation batch, weighted by $w$ = `zero_shot_weight` = 1. The log-std
+# block comes from the second term alone: the adapted policy's std is the constant 0.1,
+# so its KL does not depend on $\log\sigma$. (In the reference configuration,
+# `adapted_std: 0` and $w = 0$, it is $2I$ from the adapted term, with $\sigma' = \sigma$
+# and no second term.) No cross terms; the mean block is estimated on at most
+# `fisher_max_samples` steps per task. The code never builds $F$ (about 5000 x 5000): it computes products
 # $Fv = J^\top(\sigma^{-2}\odot Jv)$ from one Jacobian-vector and one vector-Jacobian product.
 # With Meta-SGD the meta-parameters also hold the log step sizes, and the same products
 # run along each task's adapted direction (`metalearners/meta_sgd.py`).
@@ -137,11 +157,11 @@ print(mode_banner())
 #
 # 1. **Conjugate gradient** solves $F x = g$ in `cg_iters` iterations using only
 #    products $F v$, never the matrix $F$ itself (damping `cg_damping` added).
-# 2. **Scaling** to the edge of the trust region: $\Delta\theta = \sqrt{2\delta / x^\top F x}\; x$,
-#    with $\delta$ = `max_kl`.
-# 3. **Line search**: try $\beta^j \Delta\theta$ for $j = 0, 1, \dots$ ($\beta$ =
+# 2. **Scaling** to the edge of the trust region: $\Delta\theta = \ell\, x$, with the length
+#    $\ell$ for which the quadratic KL model equals $\eta$ = `max_kl` (exercise 2 derives it).
+# 3. **Line search**: try $\zeta^j \Delta\theta$ for $j = 0, 1, \dots$ ($\zeta$ =
 #    `ls_backtrack_ratio`) until the surrogate improves *and* the measured KL is
-#    $\le \delta$; if none works, keep $\theta$ (a *rejected* step, marked x in the KL panel).
+#    $\le \eta$; if none works, keep $\theta$ (a *rejected* step, marked x in the KL panel).
 #
 # The code: `awake_tutorial/rl/metalearners/trpo.py` (conjugate gradient, line search) and
 # `awake_tutorial/rl/metalearners/maml_trpo.py` (the meta-objective and the step).
@@ -161,15 +181,17 @@ print(mode_banner())
 # outer step (TRPO), L(theta) = -mean_k E_valid[ pi_theta_k / pi_theta_k,old * A ]:
 #     g <- grad_theta L                   (first order: d theta_k / d theta = I)
 #     x <- conjugate_gradient(v -> F v, g, cg_iters)        # x ~ F^-1 g
-#     full step d <- sqrt(2 max_kl / x^T F x) * x
+#     full step d <- l * x, l such that 1/2 d^T F d = max_kl      # exercise 2
 #     for j = 0, 1, ..., ls_max_steps - 1:                   # backtracking line search
 #         theta_new <- theta - ls_backtrack_ratio^j * d; re-adapt on the same training episodes
 #         if L(theta_new) < L(theta) and mean_k KL(pi_new_k || pi_old_k) <= max_kl:
 #             theta <- theta_new; stop
 #     (no try accepted: theta unchanged, a rejected step)
-# awake.yaml's Meta-SGD (section below): theta includes log alpha (one per tensor), L adds
-# zero_shot_weight * L_inner(theta) on the training episodes, and the validation episodes
-# are scored with std adapted_std (close to the mean action).
+# awake.yaml's Meta-SGD (section below): theta includes log alpha (one per tensor); the
+# validation episodes are sampled and scored with std adapted_std (close to the mean
+# action); and with w = zero_shot_weight, L adds w * (-E_train1[pi_theta / pi_theta,old * A])
+# (the unadapted policy's importance-ratio surrogate on the first adaptation batch, not
+# L_inner) and the KL constraint adds w * KL(pi_theta || pi_theta,old) on the same steps.
 # ```
 #
 # (The loss is minimised, so the code steps along $-x$; "improves" means a lower $L$.)
@@ -184,65 +206,42 @@ Code(inspect.getsource(training.meta_batch), language="python")
 # %% [markdown]
 #
 # ### Exercise 1 (graded): conjugate gradient
-# Write `conjugate_gradient(Av, b, iters)` that solves $Ax = b$ for a symmetric positive
-# definite $A$ known only through the function `Av(v)` $= Av$ ($b$ a flat torch vector).
-# Start from $x = 0$, $r = p = b$; each iteration:
+# Write `conjugate_gradient(Av, g, iters)` that solves $Ax = g$ for a symmetric positive
+# definite $A$ known only through the function `Av(v)` $= Av$ ($g$ a flat torch vector; in
+# TRPO, $A = F$ and $g$ the gradient). Start from $x = 0$, residual $q = g - Ax = g$ and
+# direction $p = q$; each iteration:
 #
-# $$ \alpha = \frac{r^\top r}{p^\top A p},\quad x \leftarrow x + \alpha p,\quad
-#    r' = r - \alpha A p,\quad p \leftarrow r' + \frac{r'^\top r'}{r^\top r}\, p,\quad r \leftarrow r' . $$
+# $$ \tau = \frac{q^\top q}{p^\top A p},\quad x \leftarrow x + \tau p,\quad
+#    q' = q - \tau A p,\quad p \leftarrow q' + \frac{q'^\top q'}{q^\top q}\, p,\quad q \leftarrow q' . $$
 #
-# Stop after `iters` iterations or when $r^\top r < 10^{-10}$.
+# Stop after `iters` iterations or when $q^\top q < 10^{-10}$.
 
 # %% tags=["exercise-stub"]
-def conjugate_gradient(Av, b, iters):
-    """Approximate solution x of A x = b (flat torch vectors); A only through Av(v) = A v."""
-    raise NotImplementedError("x = zeros_like(b), r = b.clone(), p = b.clone(); in the loop: Ap = Av(p), "
-                              "alpha = r.dot(r) / p.dot(Ap), x += alpha p, r_new = r - alpha Ap, ...")
-
-
-# %% tags=["solution"] jupyter={"source_hidden": true}
-def conjugate_gradient(Av, b, iters):
-    """Approximate solution x of A x = b (flat torch vectors); A only through Av(v) = A v."""
-    x = torch.zeros_like(b)
-    r, p = b.clone(), b.clone()  # residual b - A x at x = 0, first search direction
-    rr = r.dot(r)
-    for _ in range(iters):
-        if rr < 1e-10:
-            break
-        Ap = Av(p)
-        alpha = rr / p.dot(Ap)
-        x = x + alpha * p
-        r = r - alpha * Ap
-        rr_new = r.dot(r)
-        p = r + (rr_new / rr) * p  # the next direction, A-conjugate to the previous ones
-        rr = rr_new
-    return x
+def conjugate_gradient(Av, g, iters):
+    """Approximate solution x of A x = g (flat torch vectors); A only through Av(v) = A v."""
+    raise NotImplementedError("the residual, g minus A x, tells how far x is from a solution: what are x, the "
+                              "residual and the direction at the start, how many products with A does one "
+                              "iteration need, and when can you stop early?")
 
 
 # %%
-assert exercises.check_conjugate_gradient(conjugate_gradient)
+conjugate_gradient = exercises.graded(exercises.check_conjugate_gradient, conjugate_gradient)
 
 # %% [markdown]
 # ### Exercise 2 (graded): the KL-scaled step
 # Given the direction $x \approx F^{-1}g$ and the Fisher-vector product `fvp(v)` $= Fv$,
-# return the step $\Delta\theta = \beta x$ whose quadratic KL $\tfrac12\Delta\theta^\top F\Delta\theta$
-# equals $\delta$ = `max_kl` (the edge of the trust region). Derive $\beta$ first.
+# return the step $\Delta\theta = \ell\, x$ whose quadratic KL $\tfrac12\Delta\theta^\top F\Delta\theta$
+# equals $\eta$ = `max_kl` (the edge of the trust region). Derive $\ell$ on paper first.
 
 # %% tags=["exercise-stub"]
 def kl_scaled_step(x, fvp, max_kl):
     """The multiple of x whose quadratic KL 1/2 d^T F d equals max_kl."""
-    raise NotImplementedError("1/2 (b x)^T F (b x) = max_kl gives b = sqrt(2 max_kl / x^T F x); "
-                              "x^T F x is x.dot(fvp(x))")
-
-
-# %% tags=["solution"] jupyter={"source_hidden": true}
-def kl_scaled_step(x, fvp, max_kl):
-    """The multiple of x whose quadratic KL 1/2 d^T F d equals max_kl."""
-    return torch.sqrt(2 * max_kl / x.dot(fvp(x))) * x
+    raise NotImplementedError("put the step, l times x, into the quadratic KL model and solve for l; F is known "
+                              "only through its products with vectors")
 
 
 # %%
-assert exercises.check_kl_scaled_step(kl_scaled_step)
+kl_scaled_step = exercises.graded(exercises.check_kl_scaled_step, kl_scaled_step)
 
 # %% [markdown]
 # ### Meta-SGD: learning the inner step sizes too
@@ -274,12 +273,16 @@ assert exercises.check_kl_scaled_step(kl_scaled_step)
 #   policy with a small std, close to its mean action, the way an operator runs it;
 #   the adaptation episodes still explore with the policy's own std.
 # * **Count the start** (`zero_shot_weight: 1`): the meta-objective adds the unadapted
-#   policy's loss on the first adaptation batch, $\mathcal L(\theta'_k) + w\,\mathcal L(\theta)$:
+#   policy's surrogate on the first adaptation batch, $\mathcal L(\theta'_k) + w\,\mathcal L_0(\theta)$
+#   with $\mathcal L_0(\theta) = -\mathbb E_{\text{train}_1}\big[\tfrac{\pi_\theta}{\pi_{\theta_\text{old}}}\hat A\big]$
+#   (an importance-ratio surrogate like the outer loss, not $\mathcal L_\text{inner}$), and the KL
+#   constraint adds $w\,\overline{\mathrm{KL}}(\pi_\theta\,\|\,\pi_{\theta_\text{old}})$ on the same steps:
 #   those episodes cost beam time too.
 #
 # The code: `awake_tutorial/rl/metalearners/meta_sgd.py` (`MetaSGDTRPO`, a subclass of
 # `MAMLTRPO` that adds $\log\alpha$ to what TRPO learns). The step sizes the shipped
-# meta-policy learned:
+# meta-policy learned (the log-std's stays at `fast_lr`, 1.00 x: with `adapted_std` > 0
+# the outer loss never sees the adapted log-std, so nothing moves its step size):
 
 # %%
 fast_lr = load_config().fast_lr
@@ -358,45 +361,56 @@ watched.figure()
 # %% [markdown]
 # ## Self-check quiz
 #
-# 1. In the figure, why is the return *before* adaptation also rising, although MAML
-#    only optimises the return *after* adaptation?
-# 2. `max_kl` = $10^{-3}$ is small. What would you expect with $10^{-2}$? Try it on a
-#    few meta-batches (`load_config(max_kl=1e-2, num_batches=20)`).
-# 3. Second-order MAML: run two meta-batches with `load_config(first_order=False,
-#    num_batches=2)` and compare `result.records[-1]["timings"]["outer"]` with the
-#    first-order run.
-# 4. Why does TRPO solve $Fx = g$ with conjugate gradient instead of forming and
-#    inverting $F$?
-# 5. A line-search try lowers the surrogate loss, but its KL is $1.5\,\delta$. What happens
-#    next, and why can the quadratic model have been wrong?
+# Click an answer: each option says why it is right or wrong. (The quiz cells' code is
+# collapsed; in a viewer without widgets, e.g. a plain `.ipynb` on the web, the options
+# and their explanations are that code.)
 
-# %% [markdown]
-# <details><summary>Answers</summary>
-#
-# 1. The adapted parameters $\theta'$ are a few small steps away from $\theta$, so what
-#    makes $\theta'$ good on every task (steering that works for all optics) mostly
-#    makes $\theta$ good too; first-order MAML even uses the gradient at $\theta'$ as
-#    the gradient at $\theta$. What MAML adds is the *gap* between the curves: a
-#    starting point from which one REINFORCE step helps a lot.
-# 2. Each outer step may change the policy ten times more (in KL), so early progress is
-#    faster: in 20 meta-batches the success after adaptation climbs noticeably quicker.
-#    The price: the line search has to shrink the steps more often (`ls_steps` in the
-#    records), and a large step late in training, when the policy is already good, can
-#    undo progress. The reference course's $10^{-3}$ favours steady progress over
-#    hundreds of meta-batches.
-# 3. Second-order steps take tens of seconds instead of a fraction of a second, about
-#    a hundred times slower: every Fisher-vector product in the conjugate gradient then
-#    differentiates twice through the inner REINFORCE steps. On many problems
-#    first-order MAML learns about as well, which is why it is the default here.
-#
-# 4. $F$ has as many rows and columns as the policy has parameters (thousands): forming
-#    it costs thousands of Fisher-vector products and its inverse a cubic solve. CG needs
-#    only products $Fv$ (each about the cost of two backward passes), and `cg_iters`
-#    of them already give a good direction, damped by `cg_damping` where $F$ is nearly singular.
-# 5. The try is rejected and the step is shrunk by `ls_backtrack_ratio`; the next, shorter
-#    try is tested again. $\tfrac12\Delta\theta^\top F\Delta\theta$ is only the second-order
-#    Taylor model of the KL: for a step of finite size the higher-order terms (e.g. the
-#    $\sigma$ dependence of the Gaussian KL, the network's non-linearity) make the measured
-#    KL differ.
-#
-# </details>
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"1. In the figure the return <i>before</i> adaptation rises too, although MAML optimises the return <i>after</i> adaptation. Why?", {
+    r"$\theta'$ is a few small steps from $\theta$: what makes $\theta'$ good on every task mostly makes $\theta$ good too":
+        r"Right: first-order MAML even uses the gradient at $\theta'$ as the gradient at $\theta$, and the default adds the unadapted policy's term ($w = 1$). What MAML adds is the <i>gap</i> between the curves.",
+    r"Because the validation episodes are sampled with $\theta$":
+        r"No: they are sampled with the adapted policies $\theta'_k$.",
+    r"It is a plotting artefact of quick mode":
+        r"No: it shows in full mode as well; it follows from how close $\theta'$ stays to $\theta$.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"2. The default <code>max_kl</code> is $10^{-2}$ (the reference course's is $10^{-3}$). What do you expect from $10^{-3}$? Predict, then try it on 20 meta-batches: <code>load_config(max_kl=1e-3)</code> and a budget of 20.", {
+    r"Slower progress per meta-batch, with fewer rejected or shrunk steps":
+        r"Right: each outer step may change the policy ten times less (in KL). Larger steps learn faster early on, but the line search shrinks them more often (<code>ls_steps</code> in the records), and late in training a large step can undo progress.",
+    r"The same progress: the line search makes up for it":
+        r"No: the line search only shrinks steps, it never lengthens them beyond the trust region.",
+    r"Faster progress: smaller steps are more accurate":
+        r"No: the steps are more accurate, but ten times smaller in KL; over 20 meta-batches that shows as slower progress.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"3. Second-order MAML (<code>load_config(first_order=False)</code>, two meta-batches): what changes in <code>result.records[-1]['timings']['outer']</code>? Predict, then measure.", {
+    r"It grows a lot: every Fisher-vector product differentiates twice through the inner steps":
+        r"Right: the exact meta-gradient keeps the inner step's graph, and the conjugate gradient repeats that product many times. Measure the factor on your machine; on many problems first-order MAML learns about as well, which is why it is the default.",
+    r"It is the same: only the gradient changes":
+        r"No: the gradient and every Fisher-vector product now go through the inner step's graph, which is far more work.",
+    r"It shrinks, because no fast path is needed":
+        r"No: second order needs the textbook double backward (the fast path's hand-written gradients are first order), which is slower.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"4. Why does TRPO solve $Fx = g$ with conjugate gradient instead of forming and inverting $F$?", {
+    r"$F$ has thousands of rows; CG needs only products $Fv$, and <code>cg_iters</code> of them give a good direction":
+        r"Right: forming $F$ would cost thousands of Fisher-vector products and inverting it a cubic solve; <code>cg_damping</code> handles the nearly singular directions.",
+    r"Because $F$ is not symmetric":
+        r"No: $F$ is symmetric positive semi-definite, which is exactly what CG needs.",
+    r"Because $F^{-1}$ does not exist":
+        r"No: damping makes $F$ invertible; the reason is cost, not existence.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"5. A line-search try lowers the surrogate loss, but its KL is $1.5\,\eta$. What happens next?", {
+    r"The try is rejected and a shorter one ($\zeta$ times) is tested":
+        r"Right: both conditions must hold. $\tfrac12\Delta\theta^\top F\Delta\theta$ is only the second-order model of the KL; for a finite step the higher-order terms (the network's non-linearity, the $\sigma$ dependence) make the measured KL differ.",
+    r"It is accepted: the loss improved":
+        r"No: the KL bound is a hard condition of every accepted step.",
+    r"$\theta$ is reset and the meta-batch is sampled again":
+        r"No: only when no try of the line search works does $\theta$ stay unchanged (a rejected step); nothing is resampled.",
+}, answer=0)

@@ -16,7 +16,9 @@
 # %% [markdown]
 # # 5. The payoff: adapting a pretrained meta-policy
 #
-# Notebook 3 adapted a *random* policy to each evaluation task: tens of batches.
+# Notebook 3 adapted a *random* policy to each evaluation task: about ten batches of 16
+# episodes before it steered well (`reinforce-10`: 2.30 steps after 1,381 machine steps per
+# task, `docs/results/comparison_summary.csv`).
 # Notebook 4 showed how MAML-TRPO learns a starting point for that adaptation. The
 # course ships a meta-policy trained with the full budget
 # (`data/pretrained_meta_policy.pt`, made by `awake-tutorial meta-train`). Here we run
@@ -33,8 +35,9 @@
 #
 # **Prerequisites:** notebooks 3 and 4 (the inner loop, what meta-training optimises).
 #
-# **Time:** about 40 min for a learner; the code runs in about a minute (quick mode:
-# < 30 s).
+# **Time:** about 45 min for a learner (reading 25, the exercise 15, the quiz 5); the code
+# runs in about a minute (quick mode: < 30 s). Exercises are graded as in notebook 1;
+# the worked solution is in `solutions/05_pretrained_meta_policy.ipynb`.
 
 # %%
 import json
@@ -77,7 +80,7 @@ for key in ("kind", "architecture", "num_batches", "seed", "wall_time_s", "comma
 # printed with the settings in notebook 4); we run more to see what happens beyond.
 #
 # **Look at:** the success rate after one or two batches, and compare the axes with
-# notebook 3's figure (which needed tens of batches).
+# notebook 3's figure (which needed about ten).
 
 # %%
 config = load_config()
@@ -169,11 +172,10 @@ assert summary["fewest-steps"]["success_rate"] == 1.0
 # `sample_tasks(1, seed=<your number>, first_id=900)[0]`.
 #
 # Then write `adapt_and_score(meta_policy, task, config, num_batches, episodes, seed)`:
-# adapt the meta-policy to `task` for `num_batches` batches with
-# `adapt(meta_policy, [task], num_batches, config, seed=seed)` (it samples, as
-# adaptation must), and score the adapted policy's **mean action** on `episodes`
-# episodes with `evaluate(..., episodes=episodes, seed=seed)`. Return `evaluate`'s row
-# for the task (a dict with `mean_length`, `success_rate`, ...).
+# adapt the meta-policy to `task` for `num_batches` batches (the notebook's adaptation
+# cell above shows how; give it the seed), and score the adapted policy the course's way
+# on `episodes` fresh episodes (the seed again). Return `evaluate`'s row for the task (a
+# dict with `mean_length`, `success_rate`, ...).
 
 # %%
 my_task = sample_tasks(1, seed=2024, first_id=900)[0]  # or task_from_quad_scales({...}, task_id=901)
@@ -182,21 +184,14 @@ print({knob: round(scale, 3) for knob, scale in my_task.quad_scales.items()})
 # %% tags=["exercise-stub"]
 def adapt_and_score(meta_policy, task, config, num_batches, episodes, seed):
     """evaluate's row for `task`: the meta-policy adapted for num_batches batches, mean action."""
-    raise NotImplementedError("adapted = adapt(meta_policy, [task], num_batches, config, seed=seed).policies[0]; "
-                              "score adapted.as_numpy_policy(deterministic=True) with evaluate(...)[0]")
-
-
-# %% tags=["solution"] jupyter={"source_hidden": true}
-def adapt_and_score(meta_policy, task, config, num_batches, episodes, seed):
-    """evaluate's row for `task`: the meta-policy adapted for num_batches batches, mean action."""
-    adapted = adapt(meta_policy, [task], num_batches, config, seed=seed).policies[0]  # samples while adapting
-    return evaluate(adapted.as_numpy_policy(deterministic=True), [task], episodes=episodes, seed=seed)[0]
+    raise NotImplementedError("two phases: adaptation explores, so it samples; the score is what an operator "
+                              "would run. Which policy do you score, on which episodes, acting how?")
 
 
 # %%
 my_episodes, my_batches = budget(50, 10), 1
-assert exercises.check_adapt_and_score(adapt_and_score, meta_policy, my_task, config, num_batches=my_batches,
-                                       episodes=my_episodes)
+adapt_and_score = exercises.graded(exercises.check_adapt_and_score, adapt_and_score, meta_policy, my_task, config,
+                                   num_batches=my_batches, episodes=my_episodes)
 for k in (0, 1, 2):
     row = adapt_and_score(meta_policy, my_task, config, k, my_episodes, seed=0)
     print(f"your task, {k} batches: {row['mean_length']:5.2f} steps, success {row['success_rate']:.0%}")
@@ -205,40 +200,58 @@ print(f"inverse response (knows R): {inverse_row['mean_length']:.2f} steps")
 
 # %% [markdown]
 # ## Self-check quiz
-# 1. Why does adaptation sample its actions while the headline scores the mean action?
-# 2. `meta-1` costs how many episodes of the new task, and how many machine steps if its
-#    16 episodes last 5 steps on average?
-# 3. The meta-policy before adaptation (`meta-0`) is scored on the evaluation tasks,
-#    which meta-training never saw. Why is that still not a fully independent test of
-#    the course's claims, and what does notebook 6 add?
-# 4. More batches do not always help (compare `meta-2` and `meta-4` in the table). Give
-#    two reasons why one more REINFORCE step can make the mean action *worse*.
+#
+# Click an answer: each option says why it is right or wrong. (The quiz cells' code is
+# collapsed; in a viewer without widgets, e.g. a plain `.ipynb` on the web, the options
+# and their explanations are that code.)
 
-# %% [markdown]
-# <details><summary>Answers</summary>
-#
-# 1. A policy gradient needs exploration: only sampled actions give information about
-#    which *other* actions would be better. Once adapted, an operator wants the best
-#    guess without noise on the magnets: the mean action. The sampled column shows how
-#    much the noise would cost or help.
-# 2. 16 episodes; about $16 \times 5 = 80$ machine steps (each step sets the correctors
-#    and reads the BPMs once).
-# 3. The course's text and settings were developed looking at these five tasks, so
-#    decisions may be tuned to them. Notebook 6 adds 20 held-out tasks drawn with a seed
-#    used nowhere else, and several adaptation seeds.
-# 4. The step is estimated from only 16 noisy episodes (its direction can be wrong), and
-#    there is no trust region in the inner loop: a step size tuned for the *first* step
-#    from the meta-policy can overshoot from an already adapted policy. Also, the inner
-#    loss improves the *sampling* policy; its mean action is not what is optimised.
-#
-# </details>
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"1. Why does adaptation sample its actions while the headline scores the mean action?", {
+    r"The policy gradient needs exploration; an operator runs the best guess without noise":
+        r"Right: only sampled actions tell which <i>other</i> actions would be better. The sampled column shows how much the noise would cost or help.",
+    r"Sampling is faster to compute":
+        r"No: both cost one forward pass; the difference is what each is for.",
+    r"The mean action cannot be adapted":
+        r"No: adaptation changes the whole Gaussian, mean included; it just needs samples to estimate its gradient.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"2. <code>meta-1</code> costs how many episodes of the new task, and how many machine steps if its 16 episodes last 5 steps on average?", {
+    r"16 episodes, about 80 machine steps":
+        r"Right: $16 \times 5 = 80$; each step sets the correctors and reads the BPMs once. (Measured: 66 machine steps per evaluation task, <code>docs/results</code>.)",
+    r"1 episode, 5 machine steps":
+        r"No: one <i>batch</i> is <code>fast_batch_size</code> = 16 episodes.",
+    r"16 episodes, 1,600 machine steps":
+        r"No: an episode lasts until success (here 5 steps on average), not the 100-step limit.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"3. <code>meta-0</code> is scored on the evaluation tasks, which meta-training never saw. Why is that still not a fully independent test?", {
+    r"The course's text and settings were developed looking at these five tasks":
+        r"Right: decisions may be tuned to them. Notebook 6 adds 20 held-out tasks drawn with a seed used nowhere else, and several adaptation seeds.",
+    r"Because meta-training did see them":
+        r"No: meta-training samples its own random tasks.",
+    r"Because five tasks are too many":
+        r"No: five are few, which is part of the problem, but the main issue is that they were looked at while designing.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"4. On the 20 held-out tasks <code>meta-4</code> needs more steps than <code>meta-2</code> (2.90 ± 1.25 against 2.46 ± 0.08; on the evaluation tasks it needs fewer, 2.10 against 2.24; <code>docs/results/comparison_summary.csv</code>). Why can one more REINFORCE step make the mean action worse?", {
+    r"The step comes from 16 noisy episodes with no trust region, and it improves the sampling policy, not its mean":
+        r"Right: a step size learned for the first steps from the meta-policy can overshoot from an already adapted policy, and the inner loss rewards the sampling policy, so the mean action can fall into a limit cycle (notebook 6, exercise 2).",
+    r"More steps always help; it is noise in the table":
+        r"No: the spread over seeds (± 1.25) comes from seeds where the mean action failed episodes on some held-out tasks, not from a few unlucky episodes.",
+    r"The meta-policy forgets the task after two steps":
+        r"No: nothing is forgotten; each step moves the parameters further, and a step can go the wrong way for the mean action.",
+}, answer=0)
 
 # %% [markdown]
 # ## Summary
 #
-# Meta-learning turned "hundreds of episodes per new optics" (notebook 3) into "a few
-# dozen". The cost was paid once, offline, during meta-training (notebook 4), on
-# simulated tasks.
+# Meta-learning turned "ten batches of 16 episodes per new optics" (notebook 3; 1,381
+# machine steps per evaluation task for 2.30 steps per correction) into "one batch" (66
+# machine steps for 2.54 steps; both `docs/results/comparison_summary.csv`, 4 seeds).
+# The cost was paid once, offline, during meta-training (notebook 4), on simulated tasks.
 #
 # **Next:** notebook 6 puts every method of the course side by side on 20 more held-out
 # tasks.

@@ -38,8 +38,9 @@
 # **Prerequisites:** notebooks 1 (the steering problem), 5 (adapting the meta-policy)
 # and 6 (the comparison in machine steps).
 #
-# **Time:** about 40 min for a learner (one exercise); the code runs in well under a
-# minute (quick mode: about 20 s).
+# **Time:** about 45 min for a learner (reading 25, the exercise 15, the quiz 5); the code
+# runs in well under a minute (quick mode: about 20 s). The exercise is graded as in
+# notebook 1; the worked solution is in `solutions/07_control_room.ipynb`.
 
 # %%
 import logging
@@ -102,15 +103,15 @@ print("beam lost:", machine.beam_lost(), "| machine steps so far:", machine.mach
 # the evaluation task the server reports) and **writes** them; on `step` it computes the
 # new setpoint and writes it, then **reads** the BPMs:
 #
-# $$ k_{t+1} = k_t + 10^{-4}\,\mathrm{rad}\cdot\frac{a_t}{\max(1, \max_i |a_{t,i}|)},
-# \qquad |k_{t+1,i}| \le k_{\max}, \qquad
-# o_{t+1} = 100\,\mathrm{m}^{-1}\cdot y_{t+1}^{\mathrm{BPM}} $$
+# $$ u_{t+1} = u_t + 10^{-4}\,\mathrm{rad}\cdot\frac{a_t}{\max(1, \max_i |a_{t,i}|)},
+# \qquad |u_{t+1,i}| \le u_{\max}, \qquad
+# s_{t+1} = 100\,\mathrm{m}^{-1}\cdot y_{t+1}^{\mathrm{BPM}} $$
 #
 # with the BPM readings $y$ in metres (so 1.0 = 10 mm, as before) and the same reward,
 # success and wall rules. Without noise and drift the episodes are the in-process
 # env's **bit for bit** (tested). The safety rules of the client, for every setpoint:
 #
-# 1. **limits**: a setpoint with any $|k_i| > k_{\max}$ (read from the limit PV) is
+# 1. **limits**: a setpoint with any $|u_i| > u_{\max}$ (read from the limit PV) is
 #    refused before it is sent, never clipped; the server refuses it too;
 # 2. **save**: before its first write it saves the correctors to a file (atomically);
 # 3. **restore**: it puts them back on beam loss, at the end of the session (also after
@@ -141,24 +142,17 @@ print("machine steps on the server (the dry run added none):", machine.machine_s
 # Write `safe_setpoint(kicks, action, limit)`: the new kicks (10,) in rad after `action`
 # (1 action unit = $10^{-4}$ rad; an action with $\max|a| > 1$ is scaled down as a whole),
 # and a `ValueError` if any new kick is beyond $\pm$`limit`. Never clip: a clipped setpoint
-# is not what the policy asked for, and nobody would know.
+# is not what the policy asked for, and nobody would know. The checker tries setpoints
+# near both limits, with one corrector or all of them, and just beyond.
 
 # %% tags=["exercise-stub"]
 def safe_setpoint(kicks, action, limit):
-    raise NotImplementedError("scale the action by max(1, max|a|), add 1e-4 rad per unit, refuse beyond the limit")
-
-
-# %% tags=["solution"] jupyter={"source_hidden": true}
-def safe_setpoint(kicks, action, limit):
-    action = np.asarray(action, dtype=np.float64)
-    new = np.asarray(kicks, dtype=np.float64) + 1e-4 * action / max(1.0, np.abs(action).max())
-    if np.any(np.abs(new) > limit):
-        raise ValueError(f"setpoint beyond the limit {limit} rad: refused")
-    return new
+    raise NotImplementedError("the same update as the environment's step (the equation above), then the "
+                              "first safety rule: which kicks must you compare with the limit, and on which side?")
 
 
 # %%
-assert exercises.check_safe_setpoint(safe_setpoint)
+safe_setpoint = exercises.graded(exercises.check_safe_setpoint, safe_setpoint)
 
 # %% [markdown]
 # ## Adapting online: episodes on the machine
@@ -267,7 +261,8 @@ print(f"(drift so far: {100 * np.abs(machine.quad_scales() - start_scales).max()
 # weakness is the probes: they are tiny ($4\times10^{-6}$ rad), so anything that moves the
 # orbit during the 11 probe steps (drift, BPM noise: `docs/figures/noise.png`) becomes a
 # large error in the measured columns, and the matrix goes stale as the optics move on.
-# The nominal model is off by the task's quadrupole errors from the start. The
+# The nominal model (the fewest-steps planner on the design optics' matrix) is off by the
+# task's quadrupole errors from the start. The
 # meta-policy needs no matrix: it maps readings to actions and adapts from episodes, at
 # the price of those episodes. In quick mode (10 episodes per row) the numbers are only
 # indicative.
@@ -291,26 +286,49 @@ print(f"(drift so far: {100 * np.abs(machine.quad_scales() - start_scales).max()
 # %% [markdown]
 # ## Self-check quiz
 #
-# 1. Why does the client refuse a setpoint beyond the limit instead of clipping it?
-# 2. When is the corrector save file written, and when is it deleted?
-# 3. Why can measure-then-correct suffer on a drifting or noisy machine while the
-#    meta-policy does not need a matrix at all?
-# 4. What does `dry_run=True` send to the machine?
+# Click an answer: each option says why it is right or wrong. (The quiz cells' code is
+# collapsed; in a viewer without widgets, e.g. a plain `.ipynb` on the web, the options
+# and their explanations are that code.)
 
-# %% [markdown]
-# <details><summary>Answers</summary>
-#
-# 1. A clipped setpoint is not what the policy asked for: the step goes in another
-#    direction, silently. Refusing makes the problem visible and nothing unexpected reaches
-#    the machine.
-# 2. Before the session's first write (the correctors as they were); it is deleted after
-#    a clean restore at the end. A file left behind means a session was killed: the next
-#    start, or `awake-tutorial restore FILE`, puts the correctors back.
-# 3. Its probes are small, so any change of the machine during the 11 probe steps (drift,
-#    noise) is a large error in the measured columns, and the matrix goes stale as the
-#    optics drift. The meta-policy maps readings to actions and adapts from episodes.
-# 4. Nothing: it logs the setpoints it would send (and still reads the BPMs).
-# </details>
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"1. Why does the client refuse a setpoint beyond the limit instead of clipping it?", {
+    r"A clipped setpoint is not what the policy asked for, and the change of direction would go unnoticed":
+        r"Right: refusing makes the problem visible, and nothing unexpected reaches the machine.",
+    r"Clipping is slower":
+        r"No: both are one comparison; the point is what reaches the machine.",
+    r"The server would clip it anyway":
+        r"No: the server refuses it too; nobody clips silently.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"2. When is the corrector save file written, and when is it deleted?", {
+    r"Before the session's first write; deleted after a clean restore at the end":
+        r"Right: a file left behind means a session was killed; the next start, or <code>awake-tutorial restore FILE</code>, puts the correctors back.",
+    r"After every setpoint":
+        r"No: it holds the correctors as the session <i>found</i> them, written once before the first write.",
+    r"Only on beam loss":
+        r"No: on beam loss the client restores <i>from</i> it; it is written before the first write.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"3. Why can measure-then-correct suffer on a drifting or noisy machine, while the meta-policy needs no matrix?", {
+    r"Its probes are tiny, so drift or noise during the 11 probe steps becomes a large error, and the matrix goes stale":
+        r"Right: the meta-policy maps readings to actions and adapts from episodes (at the price of those episodes).",
+    r"Because the probes are too large for the machine":
+        r"No: they are tiny ($4\times10^{-6}$ rad); that is exactly why noise matters.",
+    r"It does not suffer: a matrix is always exact":
+        r"No: see the noise table of notebook 6: at 0.1 mm of BPM noise it already fails a third of the episodes.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"4. What does <code>dry_run=True</code> send to the machine?", {
+    r"Nothing: it logs the setpoints it would send (and still reads the BPMs)":
+        r"Right: the way to show an operator what would happen, before any write.",
+    r"The setpoints, but slowly":
+        r"No: it writes nothing at all.",
+    r"Only the first setpoint":
+        r"No: not even that; every setpoint is only logged.",
+}, answer=0)
 
 # %% [markdown]
 # ## Clean up

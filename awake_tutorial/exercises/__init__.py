@@ -1,13 +1,16 @@
 """Graded exercises: each ``check_*`` runs the learner's function against the package's
-reference implementation and prints PASS, or what is wrong ("wrong sign", "looks
-transposed", "baseline missing", ...). It returns True/False, so a notebook cell reads
-``assert check_gae(gae)``.
+reference implementation and prints PASS, NOT DONE YET (the stub is unfilled) or NOT YET
+and what is wrong ("wrong sign", "looks transposed", "baseline missing", ...). It returns
+True/False. A learner notebook grades with ``gae = graded(check_gae, gae)``: the learner's
+function if it passes, else the package's implementation with a visible note, so the
+notebook runs on. The solutions notebooks (``notebooks/solutions/``) ``assert`` instead.
+:func:`quiz` shows the self-check quizzes (multiple choice, feedback per answer).
 
 | notebook | checker | the learner writes |
 |---|---|---|
-| 01 | :func:`check_inverse_policy` | the inverse-response action from R and the readings |
+| 01 | :func:`check_inverse_policy`, :func:`check_nominal_converges` | the inverse-response action; when the nominal model converges (derived) |
 | 02 | :func:`check_length_ratio` | PPO's steps relative to the benchmark, where defined |
-| 03 | :func:`check_reinforce_loss`, :func:`check_gae` | the REINFORCE loss; GAE |
+| 03 | :func:`check_gaussian_score`, :func:`check_reinforce_loss`, :func:`check_gae` | d log pi (derived, checked against autograd); the REINFORCE loss; GAE |
 | 04 | :func:`check_conjugate_gradient`, :func:`check_kl_scaled_step` | CG; the TRPO step length |
 | 05 | :func:`check_adapt_and_score` | adapt the meta-policy to a task, score its mean action |
 | 06 | :func:`check_method`, :func:`score_method` | a method of your own in the comparison |
@@ -15,13 +18,17 @@ transposed", "baseline missing", ...). It returns True/False, so a notebook cell
 | 08 | :func:`check_capstone` | a controller for an unseen machine, with a floor (:mod:`.capstone`) |
 """
 
+from awake_tutorial.exercises._feedback import graded
 from awake_tutorial.exercises.capstone import check_capstone
 from awake_tutorial.exercises.machine import check_safe_setpoint
+from awake_tutorial.exercises.quiz import quiz
+from awake_tutorial.exercises.reasoning import check_gaussian_score, check_nominal_converges
 from awake_tutorial.exercises.meta import check_adapt_and_score
 from awake_tutorial.exercises.policy_gradient import check_gae, check_reinforce_loss
 from awake_tutorial.exercises.steering import check_inverse_policy, check_length_ratio, check_method, score_method
 from awake_tutorial.exercises.trpo import check_conjugate_gradient, check_kl_scaled_step
 
-__all__ = ["check_inverse_policy", "check_length_ratio", "check_reinforce_loss", "check_gae",
+__all__ = ["graded", "quiz", "check_nominal_converges", "check_gaussian_score",
+           "check_inverse_policy", "check_length_ratio", "check_reinforce_loss", "check_gae",
            "check_conjugate_gradient", "check_kl_scaled_step", "check_adapt_and_score", "check_method",
            "score_method", "check_safe_setpoint", "check_capstone"]

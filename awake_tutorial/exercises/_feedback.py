@@ -2,8 +2,11 @@
 
 A checker is a function ``check(fn, ...) -> bool`` whose body returns ``None`` when the
 learner's ``fn`` is right and a message (str) when it is not. :func:`checker` turns that
-into printed feedback and a bool, so a notebook cell reads ``assert check_x(my_x)``:
-silent when right (after the PASS line), stopped with the message when wrong.
+into printed feedback and a bool. Each checker names the package's own implementation
+(``check.fallback``): :func:`graded` grades the learner's function and hands back either
+it (PASS) or that fallback, with a visible note, so a learner notebook reads
+``my_x = graded(check_x, my_x)`` and runs to the end whether or not the exercise is done.
+A solutions notebook reads ``assert check_x(my_x)``: stopped with the message when wrong.
 """
 
 from __future__ import annotations
@@ -26,8 +29,13 @@ def call(fn: Callable, *args, **kwargs):
         raise NotDone(str(error)) from None
 
 
-def checker(title: str):
-    """Decorator: body(fn, ...) -> None (right) or a message (wrong) becomes print + bool."""
+def checker(title: str, fallback: Callable | None = None, fallback_name: str = ""):
+    """Decorator: body(fn, ...) -> None (right) or a message (wrong) becomes print + bool.
+
+    ``fallback`` is the package's implementation with the learner's signature (what
+    :func:`graded` hands back when the learner's function does not pass), ``fallback_name``
+    how the note names it.
+    """
 
     def wrap(body):
         @functools.wraps(body)
@@ -37,15 +45,33 @@ def checker(title: str):
             try:
                 problem = body(fn, *args, **kwargs)
             except NotDone as hint:
-                return verdict(title, "your function still raises NotImplementedError: fill in the "
-                                      f"stub (hint: {hint}) or run the solution cell.")
+                print(f"NOT DONE YET  {title}: your function still raises NotImplementedError. "
+                      f"Hint: {hint}")
+                return False
             except Exception as error:  # the learner's code failed: say where, not a traceback
                 return verdict(title, f"your function raised {type(error).__name__}: {error}")
             return verdict(title, problem)
 
+        check.fallback = fallback
+        check.fallback_name = fallback_name or getattr(fallback, "__name__", "")
         return check
 
     return wrap
+
+
+def graded(check: Callable[..., bool], fn: Callable, *args, **kwargs) -> Callable:
+    """Grade the learner's ``fn`` with ``check(fn, *args, **kwargs)`` and return what the
+    notebook's later cells should use: ``fn`` itself if it passes, else the package's
+    implementation (``check.fallback``), saying so. Never raises: a learner notebook runs
+    to the end with the exercise undone or wrong."""
+    if check(fn, *args, **kwargs):
+        return fn
+    fallback = getattr(check, "fallback", None)
+    if fallback is None:
+        raise TypeError(f"{getattr(check, '__name__', check)!r} is not a checker with a fallback.")
+    print(f"      -> the cells below use the package's {check.fallback_name} instead of yours; "
+          "re-run your cell, then this one, to grade yours again.")
+    return fallback
 
 
 def verdict(title: str, problem: str | None) -> bool:

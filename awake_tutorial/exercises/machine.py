@@ -24,7 +24,38 @@ def _cases(seed: int = 0):
             yield rng.uniform(-5e-4, 5e-4, 10), scale * rng.uniform(-1, 1, 10)
 
 
-@checker("safe setpoint (notebook 07)")
+def safe_setpoint_reference(kicks: np.ndarray, action: np.ndarray, limit: float) -> np.ndarray:
+    """The new kicks (10,) rad after ``action`` (as the env applies it); ValueError beyond +-limit."""
+    new = next_kicks(np.asarray(kicks, dtype=np.float64)[None], np.asarray(action, dtype=np.float64)[None])[0]
+    if np.any(np.abs(new) > limit):
+        raise ValueError(f"setpoint beyond the limit {limit} rad (largest |kick| {np.abs(new).max():.3g} rad): refused")
+    return new
+
+
+def _refusal_cases(limit: float):
+    """(what, kicks, action): setpoints that must be refused, each a plausible hole in a check."""
+    one = np.zeros(10)
+    one[4] = -limit + 0.5 * KICK_PER_ACTION
+    just = np.zeros(10)
+    just[7] = limit - 0.98 * KICK_PER_ACTION
+    scaled = np.full(10, 1e-4 * limit)
+    scaled[2] = limit - 0.5 * KICK_PER_ACTION
+    big = np.zeros(10)
+    big[2] = 30.0  # scaled down to 1: still half a step beyond
+    return [
+        ("every kick pushed beyond +limit", np.full(10, 0.95 * limit), np.ones(10)),
+        ("kicks near -limit pushed further negative (the limit holds on both sides)",
+         np.full(10, -0.95 * limit), -np.ones(10)),
+        ("one corrector of ten beyond -limit, the nine others well inside (any, not all)",
+         one, -np.eye(10)[4]),
+        ("one kick beyond the limit by 2 % of a step (no tolerance: the limit is the limit)",
+         just, np.eye(10)[7]),
+        ("a large action, scaled down as a whole, that still crosses the limit", scaled, big),
+    ]
+
+
+@checker("safe setpoint (notebook 07)", fallback=safe_setpoint_reference,
+         fallback_name="safe_setpoint (exercises.machine.safe_setpoint_reference)")
 def check_safe_setpoint(fn: Callable[[np.ndarray, np.ndarray, float], np.ndarray]) -> str | None:
     """``fn(kicks, action, limit) -> new kicks``: kicks (10,) rad, action (10,) in units of
     1e-4 rad (scaled down to max|a| <= 1), limit rad; ValueError if a new kick is beyond it."""
@@ -36,30 +67,34 @@ def check_safe_setpoint(fn: Callable[[np.ndarray, np.ndarray, float], np.ndarray
         except ValueError as error:
             return (f"you refused a setpoint that is within the limit ({error}): for kicks "
                     f"{kicks.round(6).tolist()} and action {action.round(3).tolist()} the new kicks are "
-                    f"{expected.round(6).tolist()} rad. Is one action unit 1e-4 rad, and is the action "
-                    "scaled down as a whole?")
+                    f"{expected.round(6).tolist()} rad. Is one action unit 1e-4 rad, is the action "
+                    "scaled down as a whole before you compare, and is it the new kicks you compare?")
         problem = shape_problem(mine, (10,), "the setpoint")
         if problem:
             return problem
         if close(mine, expected, rtol=1e-9, atol=1e-15):
             continue
         if close(mine, kicks + KICK_PER_ACTION * action, rtol=1e-9, atol=1e-15):
-            return ("an action with max|a| > 1 must be scaled down as a whole (divide by max|a|, the "
-                    "direction is kept), as the env does; yours moved the correctors too far.")
+            return ("an action with max|a| > 1 must be scaled down as a whole (the direction is kept), as "
+                    "the env does; yours moved the correctors too far.")
         if close(mine, kicks + np.clip(action, -1, 1) * KICK_PER_ACTION, rtol=1e-9, atol=1e-15):
-            return ("you clipped each action component to [-1, 1]: that changes the direction. Divide "
-                    "the whole vector by max|a| instead.")
+            return ("you clipped each action component to [-1, 1]: that changes the direction. Scale the "
+                    "whole vector down instead.")
         unscaled = [kicks + action, kicks + action / max(1, np.abs(action).max())]  # units forgotten
         if any(close(mine, wrong, rtol=1e-9, atol=1e-15) for wrong in unscaled):
-            return "one action unit is 1e-4 rad: multiply the (scaled) action by 1e-4 before adding it."
+            return "one action unit is 1e-4 rad: convert the (scaled) action to rad before adding it."
+        if close(mine, -expected + 2 * kicks, rtol=1e-9, atol=1e-15):
+            return "wrong sign: the action is added to the kicks (a positive action raises them)."
         return f"for kicks {kicks.round(6).tolist()} and action {action.round(3).tolist()} the setpoint " \
                f"should be {expected.tolist()}, yours is {mine.tolist()}."
-    kicks = np.full(10, 9.5e-4)
-    try:
-        mine = as_array(call(fn, kicks.copy(), np.ones(10), limit), "your setpoint")
-    except ValueError:
-        return None
-    if np.all(np.abs(mine) <= limit):
-        return ("a setpoint beyond the limit must be refused (raise ValueError), not clipped to the "
-                "limit: a clipped setpoint is not what the policy asked for, and nobody would know.")
-    return "kicks of 1.05e-3 rad are beyond the limit 1e-3 rad: raise ValueError instead of returning them."
+    for what, kicks, action in _refusal_cases(limit):
+        try:
+            mine = as_array(call(fn, kicks.copy(), action.copy(), limit), "your setpoint")
+        except ValueError:
+            continue
+        if np.all(np.abs(mine) <= limit):
+            return (f"{what}: a setpoint beyond the limit must be refused (raise ValueError), not clipped "
+                    "to the limit: a clipped setpoint is not what the policy asked for, and nobody would know.")
+        return f"{what}: the new kicks reach {np.abs(mine).max():.6g} rad, beyond the limit {limit} rad: " \
+               "raise ValueError instead of returning them."
+    return None

@@ -29,7 +29,8 @@ def _same(mine: dict, row: dict) -> bool:
     return all(abs(float(mine[k]) - float(row[k])) <= 1e-9 for k in keys)
 
 
-@checker("adapt and score the meta-policy (notebook 05)")
+@checker("adapt and score the meta-policy (notebook 05)", fallback=adapt_and_score_reference,
+         fallback_name="adapt_and_score (exercises.meta.adapt_and_score_reference)")
 def check_adapt_and_score(fn: Callable, meta_policy, task, config, num_batches: int = 2, episodes: int = 20,
                           seed: int = 0) -> str | None:
     """``fn(meta_policy, task, config, num_batches, episodes, seed) -> row`` (a dict with
@@ -46,11 +47,10 @@ def check_adapt_and_score(fn: Callable, meta_policy, task, config, num_batches: 
                        seed=seed)[0]
     if _same(mine, sampled):
         return ("you scored the sampled actions. Adaptation samples (to explore), but the course scores "
-                "the adapted policy's mean action: as_numpy_policy(deterministic=True).")
+                "the adapted policy's mean action (deterministic).")
     unadapted = evaluate(meta_policy.as_numpy_policy(deterministic=True), [task], episodes=episodes, seed=seed)[0]
     if num_batches > 0 and _same(mine, unadapted):
-        return ("this is the meta-policy before adaptation: score adapt(...).policies[0], the policy "
-                "adapted to your task.")
-    return (f"your row {({k: mine[k] for k in KEYS})} differs from the reference: adapt with "
-            f"adapt(meta_policy, [task], num_batches, config, seed=seed) and score with "
-            f"evaluate(..., episodes=episodes, seed=seed).")
+        return ("this is the meta-policy before adaptation: score the policy adapted to your task.")
+    return (f"your row {({k: mine[k] for k in KEYS})} differs from the reference: are the adaptation and "
+            "the scoring both given the seed, the number of batches and of episodes you were given, and "
+            "is it fresh episodes (not the adaptation's own) that you score?")

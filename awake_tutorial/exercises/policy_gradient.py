@@ -35,11 +35,34 @@ def _weights(mask: torch.Tensor) -> torch.Tensor:
 
 
 def reinforce_loss_reference(log_probs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """-(1/B) sum_b (1/T_b) sum_{t < T_b} log pi(a_t|s_t) A_t, as ``reinforce.inner_loss``."""
-    return -weighted_mean(log_probs * mask * advantages * mask, _weights(mask))
+    """-(1/B) sum_b sum_{t < T_b} log pi(a_t|s_t) A_t: ``reinforce.inner_loss`` with the default
+    ``inner_weighting: sum`` (every step weighs alike, mean over the B episodes)."""
+    return -(log_probs * advantages * mask).sum() / mask.shape[-1]
 
 
-@checker("REINFORCE loss (notebook 03)")
+def _wrong_losses(log_probs, advantages, mask) -> dict[str, float]:
+    """The plausible wrong answers, by the message that names each."""
+    product = log_probs * advantages * mask
+    B = mask.shape[-1]
+    return {
+        "wrong sign: gradient *descent* on the loss must make good actions (A > 0) more likely, so "
+        "the loss is MINUS the mean of log pi * A.": (product.sum() / B).item(),
+        "you averaged each episode over its own steps first (1/T_b): that is the reference course's "
+        "`inner_weighting: mean`, where every episode weighs alike. The default sums an episode's steps, "
+        "so every step weighs alike, and averages over the B episodes only.":
+            -weighted_mean(product, _weights(mask)).item(),
+        "you averaged over all N steps of the batch (1/N): same direction as the default, but its scale "
+        "changes with the episode lengths, and so would the step size. Average over the B episodes.":
+            -(product.sum() / mask.sum()).item(),
+        "you summed over the episodes too: the loss is an average over the B episodes of each "
+        "episode's sum.": -product.sum().item(),
+        "your loss counts the padding after each episode's end: only the steps that ran (mask 1) count.":
+            -(log_probs * advantages).sum().item() / B,
+    }
+
+
+@checker("REINFORCE loss (notebook 03)", fallback=reinforce_loss_reference,
+         fallback_name="REINFORCE loss (exercises.policy_gradient.reinforce_loss_reference)")
 def check_reinforce_loss(fn: Callable) -> str | None:
     """``fn(log_probs, advantages, mask) -> scalar loss``, all inputs (T, B) tensors."""
     for seed in range(3):
@@ -47,28 +70,20 @@ def check_reinforce_loss(fn: Callable) -> str | None:
         log_probs = batch["log_probs"].clone().requires_grad_()
         loss = call(fn, log_probs, batch["advantages"].clone(), batch["mask"].clone())
         if not torch.is_tensor(loss) or loss.numel() != 1:
-            return "return the loss as a one-number torch tensor (e.g. a .mean() or .sum() of tensors)."
+            return "return the loss as a one-number torch tensor (not a Python float, not one per episode)."
         if not loss.requires_grad:
             return ("your loss carries no gradient: compute it with torch operations on log_probs "
-                    "(no .item(), no numpy).")
+                    "(converting to a Python number or to numpy cuts autograd's graph).")
         mine = loss.item()
-        mask, adv = batch["mask"], batch["advantages"]
-        reference = reinforce_loss_reference(batch["log_probs"], adv, mask).item()
+        args = batch["log_probs"], batch["advantages"], batch["mask"]
+        reference = reinforce_loss_reference(*args).item()
         if np.isclose(mine, reference, rtol=1e-6):
             continue
-        if np.isclose(mine, -reference, rtol=1e-6):
-            return ("wrong sign: gradient *descent* on the loss must make good actions (A > 0) more "
-                    "likely, so the loss is MINUS the mean of log pi * A.")
-        product = batch["log_probs"] * adv * mask
-        if np.isclose(mine, -(product.sum() / mask.sum()).item(), rtol=1e-6):
-            return ("you averaged over all N steps of the batch (1/N). The course averages over the "
-                    "steps of each episode first, then over the episodes: divide episode b's sum by its "
-                    "length T_b (mask.sum(0)), then take the mean over the B episodes.")
-        if np.isclose(mine, -product.sum().item(), rtol=1e-6):
-            return "you summed instead of averaging: the loss is a mean (per episode, then over episodes)."
-        if np.isclose(mine, -(batch["log_probs"] * adv).mean().item(), rtol=1e-6) or abs(mine) > 50:
-            return ("your loss counts the padding after each episode's end: multiply by the mask and "
-                    "divide by each episode's own length.")
+        for message, wrong in _wrong_losses(*args).items():
+            if np.isclose(mine, wrong, rtol=1e-6):
+                return message
+        if abs(mine) > 50:
+            return "your loss is huge: it depends on the padding after each episode's end (values ~100 there)."
         return f"loss {mine:.6g}, expected {reference:.6g}."
     return None
 
@@ -78,7 +93,12 @@ def gae_reference(rewards, values, mask, gamma: float, lam: float) -> torch.Tens
     return generalized_advantages(rewards * mask, values, mask, gamma, lam)
 
 
-@checker("generalized advantage estimation (notebook 03)")
+def _gae_fallback(rewards, values, mask, gamma, lam):
+    return gae_reference(rewards, values, mask, gamma, lam)
+
+
+@checker("generalized advantage estimation (notebook 03)", fallback=_gae_fallback,
+         fallback_name="GAE (rl.episodes.generalized_advantages)")
 def check_gae(fn: Callable) -> str | None:
     """``fn(rewards, values, mask, gamma, lam) -> advantages (T, B)``; only the steps that
     ran (mask 1) are compared, V = 0 after an episode's last step."""
@@ -107,8 +127,8 @@ def check_gae(fn: Callable) -> str | None:
         if close(mine[:, full], expected[:, full]):
             return ("right for episodes without padding, wrong for shorter ones: you bootstrapped past "
                     "the end of an episode. After its last step V = 0 and nothing more is summed (the "
-                    "rewards and values stored there are padding): use mask[t+1] * V[t+1] and stop at the mask.")
+                    "rewards and values stored there are padding).")
         worst = np.abs(mine[ran] - expected[ran]).max()
         return (f"advantages differ from GAE(gamma={gamma}, lambda={lam}) by up to {worst:.3g}; "
-                "A_t = delta_t + gamma * lambda * A_t+1, computed backwards from each episode's end.")
+                "check the recursion of the advantages and where each episode ends.")
     return None

@@ -23,9 +23,16 @@ def spd_matrix(n: int = 30, condition: float = 100.0, seed: int = 0) -> torch.Te
     return (q * eigenvalues) @ q.T
 
 
-@checker("conjugate gradient (notebook 04)")
+def conjugate_gradient_reference(Av: Callable, b: torch.Tensor, iters: int) -> torch.Tensor:
+    """The package's :func:`~awake_tutorial.rl.metalearners.trpo.conjugate_gradient`, x only."""
+    return conjugate_gradient(Av, b, iters)[0]
+
+
+@checker("conjugate gradient (notebook 04)", fallback=conjugate_gradient_reference,
+         fallback_name="conjugate gradient (rl.metalearners.trpo.conjugate_gradient)")
 def check_conjugate_gradient(fn: Callable) -> str | None:
-    """``fn(Av, b, iters) -> x`` solving A x = b for symmetric positive definite A."""
+    """``fn(Av, g, iters) -> x`` solving A x = g for symmetric positive definite A (notebook 04
+    writes the right-hand side g, the TRPO gradient; the code calls it ``b``)."""
     for seed, (n, condition) in enumerate([(10, 10.0), (30, 100.0)]):
         A = spd_matrix(n, condition, seed)
         b = torch.randn(n, generator=torch.Generator().manual_seed(seed + 10), dtype=torch.float64)
@@ -46,13 +53,14 @@ def check_conjugate_gradient(fn: Callable) -> str | None:
         if not calls:
             return "your function never called Av: conjugate gradient learns A only through products A p."
         if np.allclose(x, -exact, rtol=1e-6):
-            return "wrong sign: start from x = 0, r = b - A x = b, and move x along +alpha p."
+            return "wrong sign: start from x = 0 (residual g - A x = g) and move x forward along p (tau > 0)."
         if np.allclose(x, b.numpy()):
-            return "you returned b: x must be updated (x += alpha * p) in every iteration."
+            return "you returned the right-hand side g: x must move along p in every iteration."
         reference = conjugate_gradient(Av, b, 2 * n)[0].numpy()
         return (f"after {2 * n} iterations |A x - b| = {residual:.3g} (the package's CG: "
-                f"{np.linalg.norm(A.numpy() @ reference - b.numpy()):.1g}). Check alpha = r.r / p.Ap, "
-                "r -= alpha * Ap, and the new direction p = r + (r_new.r_new / r.r) p.")
+                f"{np.linalg.norm(A.numpy() @ reference - b.numpy()):.1g}). Compare each update with "
+                "the equations above the exercise: the step length along p, the new residual, and the "
+                "next direction, which must be A-conjugate to the previous one.")
     return None
 
 
@@ -61,7 +69,8 @@ def kl_scaled_step_reference(x: torch.Tensor, fvp: Callable, max_kl: float) -> t
     return x * torch.sqrt(2 * max_kl / torch.dot(x, fvp(x)))
 
 
-@checker("KL-scaled TRPO step (notebook 04)")
+@checker("KL-scaled TRPO step (notebook 04)", fallback=kl_scaled_step_reference,
+         fallback_name="KL-scaled step (exercises.trpo.kl_scaled_step_reference)")
 def check_kl_scaled_step(fn: Callable) -> str | None:
     """``fn(x, fvp, max_kl) -> step``: x the direction F^-1 g, fvp(v) = F v."""
     for seed, max_kl in enumerate([1e-3, 0.05]):
@@ -84,7 +93,7 @@ def check_kl_scaled_step(fn: Callable) -> str | None:
             return "the step must be a multiple of x (only its length changes)."
         if np.isclose(kl, max_kl / 2) or np.isclose(kl, 2 * max_kl):
             return (f"the quadratic KL 1/2 d^T F d of your step is {kl / max_kl:.2g} * max_kl: "
-                    "mind the 1/2 of the second-order KL, the scale is sqrt(2 max_kl / x^T F x).")
+                    "mind the 1/2 of the second-order KL model.")
         return (f"the quadratic KL 1/2 d^T F d of your step is {kl:.3g}, it should equal max_kl = "
-                f"{max_kl}: scale x by sqrt(2 max_kl / x^T F x).")
+                f"{max_kl}: solve 1/2 (b x)^T F (b x) = max_kl for the factor b (a square root appears).")
     return None

@@ -1,6 +1,6 @@
 """TRPO building blocks: natural-gradient direction under a KL trust region.
 
-    maximise  -L(theta)   subject to   KL(pi_old || pi_theta) <= max_kl
+    maximise  -L(theta)   subject to   KL(pi_theta || pi_old) <= max_kl   (new || old, as computed)
 
 1. g = grad L; F = Hessian of the KL at theta_old (= Fisher information matrix).
 2. Solve F x = g with :func:`conjugate_gradient` (only products F v are needed).
