@@ -43,8 +43,8 @@ KERNELS_AVX2    := OPENBLAS_CORETYPE=Haswell MKL_ENABLE_INSTRUCTIONS=AVX2 ATEN_C
 KERNELS_GENERIC := OPENBLAS_CORETYPE=Prescott MKL_ENABLE_INSTRUCTIONS=SSE4_2 ATEN_CPU_CAPABILITY=default
 
 test-kernels: $(STAMP)
-	env $(KERNELS_AVX2) AWAKE_TUTORIAL_QUICK=1 $(PY) -m pytest -q -ra tests -m "not browser" -p no:cacheprovider
-	env $(KERNELS_GENERIC) AWAKE_TUTORIAL_QUICK=1 $(PY) -m pytest -q -ra tests -m "not browser" -p no:cacheprovider
+	env $(KERNELS_AVX2) AWAKE_TUTORIAL_QUICK=1 $(PY) -m pytest -q -ra tests -m "not browser" -p no:cacheprovider -n 2
+	env $(KERNELS_GENERIC) AWAKE_TUTORIAL_QUICK=1 $(PY) -m pytest -q -ra tests -m "not browser" -p no:cacheprovider -n 2
 
 clean-venv:
 	rm -rf $(VENV)

@@ -54,7 +54,7 @@ def pytest_configure(config):
         os.environ[MARKER] = uuid.uuid4().hex
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(trylast=True)  # after pytest-xdist has ended its workers; before the summary
 def pytest_sessionfinish(session, exitstatus):
     if hasattr(session.config, "workerinput"):
         return
