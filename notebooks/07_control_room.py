@@ -73,6 +73,10 @@ logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(mes
 # quadrupole's strength takes a random-walk step of 0.1 % (std), so the response matrix
 # changes while we work, as on a real machine over a shift. The server never outlives
 # this notebook: it stops in the last cell, at kernel exit, and when the kernel dies.
+# It is the only process this notebook starts: the course's client talks to the server
+# directly and starts no CA repeater (the small relay process that EPICS clients often
+# start; caproto's command-line tools `caproto-get` and `caproto-put` do, and theirs keeps
+# running after they exit: `pkill -f caproto.commandline.repeater` stops it).
 #
 # From a terminal the same machine is
 # `EPICS_CA_SERVER_PORT=5064 awake-tutorial serve-machine --task-id 3 --drift 0.001`.
