@@ -26,8 +26,10 @@
 #
 # **Prerequisites:** notebooks 1-6 (the comparison and its scoring); notebook 7 helps.
 #
-# **Time:** about 90 min for a learner (one graded part, one open part with a rubric);
-# the code runs in about a minute (quick mode: < 30 s).
+# **Time:** about 90 min for a learner (the graded part 30, the open part with its rubric
+# 50, the quiz 10); the code runs in about a minute (quick mode: < 30 s). The graded part
+# is checked as in notebook 6; a worked solution, the quiz's answers and notes for the
+# open part are in `solutions/08_capstone.ipynb`.
 #
 # **The machine.** The out-of-distribution set of the comparison (`compare.ood_tasks`,
 # the config's `ood_tasks`): every quadrupole knob scaled by U(0.6, 1.4), each task with
@@ -44,7 +46,6 @@
 from IPython.display import Markdown
 
 from awake_tutorial.config import load_config
-from awake_tutorial.controllers import BroydenPolicy
 from awake_tutorial import exercises
 from awake_tutorial.exercises.capstone import score_mine
 from awake_tutorial.physics.tasks import TaskDistribution
@@ -118,31 +119,29 @@ table(summarize(rows))
 # its end: the open part asks you to beat the rivals above, or to say why you would not.
 
 # %% tags=["exercise-stub"]
-MY_MACHINE_STEPS = 0
+MY_MACHINE_STEPS = 0  # machine steps your controller spends on a task before acting
 
 
 def my_controller(task, plane):
     """A policy for an unseen machine; ``task`` carries the nominal matrix only."""
-    raise NotImplementedError("e.g. start from awake_tutorial.controllers.BroydenPolicy(task, plane, ...) and "
-                              "change what the dead BPM, the miscalibrated corrector or the noise break")
-
-
-# %% tags=["solution"] jupyter={"source_hidden": true}
-MY_MACHINE_STEPS = 0
-
-
-def my_controller(task, plane):
-    """Broyden from the nominal matrix: each step's secant update teaches its matrix what the
-    step really did, so the dead BPM's row and the miscalibrated corrector's column are learnt
-    along the directions the correction explores. (Damped updates, 0.7 or 0.5, scored no
-    better on this set: try them, and argue from the numbers.)"""
-    return BroydenPolicy(task, plane)
+    raise NotImplementedError("what does the nominal matrix get wrong on this machine, and how could each "
+                              "step you take teach your controller what the machine really did (the secant "
+                              "update above)? Then ask what the dead BPM, the miscalibrated corrector and "
+                              "the noise do to what it learns.")
 
 
 # %%
-assert exercises.check_capstone(my_controller, tasks, bpm_noise, config, episodes=episodes, seeds=seeds,
-                      machine_steps=MY_MACHINE_STEPS)
-mine = score_mine(my_controller, tasks, bpm_noise, config, episodes, seeds, MY_MACHINE_STEPS)
+my_controller = exercises.graded(exercises.check_capstone, my_controller, tasks, bpm_noise, config,
+                                 episodes=episodes, seeds=seeds, machine_steps=MY_MACHINE_STEPS)
+
+# %% [markdown]
+# Your controller (or, until it passes, the package's Broyden controller, which spends no
+# machine step) in the table of the rivals, on the same episodes:
+
+# %%
+fallback = my_controller is exercises.check_capstone.fallback
+mine = score_mine(my_controller, tasks, bpm_noise, config, episodes, seeds, 0 if fallback else MY_MACHINE_STEPS,
+                  name="fallback: broyden" if fallback else "mine")
 table(summarize(rows + mine))
 
 # %% [markdown]
@@ -169,29 +168,46 @@ table(summarize(rows + mine))
 
 # %% [markdown]
 # ## Self-check quiz
-# 1. Why is the controller handed the nominal matrix and not the task's own?
-# 2. The dead BPM reads 0. What does the inverse of a full nominal matrix do with that
-#    reading, and how does Broyden's update change its matrix's row for that BPM?
-# 3. Why does a secant update need the step $s$ not to be tiny, and what does BPM noise
-#    do to an update from a small step?
-# 4. Measure then correct spends 11 machine steps and reaches the physical limit on the
-#    training distribution. Why does it lose its edge here?
+#
+# Click an answer: each option says why it is right or wrong. (The quiz cells' code is
+# collapsed; in a viewer without widgets the options and their explanations are that code.)
 
-# %% [markdown]
-# <details><summary>Answers</summary>
-#
-# 1. A control room does not know the machine's matrix: it has the optics model (the
-#    nominal optics) and whatever it measures. Handing the true matrix would grade a
-#    benchmark, not a controller.
-# 2. The inverse reads the 0 as "the beam is centred there" and spends part of every
-#    correction on a BPM that tells it nothing; Broyden sees that its steps never change
-#    that reading ($\Delta y = 0$ there), so the update drives that row of $B$ to 0 along
-#    the directions it stepped, and the pseudo-inverse stops acting on it.
-# 3. The update divides by $s^\top s$: the noise of $\Delta y$ (about $\sqrt 2$ times the BPM
-#    noise) is amplified by $1/|s|$. A tiny step teaches noise, so it is skipped
-#    (`min_step`); damping averages the noise of successive updates.
-# 4. Its probes are small ($4\cdot 10^{-6}$ rad, 0.4 mm at most), so with BPM noise the
-#    measured matrix is mostly noise; larger or repeated probes would cost more steps,
-#    and the dead BPM's row is measured as 0 plus noise.
-#
-# </details>
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"1. Why is the controller handed the nominal matrix and not the task's own?", {
+    r"A control room knows the optics model and what it measures, not the machine's matrix":
+        r"Right: handing the true matrix would grade a benchmark (the <code>inverse</code> controller of notebook 1), not a controller for an unseen machine.",
+    r"The task's own matrix would make every controller fail":
+        r"No: with the true matrix the inverse response converges in a few steps; it is information a control room does not have.",
+    r"The nominal matrix is the task's matrix up to BPM noise":
+        r"No: the knob scales here go beyond the training range, so the nominal matrix can be far from the machine's.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"2. The dead BPM reads 0. How does Broyden's update change its matrix's row for that BPM?", {
+    r"The steps never change that reading, so the update drives that row towards 0 along the directions stepped":
+        r"Right: $\Delta y = 0$ there, so the secant update removes what $B$ predicted for that BPM along each step $s$, and the pseudo-inverse stops acting on it. The inverse of the full nominal matrix instead reads the 0 as a centred beam and spends part of every correction on it.",
+    r"It leaves the row unchanged, since the reading is constant":
+        r"No: the update compares the predicted change $B s$ with the measured one, 0; the difference is what changes $B$.",
+    r"It makes the row's entries large, to compensate for the missing signal":
+        r"No: a BPM that never responds teaches a row of zeros, not a large one.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"3. Why does a secant update need the step $s$ not to be tiny?", {
+    r"The update divides by $s^\top s$: the noise of $\Delta y$ is amplified by $1/|s|$":
+        r"Right: the noise of $\Delta y$ (about $\sqrt 2$ times the BPM noise) over a tiny step teaches noise, so tiny steps are skipped (<code>min_step</code>), and damping averages the noise of successive updates.",
+    r"A tiny step costs as many machine steps as a large one":
+        r"No: that is true, but it is not why the update goes wrong; the question is what the update learns from it.",
+    r"Tiny steps cannot change the orbit at all":
+        r"No: the machine is linear, so a tiny step changes the readings a little; it is the noise that drowns that change.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"4. Measure then correct reaches the physical limit on the training distribution. Why does it lose its edge here?", {
+    r"Its probes are small, so with BPM noise the measured matrix is mostly noise":
+        r"Right: probes of $4\cdot 10^{-6}$ rad move the readings 0.4 mm at most; larger or repeated probes would cost more machine steps, and the dead BPM's row is measured as 0 plus noise.",
+    r"It cannot measure knob scales outside the training range":
+        r"No: measuring needs no model of the knobs; it would measure any linear machine, noise-free.",
+    r"Its 11 machine steps are over the budget":
+        r"No: the budget is 200 machine steps per task; 11 fit easily.",
+}, answer=0)

@@ -20,6 +20,7 @@ from awake_tutorial import exercises
 from awake_tutorial.config import load_config
 from awake_tutorial.envs.dynamics import rescale
 from awake_tutorial.rl.episodes import discounted_cumsum
+from awake_tutorial.runs.compare import ood_tasks
 from awake_tutorial.runs.pretrained import load_pretrained
 from awake_tutorial.physics.tasks import load_evaluation_tasks
 
@@ -34,6 +35,7 @@ EXERCISES = {
     "05_pretrained_meta_policy": ["adapt_and_score"],
     "06_comparison": ["my_method"],
     "07_control_room": ["safe_setpoint"],
+    "08_capstone": ["my_controller"],
 }
 PREAMBLE = "import numpy as np\nimport torch\n"
 # what a hint must not contain: code (a call, an assignment, indexing, a library's name)
@@ -102,6 +104,9 @@ def test_every_checker_has_a_fallback_that_passes_it(check, capsys):
                      num_batches=1, episodes=3)
     elif check is exercises.check_method:
         assert not check(check.fallback)  # the nominal-model controller *is* the floor: not above it
+    elif check is exercises.check_capstone:
+        tasks, noise = ood_tasks(2, load_config())
+        assert check(check.fallback, tasks, noise, load_config(), episodes=2, seeds=(0,))
     else:
         assert check(check.fallback)
 
@@ -486,21 +491,40 @@ def test_a_wrong_answer_in_the_learners_cell_fails_its_grading_cell(name, functi
     assert namespace[function] is not learners, "later cells use the package's implementation"
 
 
-def test_the_capstone_checker_grades_the_floor(capsys):
-    """Broyden passes the floor on the unseen machine; doing nothing, or spending more than the
-    budget of machine steps, does not; the controller is handed the task blind."""
-    from awake_tutorial.config import load_config
-    from awake_tutorial.controllers import BroydenPolicy
+def test_the_capstone_checker_grades_the_floor(solutions, capsys):
+    """The solution (Broyden from the blind task's matrix) passes the floor on the unseen machine;
+    doing nothing, the operator's inverse on the nominal matrix (the floor itself), or spending
+    more than the budget of machine steps, does not; the controller is handed the task blind."""
+    from awake_tutorial.controllers import BroydenPolicy, InverseResponsePolicy
     from awake_tutorial.exercises.capstone import BUDGET, blind, check_capstone
     from awake_tutorial.physics.tasks import get_evaluation_task
-    from awake_tutorial.runs.compare import ood_tasks
 
     config = load_config()
     tasks, noise = ood_tasks(2, config)
     assert np.array_equal(blind(tasks[0]).response_h, get_evaluation_task(0).response_h)
-    assert check_capstone(BroydenPolicy, tasks, noise, config, episodes=3, seeds=(0,))
-    assert not check_capstone(lambda task, plane: (lambda obs: np.zeros_like(obs)), tasks, noise, config,
-                              episodes=2, seeds=(0,))
-    assert "below the floor" in capsys.readouterr().out
-    assert not check_capstone(BroydenPolicy, tasks, noise, config, episodes=2, seeds=(0,), machine_steps=BUDGET + 1)
-    assert "budget" in capsys.readouterr().out
+    assert check_capstone(solutions["08_capstone"]["my_controller"], tasks, noise, config, episodes=3, seeds=(0,))
+    assert "PASS  your controller on the unseen machine" in capsys.readouterr().out
+    fails_with(check_capstone, lambda task, plane: (lambda obs: np.zeros_like(obs)), ["never steers", "notebook 06"],
+               tasks, noise, config, episodes=2, seeds=(0,), capsys=capsys)
+    fails_with(check_capstone, lambda task, plane: InverseResponsePolicy(task, plane), ["below the floor"],
+               tasks, noise, config, episodes=2, seeds=(0,), capsys=capsys)
+    fails_with(check_capstone, BroydenPolicy, ["budget"], tasks, noise, config, episodes=2, seeds=(0,),
+               machine_steps=BUDGET + 1, capsys=capsys)
+
+
+def test_a_wrong_controller_in_the_capstone_cell_gets_not_yet_and_the_fallback(monkeypatch, capsys):
+    """Notebook 08 as shipped (quick sizes): a controller that does nothing, typed into the
+    learner's cell, is rejected by the grading cell below it, and later cells use Broyden."""
+    monkeypatch.setenv("AWAKE_TUTORIAL_QUICK", "1")
+    notebook = jupytext.read(NOTEBOOK_DIR / "08_capstone.py")
+    code = [(i, cell.source) for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    stub = next(i for i, cell in enumerate(notebook.cells) if "exercise-stub" in cell.metadata.get("tags", []))
+    namespace: dict = {}
+    for source in [source for i, source in code if i < stub and "compare_methods(" not in source]:
+        exec(PREAMBLE + source, namespace)  # imports and the machine; not the rivals' table
+    exec("MY_MACHINE_STEPS = 0\ndef my_controller(task, plane):\n    return lambda obs: 0 * obs\n", namespace)
+    learners = namespace["my_controller"]
+    exec(notebook.cells[stub + 1].source, namespace)  # the notebook's own grading cell
+    out = capsys.readouterr().out
+    assert "NOT YET" in out and "instead of yours" in out, out
+    assert namespace["my_controller"] is exercises.check_capstone.fallback is not learners

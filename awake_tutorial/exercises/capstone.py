@@ -8,11 +8,12 @@ machine really does, your controller finds out by acting (and by the machine ste
 declares it spends before acting, within the budget).
 
 :func:`check_capstone` is the graded part: notebook 06's protocol check
-(:func:`~awake_tutorial.exercises.check_method`), then the course's score on the set (mean
+(:func:`~awake_tutorial.exercises.check_method`, the controller handed its tasks blind too), then the course's score on the set (mean
 steps to 1 mm with a failure counted as 100, every seed), with a floor: at least
 ``MIN_SUCCESS`` of the episodes succeed, the steps beat the inverse response on the nominal
 matrix (the operator's first choice, same episodes), and the declared machine steps fit
-the budget.
+the budget. Its fallback, what a learner notebook runs on while the exercise is undone
+or wrong, is the Broyden controller from the nominal matrix (0 machine steps).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from awake_tutorial.controllers import BroydenPolicy
 from awake_tutorial.envs import per_task
 from awake_tutorial.exercises._feedback import call, checker
 from awake_tutorial.exercises.steering import check_method
@@ -50,11 +52,13 @@ def score_mine(factory: Callable, tasks: Sequence[Task], bpm_noise: float, confi
             for row in compare.score_built(name, built, tasks, "out-of-distribution", seed, settings)]
 
 
-@checker("your controller on the unseen machine (notebook 08)")
+@checker("your controller on the unseen machine (notebook 08)", fallback=BroydenPolicy,
+         fallback_name="Broyden controller from the nominal matrix (controllers.BroydenPolicy, 0 machine steps)")
 def check_capstone(factory: Callable, tasks: Sequence[Task], bpm_noise: float, config, episodes: int = 4,
                    seeds: Sequence[int] = (0, 1000), machine_steps: int = 0) -> str | None:
     """``factory(task, plane)`` -> a policy; graded on ``tasks`` (see the module docstring)."""
-    if not check_method(factory):
+    call(factory, blind(tasks[0]), config.plane)  # an unfilled stub: NOT DONE YET, with its hint
+    if not check_method(lambda task, plane: factory(blind(task), plane)):
         return "it must first pass notebook 06's check of a method (above)."
     if not 0 <= int(machine_steps) <= BUDGET:
         return f"you declared {machine_steps} machine steps per task; the budget is 0 to {BUDGET}."
