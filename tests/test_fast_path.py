@@ -15,6 +15,7 @@ import torch
 from awake_tutorial.config import Config, load_config
 from awake_tutorial.rl.fast.gradients import MeanJacobian, reinforce_gradient
 from awake_tutorial.rl.fast.rollout import RolloutPolicy
+from awake_tutorial.rl.engine import TEXTBOOK
 from awake_tutorial.rl.metalearners import MAMLTRPO, policy_gradient
 from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
 from awake_tutorial.rl.samplers import TorchRolloutPolicy
@@ -57,7 +58,7 @@ def test_the_config_switch_selects_every_piece():
     with pytest.raises(ValueError, match="fast_path"):
         Config(fast_path=False, fisher_product="analytic")
     with pytest.raises(ValueError, match="fast path"):
-        MAMLTRPO(policy, fast_path=False, fisher_product="analytic")
+        MAMLTRPO(policy, Config(fisher_product="analytic"), TEXTBOOK)
 
 
 def test_one_meta_batch_is_the_same_on_both_paths():

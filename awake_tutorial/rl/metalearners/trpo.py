@@ -27,20 +27,7 @@ from typing import Callable, Mapping
 import torch
 from torch.distributions import Normal
 
-Params = dict[str, torch.Tensor]
-
-
-def flatten(tensors) -> torch.Tensor:
-    """Concatenate tensors (a dict's values or a sequence) into one flat vector."""
-    values = tensors.values() if isinstance(tensors, Mapping) else tensors
-    return torch.cat([t.reshape(-1) for t in values])
-
-
-def unflatten(vector: torch.Tensor, like: Mapping[str, torch.Tensor]) -> Params:
-    """Split a flat vector into tensors shaped like ``like`` (inverse of :func:`flatten`)."""
-    pieces = torch.split(vector, [t.numel() for t in like.values()])
-    return {name: piece.view(t.shape) for (name, t), piece in zip(like.items(), pieces)}
-
+from awake_tutorial.rl.policies import Params, flatten, unflatten  # noqa: F401 (flatten, unflatten: re-export)
 
 def gradient(scalar: torch.Tensor, tensors, **kwargs) -> tuple[torch.Tensor, ...]:
     """d scalar / d tensors, with zeros for tensors the scalar does not depend on
