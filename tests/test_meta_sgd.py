@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from test_maml import build, episodes  # a learner from the reference settings; tiny float64 episode batches
+from test_maml import build, check_fast_outer, episodes  # a learner from the reference settings; tiny float64 episode batches
 
 from awake_tutorial.config import REFERENCE_CONFIG_FILE, load_config
 from awake_tutorial.rl.metalearners import MetaSGDTRPO
@@ -156,3 +156,9 @@ def test_zero_shot_weight_adds_the_unadapted_policys_loss():
     zero_shot = -steps.mean(steps.advantages).mean()  # ratio 1 at the old policy
     assert len(old_pi) == 2 and kl.item() == 0.0
     assert loss.item() == pytest.approx(plain.item() + 0.5 * zero_shot.item(), rel=1e-10)
+
+
+@pytest.mark.parametrize("adapted_std, zero_shot_weight", [(0.0, 0.0), (0.1, 0.5)])
+def test_the_fast_outer_step_with_step_sizes_equals_the_textbook(adapted_std, zero_shot_weight):
+    _, learner, train, valid = tiny(adapted_std=adapted_std, zero_shot_weight=zero_shot_weight)
+    check_fast_outer(learner, train, valid)

@@ -8,6 +8,7 @@ piece               textbook (``fast_path: false``)             fast path (:mod:
 ==================  ==========================================  ==============================================
 inner gradient      ``reinforce.policy_gradient`` (autograd)    ``fast.gradients.reinforce_gradient`` (by hand)
 TRPO's Fisher       double backward through the KL              analytic Gaussian Fisher (first order)
+TRPO's loss, step   autograd, one line-search step at a time    by hand, candidates batched (``fast.outer``)
 action sampler      the policy's torch forward pass             ``fast.rollout.RolloutPolicy`` (numpy)
 ==================  ==========================================  ==============================================
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from awake_tutorial.rl.fast import gradients as fast_gradients
+from awake_tutorial.rl.fast.outer import FirstOrderOuter
 from awake_tutorial.rl.fast.rollout import RolloutPolicy
 from awake_tutorial.rl.metalearners.reinforce import policy_gradient
 from awake_tutorial.rl.policies import TorchRolloutPolicy
@@ -37,6 +39,9 @@ class Engine:
     maml_fisher, meta_sgd_fisher: the analytic first-order Fisher-vector products (settings as
         keywords, see :func:`awake_tutorial.rl.fast.gradients.maml_fisher`), or None: the
         learner then uses the double-backward Hessian of the KL.
+    outer: the first-order TRPO step's loss, gradient and batched line search by hand
+        (:class:`awake_tutorial.rl.fast.outer.FirstOrderOuter`), or None: autograd through
+        ``torch.distributions``, one trial step at a time.
     """
 
     fast_path: bool
@@ -44,11 +49,12 @@ class Engine:
     actor: Callable
     maml_fisher: Callable | None
     meta_sgd_fisher: Callable | None
+    outer: Callable | None
 
 
-TEXTBOOK = Engine(False, policy_gradient, TorchRolloutPolicy, None, None)
+TEXTBOOK = Engine(False, policy_gradient, TorchRolloutPolicy, None, None, None)
 FAST = Engine(True, fast_gradients.reinforce_gradient, RolloutPolicy, fast_gradients.maml_fisher,
-              fast_gradients.meta_sgd_fisher)
+              fast_gradients.meta_sgd_fisher, FirstOrderOuter)
 
 
 def select(fast_path: bool) -> Engine:

@@ -37,12 +37,6 @@ STEP_SIZES = "log_step_sizes"  # the buffer of Meta-SGD's learned log step sizes
 Params = dict[str, torch.Tensor]  # parameter tensors by name (the one definition)
 
 
-def tanh(x: torch.Tensor) -> torch.Tensor:
-    """tanh(x), computed as 2 sigmoid(2x) - 1: the same function (float32 results differ from
-    ``torch.tanh`` by at most ~2e-7, tested), about twice as fast on the x86 CPUs measured."""
-    return 2 * torch.sigmoid(2 * x) - 1
-
-
 @dataclass(frozen=True)
 class Nonlinearity:
     """One hidden-layer nonlinearity f, in the forms the course uses: ``torch`` (the policy's
@@ -56,7 +50,7 @@ class Nonlinearity:
 
 # the config key ``nonlinearity`` names one of these (config.NONLINEARITY_NAMES, tested equal)
 NONLINEARITIES = {
-    "tanh": Nonlinearity(tanh, np.tanh, lambda y: 1 - y * y),
+    "tanh": Nonlinearity(torch.tanh, np.tanh, lambda y: 1 - y * y),
     "relu": Nonlinearity(torch.relu, lambda x: np.maximum(x, 0), lambda y: (y > 0).to(y.dtype)),
 }
 

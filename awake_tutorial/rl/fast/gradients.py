@@ -108,10 +108,11 @@ def zero_shot_fisher(policy, theta: Params, train_episodes: BatchEpisodes, max_s
         return None
     num_tasks = train_episodes.rewards.shape[0]
     steps = train_episodes.packed().subsample(max_samples)
-    params = {n: p.detach() for n, p in stack_params(theta, num_tasks).items()}
-    jacobian = MeanJacobian(policy, steps.observations, params)
+    params = {n: p.detach().unsqueeze(0) for n, p in theta.items()}  # one policy for all tasks: their
+    obs = steps.observations.reshape(1, -1, steps.observations.shape[-1])  # steps as one batch, (1, K N, .)
+    jacobian = MeanJacobian(policy, obs, params)
     scale = weight / num_tasks
-    metric = scale * steps.weights.unsqueeze(-1) / torch.exp(2 * params["log_std"]).unsqueeze(1)
+    metric = scale * steps.weights.reshape(1, -1, 1) / torch.exp(2 * params["log_std"]).unsqueeze(1)
     log_std_curvature = 2.0 * scale * steps.weights.sum()
 
     def product(v):

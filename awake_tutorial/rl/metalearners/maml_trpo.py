@@ -234,20 +234,31 @@ class MAMLTRPO:
         theta = self.meta_parameters()
         if not self.first_order:
             adapted = None
-        loss, kl, old_pi, adapted = self.surrogate_loss(train_episodes, valid_episodes, theta, adapted=adapted)
-        grad = flatten(gradient(loss, theta.values(), retain_graph=True))
-        if self.fisher_product == "double_backward":
-            fvp = hessian_vector_product(kl, theta, self.cg_damping)
-        else:
-            fvp = self.analytic_fisher(theta, adapted, valid_episodes, train_episodes)
+        evaluate_many, per_pass = None, 1
+        if self.fisher_product == "analytic" and self.engine.outer is not None:  # first order, by hand
+            if adapted is None:
+                adapted = {n: p.detach() for n, p in self.adapt(train_episodes, theta).items()}
+            outer = self.engine.outer(self.policy, theta, adapted, train_episodes, valid_episodes,
+                                      fast_lr=self.fast_lr, inner_weighting=self.inner_weighting,
+                                      adapted_std=self.adapted_std, zero_shot_weight=self.zero_shot_weight)
+            loss_before, grad, evaluate_many, per_pass = outer.loss, outer.gradient, outer.evaluate, outer.per_pass
+            fvp = self.analytic_fisher(theta, self.deployed(adapted), valid_episodes, train_episodes)
+        else:  # the textbook: autograd through the surrogate loss
+            loss, kl, old_pi, adapted = self.surrogate_loss(train_episodes, valid_episodes, theta, adapted=adapted)
+            loss_before = loss.item()
+            grad = flatten(gradient(loss, theta.values(), retain_graph=True))
+            if self.fisher_product == "double_backward":
+                fvp = hessian_vector_product(kl, theta, self.cg_damping)
+            else:
+                fvp = self.analytic_fisher(theta, adapted, valid_episodes, train_episodes)
         start = time.perf_counter()
         step_dir, cg_used, cg_residual = conjugate_gradient(fvp, grad, self.cg_iters, self.cg_residual_tol)
         shs = 0.5 * torch.dot(step_dir, fvp(step_dir)).item()  # KL of the unscaled step, quadratic model
-        log = {"loss_before": loss.item(), "cg_iters_used": cg_used, "cg_residual": cg_residual,
+        log = {"loss_before": loss_before, "cg_iters_used": cg_used, "cg_residual": cg_residual,
                "cg_time": time.perf_counter() - start}
         old_params = flatten(theta).detach()
         if not (math.isfinite(shs) and shs > 0):
-            return {**log, "loss_after": loss.item(), "kl": 0.0, "step_accepted": False, "ls_steps": 0,
+            return {**log, "loss_after": loss_before, "kl": 0.0, "step_accepted": False, "ls_steps": 0,
                     "reject_reason": "bad curvature", "ls_rejections": {}, "line_search_time": 0.0}
         full_step = step_dir * math.sqrt(self.max_kl / shs)
 
@@ -257,8 +268,8 @@ class MAMLTRPO:
             return new_loss.item(), new_kl.item()
 
         start = time.perf_counter()
-        result = line_search(evaluate, old_params, full_step, loss.item(), self.max_kl,
-                             self.ls_max_steps, self.ls_backtrack_ratio)
+        result = line_search(evaluate, old_params, full_step, loss_before, self.max_kl, self.ls_max_steps,
+                             self.ls_backtrack_ratio, evaluate_many, per_pass)
         log["line_search_time"] = time.perf_counter() - start
         self.set_meta_parameters(unflatten(result.params, theta))
         return {**log, "loss_after": result.loss, "kl": result.kl, "step_accepted": result.accepted,
