@@ -8,8 +8,8 @@
         # (the ratio holds on a shared machine, where seconds alone do not)
     python benchmarks/meta_training.py --threads 2        # torch threads (default: the config's)
     python benchmarks/meta_training.py --interleaved HEAD~1 --runs 3 --batches 500
-        # the full CLI run (`awake-tutorial meta-train`, start-up included) of this tree and of
-        # an earlier commit's code, alternated run by run (old, new, old, new, ...) with
+        # the full CLI run (`awake-tutorial meta-train`, start-up included) of this tree's last
+        # commit and of an earlier commit's code, alternated run by run (old, new, old, new, ...) with
         # training seeds 0, 1, 2, ...: medians and their ratio (the noise of a shared machine
         # hits both alike); the run folders are kept for --quality
     python benchmarks/meta_training.py --quality runs/x   # quality of the policy in a run folder:
@@ -199,11 +199,11 @@ def cli_seconds(tree: Path, run_dir: Path, batches: int, seed: int, threads: int
 
 
 def interleaved(rev: str, runs: int, batches: int, out: Path, threads: int | None) -> dict:
-    """Alternate full CLI runs of commit ``rev`` and of this tree, seeds 0..runs-1; print the table."""
+    """Alternate full CLI runs of commit ``rev`` and of this tree's HEAD, seeds 0..runs-1; print the table."""
     import tempfile
 
-    trees = {"old": export_commit(rev, Path(tempfile.mkdtemp(prefix="meta_old_"))),
-             "new": Path(__file__).resolve().parents[1]}
+    trees = {"old": export_commit(rev, Path(tempfile.mkdtemp(prefix="meta_old_"))),  # this tree's last commit:
+             "new": export_commit("HEAD", Path(tempfile.mkdtemp(prefix="meta_new_")))}  # edits meanwhile don't count
     seconds = {"old": [], "new": []}
     for seed in range(runs):
         for name, tree in trees.items():
