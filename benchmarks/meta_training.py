@@ -179,8 +179,10 @@ def export_commit(rev: str, into: Path) -> Path:
     return into
 
 
-def cli_seconds(tree: Path, run_dir: Path, batches: int, seed: int, threads: int | None) -> float:
-    """Wall time of ``awake-tutorial meta-train`` with the package of ``tree``, start-up included."""
+def cli_seconds(tree: Path, run_dir: Path, batches: int, seed: int, threads: int | None) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``awake-tutorial meta-train`` with the package of ``tree``, start-up
+    included. CPU time (user + system of the child) is the steadier figure on a shared machine."""
+    import resource
     import subprocess
     import sys
 
@@ -190,12 +192,16 @@ def cli_seconds(tree: Path, run_dir: Path, batches: int, seed: int, threads: int
     if threads is not None:
         command += ["--set", f"num_threads={threads}"]
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    start = time.perf_counter()
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    start, cpu_start = time.perf_counter(), cpu()
     done = subprocess.run(command, env=env, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, cpu() - cpu_start
     if done.returncode:
         raise RuntimeError(f"meta-train with {tree} failed:\n{done.stderr[-2000:]}")
-    return seconds
+    return seconds, cpu_seconds
 
 
 def interleaved(rev: str, runs: int, batches: int, out: Path, threads: int | None) -> dict:
@@ -204,17 +210,22 @@ def interleaved(rev: str, runs: int, batches: int, out: Path, threads: int | Non
 
     trees = {"old": export_commit(rev, Path(tempfile.mkdtemp(prefix="meta_old_"))),  # this tree's last commit:
              "new": export_commit("HEAD", Path(tempfile.mkdtemp(prefix="meta_new_")))}  # edits meanwhile don't count
-    seconds = {"old": [], "new": []}
+    seconds, cpu_seconds = {"old": [], "new": []}, {"old": [], "new": []}
     for seed in range(runs):
         for name, tree in trees.items():
-            seconds[name].append(cli_seconds(tree, out / f"{name}_seed{seed}", batches, seed, threads))
-            print(f"  run {seed}: {name} {seconds[name][-1]:6.1f} s (load average {os.getloadavg()[0]:.1f})",
-                  flush=True)
+            wall, cpu = cli_seconds(tree, out / f"{name}_seed{seed}", batches, seed, threads)
+            seconds[name].append(wall)
+            cpu_seconds[name].append(cpu)
+            print(f"  run {seed}: {name} {wall:6.1f} s wall, {cpu:6.1f} s CPU (load average "
+                  f"{os.getloadavg()[0]:.1f})", flush=True)
     medians = {name: float(np.median(values)) for name, values in seconds.items()}
-    print(f"\n{batches} meta-batches through the CLI, {runs} interleaved runs each, median: "
-          f"old ({rev}) {medians['old']:.1f} s, new {medians['new']:.1f} s, "
-          f"new / old = {medians['new'] / medians['old']:.2f} ({medians['old'] / medians['new']:.2f}x faster)")
-    return {"rev": rev, "batches": batches, "seconds": seconds, "medians": medians}
+    cpu_medians = {name: float(np.median(values)) for name, values in cpu_seconds.items()}
+    for label, m in (("wall", medians), ("CPU", cpu_medians)):
+        print(f"\n{batches} meta-batches through the CLI, {runs} interleaved runs each, median {label} time: "
+              f"old ({rev}) {m['old']:.1f} s, new {m['new']:.1f} s, "
+              f"new / old = {m['new'] / m['old']:.2f} ({m['old'] / m['new']:.2f}x faster)")
+    return {"rev": rev, "batches": batches, "seconds": seconds, "medians": medians, "cpu_seconds": cpu_seconds,
+            "cpu_medians": cpu_medians, "load_average_at_end": os.getloadavg()[0]}
 
 
 def main() -> None:
