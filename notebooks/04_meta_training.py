@@ -34,8 +34,8 @@
 # **Prerequisites:** notebook 3 (REINFORCE, GAE, the baseline); notebook 2's
 # definitions of the KL divergence and the Fisher matrix; gradients and Hessians.
 #
-# **Time:** about 60 min for a learner (two exercises); the code runs in about 2 min
-# (quick mode: < 30 s).
+# **Time:** about 60 min for a learner (two exercises); the code runs in about 2 min,
+# of which meta-training about 80 s on 2 quiet cores (quick mode: < 30 s).
 
 # %%
 import inspect
@@ -312,8 +312,9 @@ for key in ("num_batches", "meta_batch_size", "fast_batch_size", "num_steps", "f
 # * *KL*: every accepted step (o) sits at or below `max_kl`; rejected steps (x) leave
 #   $\theta$ unchanged.
 #
-# Full mode takes a couple of minutes on a laptop; quick mode runs only a few
-# meta-batches, too few to learn much (notebook 5 loads a fully trained meta-policy).
+# Full mode (500 meta-batches) takes about 80 s on 2 quiet cores, longer on a busy or
+# smaller laptop (README, speed table); quick mode runs only a few meta-batches, too few
+# to learn much (notebook 5 loads a fully trained meta-policy).
 
 # %%
 run_dir = REPO_DIR / "runs" / "04_meta_training"
