@@ -24,6 +24,10 @@ from awake_tutorial.paths import PACKAGE_DIR
 DEFAULT_CONFIG_FILE = PACKAGE_DIR / "configs" / "awake.yaml"  # the course's method (Meta-SGD)
 REFERENCE_CONFIG_FILE = PACKAGE_DIR / "configs" / "reference.yaml"  # the reference course's MAML
 
+# choices of config keys that the layers below share, defined once here (the foundation)
+PLANES = ("horizontal", "vertical")  # the transverse planes: envs.steering, machine.line
+NONLINEARITY_NAMES = ("tanh", "relu")  # the policy's hidden layers (their functions: rl.policies.NONLINEARITIES)
+
 
 # --- rules: each checks one value and returns it normalised, or raises ValueError --------
 
@@ -257,14 +261,14 @@ class Config:
 
     RULES = {
         "gamma": FRACTION, "gae_lambda": FRACTION, "hidden_sizes": IntList(),
-        "nonlinearity": Choice(("tanh", "relu")), "init_std": POSITIVE, "first_order": BOOL,
+        "nonlinearity": Choice(NONLINEARITY_NAMES), "init_std": POSITIVE, "first_order": BOOL,
         "fast_batch_size": Int(1), "num_steps": Int(1), "fast_lr": POSITIVE, "meta_sgd": BOOL, "inner_weighting": Choice(("mean", "sum")),
         "num_batches": Int(1),
         "meta_batch_size": Int(1), "max_kl": POSITIVE, "cg_iters": Int(1), "cg_damping": Real(0),
         "cg_residual_tol": Real(0), "fisher_product": Choice(("auto", "analytic", "double_backward")),
         "fisher_max_samples": Int(0), "adapted_std": Real(0), "zero_shot_weight": Real(0),
         "ls_max_steps": Int(1), "ls_backtrack_ratio": Real(0, 1, low_open=True, high_open=True), "fast_path": BOOL,
-        "max_steps": Int(1), "plane": Choice(("horizontal", "vertical")),
+        "max_steps": Int(1), "plane": Choice(PLANES),
         "wall_penalty": Choice(("strict", "reference")), "seed": Int(0),
         "num_threads": Int(0),
     }

@@ -7,6 +7,11 @@
         # the default config's full run timed against the reference config's, same process
         # (the ratio holds on a shared machine, where seconds alone do not)
     python benchmarks/meta_training.py --threads 2        # torch threads (default: the config's)
+    python benchmarks/meta_training.py --interleaved HEAD~1 --runs 3 --batches 500
+        # the full CLI run (`awake-tutorial meta-train`, start-up included) of this tree's last
+        # commit and of an earlier commit's code, alternated run by run (old, new, old, new, ...) with
+        # training seeds 0, 1, 2, ...: medians and their ratio (the noise of a shared machine
+        # hits both alike); the run folders are kept for --quality
     python benchmarks/meta_training.py --quality runs/x   # quality of the policy in a run folder:
         # steps and success after 0/1/2/4/10 adaptation batches, evaluation and held-out tasks,
         # mean action (headline) and sampled, over 8 adaptation seeds
@@ -160,6 +165,69 @@ def load_for_quality(source):
     return load_pretrained(source), Config.from_dict(meta["config"]), meta["wall_time_s"]
 
 
+def export_commit(rev: str, into: Path) -> Path:
+    """The package and configs of commit ``rev`` of this repository, unpacked into ``into``."""
+    import subprocess
+    import tarfile
+
+    root = Path(__file__).resolve().parents[1]
+    into.mkdir(parents=True, exist_ok=True)
+    archive = into / "tree.tar"
+    subprocess.run(["git", "-C", str(root), "archive", "-o", str(archive), rev, "awake_tutorial"], check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def cli_seconds(tree: Path, run_dir: Path, batches: int, seed: int, threads: int | None) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``awake-tutorial meta-train`` with the package of ``tree``, start-up
+    included. CPU time (user + system of the child) is the steadier figure on a shared machine."""
+    import resource
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "import sys; from awake_tutorial.ui.cli import main; sys.exit(main())",
+               "meta-train", "--config", str(tree / "awake_tutorial" / "configs" / "awake.yaml"),
+               "--num-batches", str(batches), "--seed", str(seed), "--run-dir", str(run_dir), "--overwrite"]
+    if threads is not None:
+        command += ["--set", f"num_threads={threads}"]
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    start, cpu_start = time.perf_counter(), cpu()
+    done = subprocess.run(command, env=env, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds, cpu_seconds = time.perf_counter() - start, cpu() - cpu_start
+    if done.returncode:
+        raise RuntimeError(f"meta-train with {tree} failed:\n{done.stderr[-2000:]}")
+    return seconds, cpu_seconds
+
+
+def interleaved(rev: str, runs: int, batches: int, out: Path, threads: int | None) -> dict:
+    """Alternate full CLI runs of commit ``rev`` and of this tree's HEAD, seeds 0..runs-1; print the table."""
+    import tempfile
+
+    trees = {"old": export_commit(rev, Path(tempfile.mkdtemp(prefix="meta_old_"))),  # this tree's last commit:
+             "new": export_commit("HEAD", Path(tempfile.mkdtemp(prefix="meta_new_")))}  # edits meanwhile don't count
+    seconds, cpu_seconds = {"old": [], "new": []}, {"old": [], "new": []}
+    for seed in range(runs):
+        for name, tree in trees.items():
+            wall, cpu = cli_seconds(tree, out / f"{name}_seed{seed}", batches, seed, threads)
+            seconds[name].append(wall)
+            cpu_seconds[name].append(cpu)
+            print(f"  run {seed}: {name} {wall:6.1f} s wall, {cpu:6.1f} s CPU (load average "
+                  f"{os.getloadavg()[0]:.1f})", flush=True)
+    medians = {name: float(np.median(values)) for name, values in seconds.items()}
+    cpu_medians = {name: float(np.median(values)) for name, values in cpu_seconds.items()}
+    for label, m in (("wall", medians), ("CPU", cpu_medians)):
+        print(f"\n{batches} meta-batches through the CLI, {runs} interleaved runs each, median {label} time: "
+              f"old ({rev}) {m['old']:.1f} s, new {m['new']:.1f} s, "
+              f"new / old = {m['new'] / m['old']:.2f} ({m['old'] / m['new']:.2f}x faster)")
+    return {"rev": rev, "batches": batches, "seconds": seconds, "medians": medians, "cpu_seconds": cpu_seconds,
+            "cpu_medians": cpu_medians, "load_average_at_end": os.getloadavg()[0]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=30, help="meta-batches to run (default 30)")
@@ -174,7 +242,11 @@ def main() -> None:
                         help="only evaluate a run folder's policy.pt, a shipped name (meta, reference) or a .pt with .json")
     parser.add_argument("--adapt-seeds", type=int, default=8, help="--quality: adaptation seeds (default 8)")
     parser.add_argument("--episodes", type=int, default=100, help="--quality: episodes per task and seed")
-    parser.add_argument("--json", default=None, help="--quality: also write the figures to this .json file")
+    parser.add_argument("--json", default=None, help="--quality, --interleaved: also write the figures to this .json file")
+    parser.add_argument("--interleaved", metavar="REV", default=None,
+                        help="time full CLI runs of this tree against commit REV, alternated (e.g. HEAD~1)")
+    parser.add_argument("--runs", type=int, default=3, help="--interleaved: runs of each (seeds 0, 1, ...)")
+    parser.add_argument("--out", default="runs/benchmark_interleaved", help="--interleaved: run folders")
     args = parser.parse_args()
 
     config = load_config(args.config, num_batches=args.batches)
@@ -182,6 +254,13 @@ def main() -> None:
         config = dataclasses.replace(config, num_threads=args.threads)
     if args.fisher_max_samples is not None:
         config = dataclasses.replace(config, fisher_max_samples=args.fisher_max_samples)
+    if args.interleaved:
+        figures = interleaved(args.interleaved, args.runs, args.batches, Path(args.out).resolve(), args.threads)
+        if args.json:
+            from awake_tutorial.atomic import write_json_atomic
+
+            write_json_atomic(args.json, figures)
+        return
     if args.quality:
         policy, run_config, seconds = load_for_quality(args.quality)
         print(f"{args.quality}: training {seconds:.1f} s; inner step sizes {inner_step_sizes(policy, run_config)}")

@@ -188,3 +188,73 @@ def test_a_method_name_is_a_string_literal_in_one_module_only():
         literals = {n.value for n in ast.walk(ast.parse(path.read_text()))
                     if isinstance(n, ast.Constant) and isinstance(n.value, str)}
         assert not literals & names, (name, sorted(literals & names))
+
+
+# --- issue 22: one seam for the fast path, one set of defaults ---
+
+SEAM = "awake_tutorial.rl.engine"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if not in_layer(n, "rl.fast")))
+def test_the_fast_path_is_imported_only_through_the_seam(name):
+    """rl/fast is imported by rl/engine alone: the textbook path (policies, samplers, learners)
+    imports nothing from it, and gets the fast pieces handed in by the engine."""
+    if name != SEAM:
+        assert not {m for m in GRAPH[name] if in_layer(m, "rl.fast")}, (name, GRAPH[name])
+
+
+def test_the_fast_path_imports_no_learner():
+    """rl/fast takes tensors and settings: it imports the policy and the episodes, never a learner."""
+    for name in (n for n in MODULES if in_layer(n, "rl.fast")):
+        assert not {m for m in GRAPH[name] if in_layer(m, "rl.metalearners")}, (name, GRAPH[name])
+
+
+def _mentions_fast_path(node) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == "fast_path" or isinstance(n, ast.Attribute) and n.attr == "fast_path"
+               for n in ast.walk(node))
+
+
+def test_the_fast_path_switch_is_read_in_one_place():
+    """Only the seam branches on ``fast_path`` (the config validates it; everyone else passes it on)."""
+    branching = {name for name, path in MODULES.items() for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, (ast.If, ast.IfExp)) and _mentions_fast_path(node.test)}
+    assert branching <= {SEAM, "awake_tutorial.config"}, branching
+
+
+def test_no_package_level_import_cycle():
+    """Between packages too (rl.fast and rl.metalearners once imported each other and worked only
+    by import order): collapse every module into its package and look for a cycle; a package and
+    its own subpackages do not count."""
+    def package(name):
+        return name if MODULES[name].name == "__init__.py" else name.rsplit(".", 1)[0]
+
+    def own(a, b):
+        return a == b or b.startswith(a + ".") or a.startswith(b + ".")
+
+    edges = {}
+    for name, targets in GRAPH.items():
+        edges.setdefault(package(name), set()).update(package(t) for t in targets if not own(package(name), package(t)))
+    state = {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == "open":
+                raise AssertionError("package cycle: " + " -> ".join(path + [node, nxt]))
+            if nxt not in state:
+                visit(nxt, path + [node])
+        state[node] = "done"
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node, [])
+
+
+@pytest.mark.parametrize("symbol", ["PLANES", "NONLINEARITIES", "Params", "WEIGHTINGS"])
+def test_shared_names_are_defined_once(symbol):
+    """One definition each; the other modules import it."""
+    where = [name for name, path in MODULES.items() for node in ast.parse(path.read_text()).body
+             if isinstance(node, (ast.Assign, ast.AnnAssign))
+             and symbol in {t.id for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                            if isinstance(t, ast.Name)}]
+    assert len(where) == 1, where

@@ -114,3 +114,10 @@ def test_save_config_is_atomic_and_round_trips(tmp_path):
     config = Config(seed=7, fast_path=False)
     path = save_config(config, tmp_path / "c.yaml")
     assert load_config(path) == config and [p.name for p in tmp_path.iterdir()] == ["c.yaml"]
+
+
+def test_the_config_s_nonlinearities_are_the_policy_s():
+    from awake_tutorial.config import NONLINEARITY_NAMES
+    from awake_tutorial.rl.policies import NONLINEARITIES
+
+    assert tuple(NONLINEARITIES) == NONLINEARITY_NAMES

@@ -26,6 +26,7 @@ from awake_tutorial.config import Config, load_config
 from awake_tutorial.physics.tasks import sample_tasks
 from awake_tutorial.rl.fast.gradients import MeanJacobian, reinforce_gradient
 from awake_tutorial.rl.fast.rollout import RolloutPolicy
+from awake_tutorial.rl.engine import TEXTBOOK
 from awake_tutorial.rl.metalearners import MAMLTRPO, policy_gradient
 from awake_tutorial.rl.metalearners.trpo import flatten, gradient, hessian_vector_product, unflatten
 from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
@@ -82,7 +83,7 @@ def test_the_config_switch_selects_every_piece():
     with pytest.raises(ValueError, match="fast_path"):
         Config(fast_path=False, fisher_product="analytic")
     with pytest.raises(ValueError, match="fast path"):
-        MAMLTRPO(policy, fast_path=False, fisher_product="analytic")
+        MAMLTRPO(policy, Config(fisher_product="analytic"), TEXTBOOK)
 
 
 # --- one meta-batch of the default config (Meta-SGD, zero-shot term, adapted_std), both paths ---

@@ -3,10 +3,16 @@
 import pytest
 import torch
 
+import dataclasses
+import inspect
+from types import SimpleNamespace
+
+from awake_tutorial.config import REFERENCE_CONFIG_FILE, Config, load_config
+from awake_tutorial.rl.engine import FAST, TEXTBOOK, select
 from awake_tutorial.rl.episodes import BatchEpisodes
-from awake_tutorial.rl.metalearners import MAMLTRPO
-from awake_tutorial.rl.metalearners.maml_trpo import surrogate_and_kl
-from awake_tutorial.rl.metalearners.trpo import flatten, hessian_vector_product, unflatten
+from awake_tutorial.rl.metalearners import MAMLTRPO, MetaSGDTRPO
+from awake_tutorial.rl.metalearners.maml_trpo import SETTINGS, surrogate_and_kl
+from awake_tutorial.rl.metalearners.trpo import flatten, gradient, hessian_vector_product, unflatten
 from awake_tutorial.rl.policies import GaussianMLPPolicy
 
 
@@ -22,10 +28,16 @@ def episodes(K=2, T=4, B=3, seed=0, obs_dim=3, act_dim=2):
     return ep
 
 
+def build(cls, policy, **settings):
+    """A learner with the reference course's settings (MAML-TRPO) changed by ``settings``, full Fisher."""
+    config = load_config(REFERENCE_CONFIG_FILE, fisher_max_samples=0, **settings)
+    return cls(policy, config, select(config.fast_path))
+
+
 def tiny(first_order, fisher_product="auto", **kwargs):
     policy = GaussianMLPPolicy(obs_dim=3, action_dim=2, hidden_sizes=(5,), seed=0).double()
-    learner = MAMLTRPO(policy, fast_lr=0.3, num_steps=2, first_order=first_order, fisher_product=fisher_product,
-                       **kwargs)
+    learner = build(MAMLTRPO, policy, fast_lr=0.3, num_steps=2, first_order=first_order,
+                    fisher_product=fisher_product, **kwargs)
     train = [episodes(seed=1), episodes(seed=2)]  # two inner steps
     return policy, learner, train, episodes(seed=3)
 
@@ -133,6 +145,52 @@ def test_rejected_step_keeps_parameters_and_says_why():
 def test_bad_settings():
     policy = GaussianMLPPolicy(seed=0)
     with pytest.raises(ValueError, match="first_order"):
-        MAMLTRPO(policy, first_order=False, fisher_product="analytic")
-    with pytest.raises(ValueError, match="fisher_product"):
-        MAMLTRPO(policy, fisher_product="exact")
+        Config(first_order=False, fisher_product="analytic")
+    with pytest.raises(ValueError, match="fast path"):  # the analytic Fisher is the fast engine's
+        MAMLTRPO(policy, Config(fisher_product="analytic"), TEXTBOOK)
+    with pytest.raises(ValueError, match="fisher_product"):  # an unvalidated settings object
+        MAMLTRPO(policy, SimpleNamespace(**{**Config().to_dict(), "fisher_product": "exact"}), FAST)
+
+
+@pytest.mark.parametrize("cls", [MAMLTRPO, MetaSGDTRPO])
+def test_the_learner_has_no_defaults_of_its_own(cls):
+    """One set of defaults, the config's: the learner reads every setting from the config it is given."""
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    assert all(p.default is inspect.Parameter.empty for p in parameters)
+    config = Config()
+    learner = cls(GaussianMLPPolicy(seed=0), config, select(config.fast_path))
+    for name in SETTINGS:
+        want = getattr(config, name)
+        assert getattr(learner, name) == (want if name != "fisher_product" else "analytic"), name
+    changed = dataclasses.replace(config, max_kl=0.5, cg_iters=3, fast_path=False)
+    learner = cls(GaussianMLPPolicy(seed=0), changed, select(changed.fast_path))
+    assert (learner.max_kl, learner.cg_iters, learner.fisher_product) == (0.5, 3, "double_backward")
+
+
+def check_fast_outer(learner, train, valid):
+    """The fast path's TRPO step by hand (rl/fast/outer.py) equals the textbook surrogate:
+    loss and gradient at theta, and (loss, KL) at trial steps, with the inner loop re-run."""
+    theta = learner.meta_parameters()
+    adapted = {n: p.detach() for n, p in learner.adapt(train, theta).items()}
+    loss, _, old_pi, _ = learner.surrogate_loss(train, valid, theta, adapted=adapted)
+    grad = flatten(gradient(loss, theta.values()))
+    outer = FAST.outer(learner.policy, theta, adapted, train, valid, fast_lr=learner.fast_lr,
+                       inner_weighting=learner.inner_weighting, adapted_std=learner.adapted_std,
+                       zero_shot_weight=learner.zero_shot_weight)
+    assert outer.loss == pytest.approx(loss.item(), rel=1e-12, abs=1e-15)
+    assert torch.allclose(outer.gradient, grad, rtol=1e-10, atol=1e-12)
+    old = flatten(theta).detach()
+    candidates = torch.stack([old - s * 0.3 * grad / grad.norm() for s in (1.0, 0.5, 0.0)])
+    losses, kls = outer.evaluate(candidates)
+    for candidate, fast_loss, fast_kl in zip(candidates, losses, kls):
+        with torch.no_grad():
+            want_loss, want_kl = learner._evaluate(train, valid, unflatten(candidate, theta), old_pi)
+        assert fast_loss.item() == pytest.approx(want_loss.item(), rel=1e-10, abs=1e-13)
+        assert fast_kl.item() == pytest.approx(want_kl.item(), rel=1e-10, abs=1e-13)
+    assert kls[0] > kls[1] > 0 and kls[2] == pytest.approx(0.0, abs=1e-13)  # a real step, then none
+
+
+@pytest.mark.parametrize("settings", [{}, {"zero_shot_weight": 0.5, "adapted_std": 0.1, "inner_weighting": "sum"}])
+def test_the_fast_outer_step_equals_the_textbook(settings):
+    _, learner, train, valid = tiny(first_order=True, **settings)
+    check_fast_outer(learner, train, valid)

@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from test_maml import episodes  # tiny float64 episode batches
+from test_maml import build, check_fast_outer, episodes  # a learner from the reference settings; tiny float64 episode batches
 
 from awake_tutorial.config import REFERENCE_CONFIG_FILE, load_config
 from awake_tutorial.rl.metalearners import MetaSGDTRPO
@@ -22,7 +22,7 @@ ALPHAS = [0.3, 0.1, 0.2, 0.05, 0.4]  # one per tensor: layers.0.weight/bias, lay
 def tiny(first_order=True, num_steps=1, **kwargs):
     policy = GaussianMLPPolicy(obs_dim=3, action_dim=2, hidden_sizes=(5,), seed=0).double()
     policy.set_step_sizes(torch.tensor(ALPHAS, dtype=torch.float64).log())
-    learner = MetaSGDTRPO(policy, fast_lr=0.3, num_steps=num_steps, first_order=first_order, **kwargs)
+    learner = build(MetaSGDTRPO, policy, fast_lr=0.3, num_steps=num_steps, first_order=first_order, **kwargs)
     return policy, learner, [episodes(seed=1 + i) for i in range(num_steps)], episodes(seed=3)
 
 
@@ -151,8 +151,14 @@ def test_zero_shot_weight_adds_the_unadapted_policys_loss():
     policy, learner, train, valid = tiny(zero_shot_weight=0.5)
     theta = learner.meta_parameters()
     loss, kl, old_pi, _ = learner.surrogate_loss(train, valid, theta)
-    plain = MetaSGDTRPO(policy, fast_lr=0.3).surrogate_loss(train, valid, theta)[0]
+    plain = build(MetaSGDTRPO, policy, fast_lr=0.3, num_steps=1).surrogate_loss(train, valid, theta)[0]
     steps = train[0].packed()
     zero_shot = -steps.mean(steps.advantages).mean()  # ratio 1 at the old policy
     assert len(old_pi) == 2 and kl.item() == 0.0
     assert loss.item() == pytest.approx(plain.item() + 0.5 * zero_shot.item(), rel=1e-10)
+
+
+@pytest.mark.parametrize("adapted_std, zero_shot_weight", [(0.0, 0.0), (0.1, 0.5)])
+def test_the_fast_outer_step_with_step_sizes_equals_the_textbook(adapted_std, zero_shot_weight):
+    _, learner, train, valid = tiny(adapted_std=adapted_std, zero_shot_weight=zero_shot_weight)
+    check_fast_outer(learner, train, valid)

@@ -119,10 +119,3 @@ def test_mean_jacobian_matches_autograd(nonlinearity):
     (expected,) = vjp_fn(u)
     got = jacobian.vjp(u)
     assert all(torch.allclose(got[k], expected[k], atol=1e-12) for k in names)
-
-
-def test_fast_tanh_equals_torch_tanh():
-    from awake_tutorial.rl.fast.activations import tanh
-
-    x = torch.linspace(-20, 20, 10001)
-    assert torch.allclose(tanh(x), torch.tanh(x), atol=2e-7)

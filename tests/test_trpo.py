@@ -150,3 +150,27 @@ def test_line_search_never_accepts_kl_above_max_kl(trials, max_kl):
     else:
         assert torch.equal(result.params, old)
         assert not any(l < 0 and k <= max_kl for l, k in trials)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(-10, 10) | st.just(float("nan")), st.floats(0, 1e-2) | st.just(float("nan"))),
+                min_size=1, max_size=8),
+       st.floats(1e-5, 1e-2), st.integers(1, 5))
+def test_batched_candidates_give_the_same_line_search(trials, max_kl, per_pass):
+    """The fast path tries several steps per call: same accepted step, steps and rejections."""
+    old, step = torch.zeros(1), torch.ones(1)
+    table = {round(0.5 ** i, 12): trial for i, trial in enumerate(trials)}  # step size -> (loss, kl)
+
+    def evaluate(params):
+        return table[round(-params[0].item(), 12)]
+
+    def evaluate_many(candidates):
+        rows = [evaluate(c) for c in candidates]
+        return torch.tensor([r[0] for r in rows], dtype=torch.float64), torch.tensor([r[1] for r in rows], dtype=torch.float64)
+
+    one = line_search(evaluate, old, step, 0.0, max_kl, max_steps=len(trials))
+    many = line_search(None, old, step, 0.0, max_kl, max_steps=len(trials), evaluate_many=evaluate_many,
+                       per_pass=per_pass)
+    assert (many.accepted, many.steps, many.reject_reason, many.rejections) == \
+        (one.accepted, one.steps, one.reject_reason, one.rejections)
+    assert torch.equal(many.params, one.params)

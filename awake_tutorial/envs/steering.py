@@ -21,12 +21,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from awake_tutorial.config import PLANES
 from awake_tutorial.envs import dynamics
 from awake_tutorial.envs.backends import Machine, Simulation
 from awake_tutorial.envs.starts import StartSampler
 from awake_tutorial.physics.tasks import Task, get_evaluation_task
 
-PLANES = ("horizontal", "vertical")
 WALL_PENALTIES = ("strict", "reference")
 
 

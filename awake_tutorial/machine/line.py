@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from awake_tutorial.config import PLANES
 from awake_tutorial.envs import dynamics
 from awake_tutorial.physics.lattice_model import default_lattice
 from awake_tutorial.physics.tasks import Task
 
-PLANES = ("horizontal", "vertical")
 # rad, |kick| allowed per corrector: a stand-in for a power-supply limit, set above any kick
 # a 100-step episode can reach (start <= 5e-4, steps of <= 1e-4), so by default it never
 # changes an episode (random policies do reach 5-7 mrad on weak-response tasks); a tighter

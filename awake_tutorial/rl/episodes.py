@@ -200,3 +200,18 @@ class BatchEpisodes:
             "length": self.lengths.mean(dim=-1),
             "success": self.success.float().mean(dim=-1),
         }
+
+
+WEIGHTINGS = ("mean", "sum")  # how the REINFORCE estimator weighs the steps (metalearners.reinforce)
+
+
+def step_weights(episodes: BatchEpisodes, weighting: str = "mean") -> torch.Tensor:
+    """Weights (..., N) of the packed steps in the REINFORCE loss's E_t: "mean" over each
+    episode's steps then over the episodes (:attr:`PackedSteps.weights`), or "sum" over each
+    episode's steps and mean over the episodes (see ``metalearners.reinforce``)."""
+    weights = episodes.packed().weights  # mean over each episode, then over the episodes
+    if weighting == "mean":
+        return weights
+    if weighting == "sum":
+        return (weights > 0).to(weights.dtype) / episodes.mask.shape[-1]
+    raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}.")

@@ -28,9 +28,9 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
+from awake_tutorial.rl.engine import select
 from awake_tutorial.rl.episodes import BatchEpisodes
-from awake_tutorial.rl.fast.rollout import RolloutPolicy
-from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
+from awake_tutorial.rl.policies import GaussianMLPPolicy, TorchRolloutPolicy, stack_params  # noqa: F401 (re-export)
 
 MAX_SEED = 2**31 - 1
 NOISE_BLOCK = 4  # steps of action noise drawn per generator call (same numbers as step by step)
@@ -136,20 +136,5 @@ def action_noise(rngs: Sequence[np.random.Generator], B: int, A: int) -> Iterato
 
 def rollout_policy(policy: GaussianMLPPolicy, params: Mapping[str, torch.Tensor], fast_path: bool = True):
     """(obs (K, B, obs_dim), noise (K, B, A)) -> actions (K, B, A): the fast numpy sampler or the
-    textbook torch one, for per-task ``params`` (K, ...)."""
-    return (RolloutPolicy if fast_path else TorchRolloutPolicy)(policy, params)
-
-
-class TorchRolloutPolicy:
-    """The policy's action sampler (the textbook path): per task k, a = mu_k(s) + sigma_k * noise,
-    with the policy's own forward pass (:meth:`GaussianMLPPolicy.mean`)."""
-
-    def __init__(self, policy: GaussianMLPPolicy, params: Mapping[str, torch.Tensor]):
-        self.policy, self.params = policy, {n: p.detach() for n, p in params.items()}
-        self.std = self.params["log_std"].exp().unsqueeze(1)  # (K, 1, A)
-
-    def __call__(self, obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """obs (K, B, obs_dim), noise (K, B, A) standard normal -> actions (K, B, A) float32."""
-        with torch.no_grad():
-            mean = self.policy.mean(torch.from_numpy(np.ascontiguousarray(obs, dtype=np.float32)), self.params)
-            return (mean + self.std * torch.from_numpy(noise)).numpy()
+    textbook torch one (:func:`awake_tutorial.rl.engine.select`), for per-task ``params`` (K, ...)."""
+    return select(fast_path).actor(policy, params)

@@ -39,6 +39,7 @@ from awake_tutorial.runs import folders
 from awake_tutorial.rl.baseline import LinearFeatureBaseline
 from awake_tutorial.config import Config
 from awake_tutorial.envs import AwakeSteeringVectorEnv
+from awake_tutorial.rl.engine import select
 from awake_tutorial.rl.episodes import BatchEpisodes
 from awake_tutorial.rl.metalearners import MAMLTRPO, MetaSGDTRPO
 from awake_tutorial.rl.policies import GaussianMLPPolicy
@@ -109,7 +110,7 @@ def make_learner(policy: GaussianMLPPolicy, config: Config, meta_sgd: bool | Non
     """The meta-learner with the configured settings: Meta-SGD-TRPO (``meta_sgd``, default the
     config's) or MAML-TRPO. It owns the inner loop: num_steps, step sizes, the gradient."""
     meta_sgd = config.meta_sgd if meta_sgd is None else meta_sgd
-    return (MetaSGDTRPO if meta_sgd else MAMLTRPO).from_config(policy, config)
+    return (MetaSGDTRPO if meta_sgd else MAMLTRPO)(policy, config, select(config.fast_path))
 
 
 class TaskStream:

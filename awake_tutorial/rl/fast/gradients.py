@@ -13,11 +13,8 @@ from typing import Mapping
 
 import torch
 
-from awake_tutorial.rl.episodes import BatchEpisodes
-from awake_tutorial.rl.fast.activations import SLOPES
-from awake_tutorial.rl.metalearners.reinforce import step_weights
-from awake_tutorial.rl.metalearners.trpo import flatten, gauss_newton_vector_product, unflatten
-from awake_tutorial.rl.policies import STEP_SIZES, Params, linear, stack_params
+from awake_tutorial.rl.episodes import BatchEpisodes, step_weights
+from awake_tutorial.rl.policies import NONLINEARITIES, STEP_SIZES, Params, flatten, linear, stack_params, unflatten
 
 
 class MeanJacobian:
@@ -36,7 +33,7 @@ class MeanJacobian:
     """
 
     def __init__(self, policy, obs: torch.Tensor, params: Mapping[str, torch.Tensor]):
-        slope = SLOPES[policy.nonlinearity]
+        slope = NONLINEARITIES[policy.nonlinearity].slope
         self.num_layers = len(policy.layers)
         with torch.no_grad():  # the policy's own forward pass, keeping every layer's input
             outputs = policy.forward_layers(obs.detach(), {n: p.detach() for n, p in params.items()})
@@ -99,75 +96,84 @@ def reinforce_gradient(policy, episodes: BatchEpisodes, params: Mapping[str, tor
 
 
 # --- TRPO's Fisher-vector products (first-order MAML), the textbook one is a double backward ---
+# They take tensors and settings, not the learner: ``max_samples`` (the config's fisher_max_samples),
+# ``adapted_std``, ``zero_shot_weight`` and ``damping`` (cg_damping), see metalearners.maml_trpo.
 
 
-def zero_shot_fisher(learner, theta, train_episodes: BatchEpisodes):
-    """v (theta's tensors) -> zero_shot_weight * F_0 v, F_0 the Fisher of the unadapted
-    policy on the first adaptation batch; None without a zero-shot term."""
-    if not learner.zero_shot_weight:
+def zero_shot_fisher(policy, theta: Params, train_episodes: BatchEpisodes, max_samples: int, weight: float):
+    """v (theta's tensors) -> weight * F_0 v, F_0 the Fisher of the unadapted policy (parameters
+    ``theta``) on the first adaptation batch; None without a zero-shot term (weight 0).
+    J^T M J v as in ``trpo.gauss_newton_vector_product``."""
+    if not weight:
         return None
     num_tasks = train_episodes.rewards.shape[0]
-    steps = train_episodes.packed().subsample(learner.fisher_max_samples)
-    params = {n: p.detach() for n, p in stack_params(learner.policy_params(theta), num_tasks).items()}
-    jacobian = MeanJacobian(learner.policy, steps.observations, params)
-    scale = learner.zero_shot_weight / num_tasks
-    metric = scale * steps.weights.unsqueeze(-1) / torch.exp(2 * params["log_std"]).unsqueeze(1)
-    mean_product = gauss_newton_vector_product(jacobian.jvp, jacobian.vjp, metric)
+    steps = train_episodes.packed().subsample(max_samples)
+    params = {n: p.detach().unsqueeze(0) for n, p in theta.items()}  # one policy for all tasks: their
+    obs = steps.observations.reshape(1, -1, steps.observations.shape[-1])  # steps as one batch, (1, K N, .)
+    jacobian = MeanJacobian(policy, obs, params)
+    scale = weight / num_tasks
+    metric = scale * steps.weights.reshape(1, -1, 1) / torch.exp(2 * params["log_std"]).unsqueeze(1)
     log_std_curvature = 2.0 * scale * steps.weights.sum()
 
     def product(v):
-        out = mean_product(v)
+        out = jacobian.vjp(metric * jacobian.jvp(v))
         out["log_std"] = log_std_curvature * v["log_std"]
         return out
 
     return product
 
 
-def _fisher_at_adapted(learner, adapted, valid_episodes: BatchEpisodes):
+def _fisher_at_adapted(policy, adapted, valid_episodes: BatchEpisodes, max_samples: int):
     """What both first-order Fisher products start from: the number of tasks K, the (subsampled)
     validation steps, J at the adapted policies and the metric w / (K sigma_k^2), (K, N, A)."""
     num_tasks = valid_episodes.rewards.shape[0]
-    steps = valid_episodes.packed().subsample(learner.fisher_max_samples)
+    steps = valid_episodes.packed().subsample(max_samples)
     log_std = adapted["log_std"].detach()
-    jacobian = MeanJacobian(learner.policy, steps.observations, adapted)
+    jacobian = MeanJacobian(policy, steps.observations, adapted)
     metric = steps.weights.unsqueeze(-1) / num_tasks / torch.exp(2 * log_std).unsqueeze(1)  # (K, N, A)
     return num_tasks, steps, jacobian, metric
 
 
-def maml_fisher(learner, theta, adapted, valid_episodes: BatchEpisodes, train_episodes: BatchEpisodes):
+def maml_fisher(policy, theta: Params, adapted: Params, valid_episodes: BatchEpisodes,
+                train_episodes: BatchEpisodes | None, *, max_samples: int, adapted_std: float,
+                zero_shot_weight: float, damping: float):
     """v -> (F + damping I) v with the Gaussian Fisher at the adapted policies (first order).
 
     Mean block: (1/K) sum_k J_k^T diag(w / sigma_k^2) J_k (J_k = d mean_k / d theta, a
-    shared tangent since theta'_k = theta + const); log-std block: 2 I; no cross terms.
-    With ``fisher_max_samples`` > 0 the mean block is estimated on at most that many
-    evenly spaced steps per task (a subsampled Fisher, as in the original TRPO).
+    shared tangent since theta'_k = theta + const); log-std block: 2 I (0 with ``adapted_std``
+    > 0: the std is fixed); no cross terms. With ``max_samples`` > 0 the mean block is
+    estimated on at most that many evenly spaced steps per task (a subsampled Fisher, as in
+    the original TRPO). ``theta``: the policy's parameters; ``adapted``: theta'_k, (K, ...).
     """
-    num_tasks, steps, jacobian, metric = _fisher_at_adapted(learner, adapted, valid_episodes)
-    log_std_curvature = 0.0 if learner.adapted_std else 2.0 * steps.weights.sum() / num_tasks  # d2 KL/d log_std2
-    mean_product = gauss_newton_vector_product(jacobian.jvp, jacobian.vjp, metric)
+    num_tasks, steps, jacobian, metric = _fisher_at_adapted(policy, adapted, valid_episodes, max_samples)
+    log_std_curvature = 0.0 if adapted_std else 2.0 * steps.weights.sum() / num_tasks  # d2 KL/d log_std2
     mean_names = [n for n in theta if n != "log_std"]
-    zero_shot = zero_shot_fisher(learner, theta, train_episodes)
+    zero_shot = zero_shot_fisher(policy, theta, train_episodes, max_samples, zero_shot_weight)
 
     def product(vector):
         v = unflatten(vector, theta)
-        out = mean_product({n: v[n] for n in mean_names})
+        out = jacobian.vjp(metric * jacobian.jvp({n: v[n] for n in mean_names}))
         out["log_std"] = log_std_curvature * v["log_std"]
         if zero_shot is not None:
             out = {n: out[n] + extra for n, extra in zero_shot(v).items()}
-        return torch.add(flatten([out[n] for n in theta]), vector, alpha=learner.cg_damping)
+        return torch.add(flatten([out[n] for n in theta]), vector, alpha=damping)
 
     return product
 
 
-def meta_sgd_fisher(learner, theta, adapted, valid_episodes: BatchEpisodes, train_episodes: BatchEpisodes):
+def meta_sgd_fisher(policy, theta: Params, adapted: Params, valid_episodes: BatchEpisodes,
+                    train_episodes: BatchEpisodes | None, *, max_samples: int, adapted_std: float,
+                    zero_shot_weight: float, damping: float):
     """v -> (F + damping I) v over (theta, log_alpha), first order (see ``meta_sgd``'s docstring):
-    task k's adapted parameters move along u_k = v_theta + (theta'_k - theta) * v_alpha."""
-    names = list(learner.policy.params())
-    num_tasks, steps, jacobian, metric = _fisher_at_adapted(learner, adapted, valid_episodes)
-    base = stack_params(learner.policy_params(theta), num_tasks)
+    task k's adapted parameters move along u_k = v_theta + (theta'_k - theta) * v_alpha.
+    ``theta``: the policy's parameters and ``log_step_sizes``; settings as :func:`maml_fisher`."""
+    names = list(policy.params())
+    policy_theta = {n: theta[n] for n in names}
+    num_tasks, steps, jacobian, metric = _fisher_at_adapted(policy, adapted, valid_episodes, max_samples)
+    base = stack_params(policy_theta, num_tasks)
     delta = {n: (adapted[n] - base[n]).detach() for n in names}  # theta'_k - theta, (K, ...)
-    log_std_curvature = (0.0 if learner.adapted_std else 2.0) * steps.weights.sum(-1).unsqueeze(-1) / num_tasks
-    zero_shot = zero_shot_fisher(learner, theta, train_episodes)
+    log_std_curvature = (0.0 if adapted_std else 2.0) * steps.weights.sum(-1).unsqueeze(-1) / num_tasks
+    zero_shot = zero_shot_fisher(policy, policy_theta, train_episodes, max_samples, zero_shot_weight)
 
     def product(vector):
         v = unflatten(vector, theta)
@@ -178,6 +184,6 @@ def meta_sgd_fisher(learner, theta, adapted, valid_episodes: BatchEpisodes, trai
         if zero_shot is not None:  # the unadapted policy moves with v_theta only
             result = {n: result[n] + extra for n, extra in zero_shot(v).items()}
         result[STEP_SIZES] = torch.stack([(out[n] * delta[n]).sum() for n in names])
-        return torch.add(flatten([result[n] for n in theta]), vector, alpha=learner.cg_damping)
+        return torch.add(flatten([result[n] for n in theta]), vector, alpha=damping)
 
     return product

@@ -11,17 +11,19 @@ from typing import Mapping
 import numpy as np
 import torch
 
+from awake_tutorial.rl.policies import NONLINEARITIES
+
 
 class RolloutPolicy:
     """The policy's action sampler in numpy: per task k, a = MLP_k(s) + sigma_k * noise.
 
-    Same maths as the textbook :class:`~awake_tutorial.rl.samplers.TorchRolloutPolicy`
+    Same maths as the textbook :class:`~awake_tutorial.rl.policies.TorchRolloutPolicy`
     (tested to agree to float rounding).
     """
 
     def __init__(self, policy, params: Mapping[str, torch.Tensor]):
         n = len(policy.layers)
-        self.activation = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0)}[policy.nonlinearity]
+        self.activation = NONLINEARITIES[policy.nonlinearity].numpy
         # per layer: W^T (K, in, out) and bias (K, 1, out), float32
         self.layers = [(params[f"layers.{i}.weight"].detach().transpose(1, 2).contiguous().numpy(),
                         params[f"layers.{i}.bias"].detach().unsqueeze(1).numpy()) for i in range(n)]

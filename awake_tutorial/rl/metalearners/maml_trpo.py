@@ -18,8 +18,10 @@ batch of adaptation episodes: loss L(theta'_k) + w * L(theta), KL likewise. Thos
 episodes cost machine time too, and an operator runs the unadapted policy first.
 
 The learner owns its loop's settings: ``num_steps`` inner steps of size ``fast_lr`` (or
-learned step sizes, :mod:`.meta_sgd`), the trust region, and which path computes it
-(``MAMLTRPO.from_config(policy, config)`` reads them from a validated config). One
+learned step sizes, :mod:`.meta_sgd`) and the trust region, read from a validated config
+(``MAMLTRPO(policy, config, engine)``: the :data:`SETTINGS` keys; the learner has no defaults
+of its own, the config's are the defaults). Which path computes it is the ``engine``
+(:mod:`awake_tutorial.rl.engine`, chosen there by the config's ``fast_path``). One
 meta-batch, as ``runs.training.meta_batch`` runs it:
 
     params = learner.initial_params(K)                       # theta for every task
@@ -31,13 +33,13 @@ meta-batch, as ``runs.training.meta_batch`` runs it:
 Fisher-vector products (``fisher_product``):
   * "double_backward" (the textbook): exact Hessian of the KL by double backward, through
     the adaptation itself (required for second-order MAML).
-  * "analytic" (the fast path, :mod:`awake_tutorial.rl.fast.gradients`): first-order MAML
+  * "analytic" (the fast path's engine, :mod:`awake_tutorial.rl.fast.gradients`): first-order MAML
     makes theta'_k = theta + (constant), so the KL Hessian is the Gaussian Fisher at the
     adapted policies, J^T diag(w / sigma^2) J for the mean network and 2 * I for the
     log-std: the same matrix by one Jacobian-vector and one vector-Jacobian product, ~10x faster.
   * "auto": analytic if first-order on the fast path, else double_backward.
-``fast_path`` also selects the inner loop's gradient: by hand (fast) or by autograd.
-Nothing here knows about a particular environment.
+The engine also gives the inner loop's gradient: by hand (fast) or by autograd.
+Nothing here knows about a particular environment, nor imports the fast path.
 """
 
 from __future__ import annotations
@@ -50,7 +52,6 @@ import torch
 from torch.distributions import Normal
 
 from awake_tutorial.rl.episodes import BatchEpisodes, PackedSteps
-from awake_tutorial.rl.fast import gradients as fast
 from awake_tutorial.rl.metalearners.reinforce import StepSizes, inner_loop, inner_step, policy_gradient, step_size
 from awake_tutorial.rl.metalearners.trpo import (
     conjugate_gradient,
@@ -64,10 +65,10 @@ from awake_tutorial.rl.metalearners.trpo import (
 from awake_tutorial.rl.policies import stack_params
 
 FISHER_PRODUCTS = ("auto", "analytic", "double_backward")
-# the learner's settings, as named in the config (MAMLTRPO.from_config)
+# the learner's settings, as named in the config (MAMLTRPO reads them from the config it is given)
 SETTINGS = ("fast_lr", "num_steps", "first_order", "max_kl", "cg_iters", "cg_damping", "cg_residual_tol",
             "ls_max_steps", "ls_backtrack_ratio", "fisher_product", "fisher_max_samples", "adapted_std",
-            "inner_weighting", "zero_shot_weight", "fast_path")
+            "inner_weighting", "zero_shot_weight")
 
 
 def detach_distribution(pi: Normal) -> Normal:
@@ -82,37 +83,34 @@ class MAMLTRPO:
     carries advantages. ``train_episodes`` is a list with one batch per inner step.
     """
 
-    def __init__(self, policy, fast_lr: float = 0.01, num_steps: int = 1, first_order: bool = True,
-                 max_kl: float = 1e-3, cg_iters: int = 80, cg_damping: float = 1e-5, cg_residual_tol: float = 1e-10,
-                 ls_max_steps: int = 100, ls_backtrack_ratio: float = 0.6, fisher_product: str = "auto",
-                 fisher_max_samples: int = 0, adapted_std: float = 0.0, inner_weighting: str = "mean",
-                 zero_shot_weight: float = 0.0, fast_path: bool = True):
+    def __init__(self, policy, config, engine):
+        """``config``: a validated ``awake_tutorial.config.Config`` (its :data:`SETTINGS` are read);
+        ``engine``: the textbook or fast implementations (``awake_tutorial.rl.engine.select``)."""
+        settings = {name: getattr(config, name) for name in SETTINGS}
+        fisher_product, first_order = settings["fisher_product"], settings["first_order"]
+        analytic_available = first_order and self._analytic_fisher(engine) is not None
         if fisher_product not in FISHER_PRODUCTS:
             raise ValueError(f"fisher_product must be one of {FISHER_PRODUCTS}, got {fisher_product!r}.")
-        if fisher_product == "analytic" and not (first_order and fast_path):
+        if fisher_product == "analytic" and not analytic_available:
             raise ValueError("fisher_product='analytic' is the fast path's first-order Fisher: it needs "
                              "first_order=True and fast_path=True; use 'double_backward' or 'auto'.")
-        if int(num_steps) < 1:
-            raise ValueError(f"num_steps must be >= 1 (inner steps per task), got {num_steps}.")
+        if int(settings["num_steps"]) < 1:
+            raise ValueError(f"num_steps must be >= 1 (inner steps per task), got {settings['num_steps']}.")
         if fisher_product == "auto":
-            fisher_product = "analytic" if first_order and fast_path else "double_backward"
-        self.policy = policy
-        self.num_steps = int(num_steps)
-        # the inner loop's first-order gradient: by hand on the fast path, else autograd (same numbers)
-        self.gradient = fast.reinforce_gradient if fast_path else policy_gradient
-        self.fast_lr, self.first_order, self.max_kl = fast_lr, first_order, max_kl
-        self.cg_iters, self.cg_damping, self.cg_residual_tol = cg_iters, cg_damping, cg_residual_tol
-        self.ls_max_steps, self.ls_backtrack_ratio = ls_max_steps, ls_backtrack_ratio
-        self.fisher_product = fisher_product
-        self.fisher_max_samples = fisher_max_samples  # analytic Fisher: steps per task used (0 = all)
-        self.adapted_std = adapted_std  # > 0: std of the adapted policies in the outer loss (see deployed)
-        self.inner_weighting = inner_weighting  # how the inner REINFORCE loss weighs steps (.reinforce)
-        self.zero_shot_weight = zero_shot_weight  # weight of the unadapted policy's loss (see above)
+            settings["fisher_product"] = "analytic" if analytic_available else "double_backward"
+        self.policy, self.engine = policy, engine
+        for name, value in settings.items():
+            setattr(self, name, value)
+        self.num_steps = int(self.num_steps)
+        # fisher_max_samples: analytic Fisher, steps per task used (0 = all); adapted_std > 0: std of the
+        # adapted policies in the outer loss (see deployed); inner_weighting: how the inner REINFORCE
+        # loss weighs steps (.reinforce); zero_shot_weight: weight of the unadapted policy's loss
+        self.gradient = engine.gradient  # the inner loop's first-order gradient: by hand or autograd
 
-    @classmethod
-    def from_config(cls, policy, config) -> "MAMLTRPO":
-        """The learner with a validated config's settings (the :data:`SETTINGS` keys)."""
-        return cls(policy, **{name: getattr(config, name) for name in SETTINGS})
+    @staticmethod
+    def _analytic_fisher(engine):
+        """The engine's analytic Fisher product for this learner (None: double backward only)."""
+        return engine.maml_fisher
 
     # --- the inner loop: adaptation to each task ---
 
@@ -220,8 +218,11 @@ class MAMLTRPO:
 
     def analytic_fisher(self, theta, adapted, valid_episodes: BatchEpisodes, train_episodes=None):
         """The fast path's v -> (F + damping I) v at the adapted policies (first order), see
-        :func:`awake_tutorial.rl.fast.gradients.maml_fisher`."""
-        return fast.maml_fisher(self, theta, adapted, valid_episodes, train_episodes[0] if train_episodes else None)
+        :func:`awake_tutorial.rl.fast.gradients.maml_fisher` (and ``meta_sgd_fisher``)."""
+        return self._analytic_fisher(self.engine)(
+            self.policy, theta, adapted, valid_episodes, train_episodes[0] if train_episodes else None,
+            max_samples=self.fisher_max_samples, adapted_std=self.adapted_std,
+            zero_shot_weight=self.zero_shot_weight, damping=self.cg_damping)
 
     def step(self, train_episodes: Sequence[BatchEpisodes], valid_episodes: BatchEpisodes,
              adapted: Mapping[str, torch.Tensor] | None = None) -> dict:
@@ -233,20 +234,31 @@ class MAMLTRPO:
         theta = self.meta_parameters()
         if not self.first_order:
             adapted = None
-        loss, kl, old_pi, adapted = self.surrogate_loss(train_episodes, valid_episodes, theta, adapted=adapted)
-        grad = flatten(gradient(loss, theta.values(), retain_graph=True))
-        if self.fisher_product == "double_backward":
-            fvp = hessian_vector_product(kl, theta, self.cg_damping)
-        else:
-            fvp = self.analytic_fisher(theta, adapted, valid_episodes, train_episodes)
+        evaluate_many, per_pass = None, 1
+        if self.fisher_product == "analytic" and self.engine.outer is not None:  # first order, by hand
+            if adapted is None:
+                adapted = {n: p.detach() for n, p in self.adapt(train_episodes, theta).items()}
+            outer = self.engine.outer(self.policy, theta, adapted, train_episodes, valid_episodes,
+                                      fast_lr=self.fast_lr, inner_weighting=self.inner_weighting,
+                                      adapted_std=self.adapted_std, zero_shot_weight=self.zero_shot_weight)
+            loss_before, grad, evaluate_many, per_pass = outer.loss, outer.gradient, outer.evaluate, outer.per_pass
+            fvp = self.analytic_fisher(theta, self.deployed(adapted), valid_episodes, train_episodes)
+        else:  # the textbook: autograd through the surrogate loss
+            loss, kl, old_pi, adapted = self.surrogate_loss(train_episodes, valid_episodes, theta, adapted=adapted)
+            loss_before = loss.item()
+            grad = flatten(gradient(loss, theta.values(), retain_graph=True))
+            if self.fisher_product == "double_backward":
+                fvp = hessian_vector_product(kl, theta, self.cg_damping)
+            else:
+                fvp = self.analytic_fisher(theta, adapted, valid_episodes, train_episodes)
         start = time.perf_counter()
         step_dir, cg_used, cg_residual = conjugate_gradient(fvp, grad, self.cg_iters, self.cg_residual_tol)
         shs = 0.5 * torch.dot(step_dir, fvp(step_dir)).item()  # KL of the unscaled step, quadratic model
-        log = {"loss_before": loss.item(), "cg_iters_used": cg_used, "cg_residual": cg_residual,
+        log = {"loss_before": loss_before, "cg_iters_used": cg_used, "cg_residual": cg_residual,
                "cg_time": time.perf_counter() - start}
         old_params = flatten(theta).detach()
         if not (math.isfinite(shs) and shs > 0):
-            return {**log, "loss_after": loss.item(), "kl": 0.0, "step_accepted": False, "ls_steps": 0,
+            return {**log, "loss_after": loss_before, "kl": 0.0, "step_accepted": False, "ls_steps": 0,
                     "reject_reason": "bad curvature", "ls_rejections": {}, "line_search_time": 0.0}
         full_step = step_dir * math.sqrt(self.max_kl / shs)
 
@@ -256,8 +268,8 @@ class MAMLTRPO:
             return new_loss.item(), new_kl.item()
 
         start = time.perf_counter()
-        result = line_search(evaluate, old_params, full_step, loss.item(), self.max_kl,
-                             self.ls_max_steps, self.ls_backtrack_ratio)
+        result = line_search(evaluate, old_params, full_step, loss_before, self.max_kl, self.ls_max_steps,
+                             self.ls_backtrack_ratio, evaluate_many, per_pass)
         log["line_search_time"] = time.perf_counter() - start
         self.set_meta_parameters(unflatten(result.params, theta))
         return {**log, "loss_after": result.loss, "kl": result.kl, "step_accepted": result.accepted,

@@ -33,8 +33,6 @@ from typing import Mapping
 
 import torch
 
-from awake_tutorial.rl.episodes import BatchEpisodes
-from awake_tutorial.rl.fast import gradients as fast
 from awake_tutorial.rl.metalearners.maml_trpo import MAMLTRPO
 from awake_tutorial.rl.policies import STEP_SIZES  # the step sizes' name among the meta-parameters
 
@@ -42,14 +40,20 @@ from awake_tutorial.rl.policies import STEP_SIZES  # the step sizes' name among 
 class MetaSGDTRPO(MAMLTRPO):
     """MAML-TRPO whose inner step sizes alpha_n (one per parameter tensor) are learned too.
 
-    Same arguments as :class:`MAMLTRPO`; ``fast_lr`` is the initial step size, used only
-    if the policy has no step sizes yet (``policy.log_step_sizes`` is None).
+    Same arguments as :class:`MAMLTRPO`; the config's ``fast_lr`` is the initial step size, used
+    only if the policy has no step sizes yet (``policy.log_step_sizes`` is None).
     """
 
-    def __init__(self, policy, fast_lr: float = 0.01, **kwargs):
-        super().__init__(policy, fast_lr, **kwargs)
+    def __init__(self, policy, config, engine):
+        super().__init__(policy, config, engine)
         if policy.log_step_sizes is None:
-            policy.set_step_sizes(math.log(fast_lr))
+            policy.set_step_sizes(math.log(self.fast_lr))
+
+    @staticmethod
+    def _analytic_fisher(engine):
+        """Over (theta, log_alpha); see the module docstring and
+        :func:`awake_tutorial.rl.fast.gradients.meta_sgd_fisher`."""
+        return engine.meta_sgd_fisher
 
     def meta_parameters(self) -> dict[str, torch.Tensor]:
         """theta (the policy's parameters) and log_alpha (a leaf copy of its step sizes)."""
@@ -67,8 +71,3 @@ class MetaSGDTRPO(MAMLTRPO):
         """exp(log_alpha - log_alpha.detach()): 1, with gradient 1 w.r.t. log_alpha."""
         log_alpha = params[STEP_SIZES]
         return dict(zip(self.policy.params(), (log_alpha - log_alpha.detach()).exp()))
-
-    def analytic_fisher(self, theta, adapted, valid_episodes: BatchEpisodes, train_episodes=None):
-        """The fast path's v -> (F + damping I) v over (theta, log_alpha), first order; see the
-        module docstring and :func:`awake_tutorial.rl.fast.gradients.meta_sgd_fisher`."""
-        return fast.meta_sgd_fisher(self, theta, adapted, valid_episodes, train_episodes[0] if train_episodes else None)

@@ -31,21 +31,8 @@ from typing import Callable, Mapping, Sequence
 
 import torch
 
-from awake_tutorial.rl.episodes import BatchEpisodes
-
-Params = dict[str, torch.Tensor]
-WEIGHTINGS = ("mean", "sum")
-
-
-def step_weights(episodes: BatchEpisodes, weighting: str = "mean") -> torch.Tensor:
-    """Weights (..., N) of the packed steps in E_t (see the module docstring)."""
-    weights = episodes.packed().weights  # mean over each episode, then over the episodes
-    if weighting == "mean":
-        return weights
-    if weighting == "sum":
-        return (weights > 0).to(weights.dtype) / episodes.mask.shape[-1]
-    raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}.")
-
+from awake_tutorial.rl.episodes import WEIGHTINGS, BatchEpisodes, step_weights  # noqa: F401 (re-export)
+from awake_tutorial.rl.policies import Params
 
 def inner_loss(policy, episodes: BatchEpisodes, params: Mapping[str, torch.Tensor] | None,
                weighting: str = "mean") -> torch.Tensor:

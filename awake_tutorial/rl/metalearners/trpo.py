@@ -27,20 +27,7 @@ from typing import Callable, Mapping
 import torch
 from torch.distributions import Normal
 
-Params = dict[str, torch.Tensor]
-
-
-def flatten(tensors) -> torch.Tensor:
-    """Concatenate tensors (a dict's values or a sequence) into one flat vector."""
-    values = tensors.values() if isinstance(tensors, Mapping) else tensors
-    return torch.cat([t.reshape(-1) for t in values])
-
-
-def unflatten(vector: torch.Tensor, like: Mapping[str, torch.Tensor]) -> Params:
-    """Split a flat vector into tensors shaped like ``like`` (inverse of :func:`flatten`)."""
-    pieces = torch.split(vector, [t.numel() for t in like.values()])
-    return {name: piece.view(t.shape) for (name, t), piece in zip(like.items(), pieces)}
-
+from awake_tutorial.rl.policies import Params, flatten, unflatten  # noqa: F401 (flatten, unflatten: re-export)
 
 def gradient(scalar: torch.Tensor, tensors, **kwargs) -> tuple[torch.Tensor, ...]:
     """d scalar / d tensors, with zeros for tensors the scalar does not depend on
@@ -133,26 +120,37 @@ class LineSearchResult:
 
 def line_search(evaluate: Callable[[torch.Tensor], tuple[float, float]], old_params: torch.Tensor,
                 full_step: torch.Tensor, old_loss: float, max_kl: float, max_steps: int = 10,
-                backtrack_ratio: float = 0.5) -> LineSearchResult:
+                backtrack_ratio: float = 0.5, evaluate_many: Callable | None = None,
+                per_pass: int = 1) -> LineSearchResult:
     """Backtracking line search along ``old_params - ratio^i * full_step``.
 
     A step is accepted only if its loss is finite and lower than ``old_loss`` and its
-    KL is finite and <= ``max_kl``. ``evaluate(flat params) -> (loss, kl)``.
+    KL is finite and <= ``max_kl``. ``evaluate(flat params) -> (loss, kl)``. Optionally
+    ``evaluate_many(candidates (C, P)) -> (losses (C,), kls (C,))`` tries ``per_pass``
+    candidates in one call (the fast path); the first acceptable one is taken all the same,
+    and ``steps`` counts the candidates up to it.
     """
     rejections = {"nan": 0, "no improvement": 0, "kl too large": 0}
     reason = None
-    step_size = 1.0
-    for i in range(max_steps):
-        params = old_params - step_size * full_step
-        loss, kl = evaluate(params)
-        if not (math.isfinite(loss) and math.isfinite(kl)):
-            reason = "nan"
-        elif loss >= old_loss:
-            reason = "no improvement"
-        elif kl > max_kl:
-            reason = "kl too large"
+    ratios = [1.0]  # 1, ratio, ratio^2, ... by repeated multiplication
+    while len(ratios) < max_steps:
+        ratios.append(ratios[-1] * backtrack_ratio)
+    per_pass = per_pass if evaluate_many else 1
+    for start in range(0, max_steps, per_pass):
+        candidates = torch.stack([old_params - size * full_step for size in ratios[start:start + per_pass]])
+        if evaluate_many:
+            losses, kls = (t.tolist() for t in evaluate_many(candidates))
         else:
-            return LineSearchResult(params, True, i + 1, None, loss, kl, rejections)
-        rejections[reason] += 1
-        step_size *= backtrack_ratio
+            loss, kl = evaluate(candidates[0])
+            losses, kls = [loss], [kl]
+        for i, (loss, kl) in enumerate(zip(losses, kls), start):
+            if not (math.isfinite(loss) and math.isfinite(kl)):
+                reason = "nan"
+            elif loss >= old_loss:
+                reason = "no improvement"
+            elif kl > max_kl:
+                reason = "kl too large"
+            else:
+                return LineSearchResult(candidates[i - start], True, i + 1, None, loss, kl, rejections)
+            rejections[reason] += 1
     return LineSearchResult(old_params, False, max_steps, reason, old_loss, 0.0, rejections)
