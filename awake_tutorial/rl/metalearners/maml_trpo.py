@@ -51,6 +51,7 @@ from torch.distributions import Normal
 
 from awake_tutorial.rl.episodes import BatchEpisodes, PackedSteps
 from awake_tutorial.rl.fast import gradients as fast
+from awake_tutorial.rl.metalearners.inner_bound import bound_step
 from awake_tutorial.rl.metalearners.reinforce import StepSizes, inner_loop, inner_step, policy_gradient, step_size
 from awake_tutorial.rl.metalearners.trpo import (
     conjugate_gradient,
@@ -67,7 +68,7 @@ FISHER_PRODUCTS = ("auto", "analytic", "double_backward")
 # the learner's settings, as named in the config (MAMLTRPO.from_config)
 SETTINGS = ("fast_lr", "num_steps", "first_order", "max_kl", "cg_iters", "cg_damping", "cg_residual_tol",
             "ls_max_steps", "ls_backtrack_ratio", "fisher_product", "fisher_max_samples", "adapted_std",
-            "inner_weighting", "zero_shot_weight", "fast_path")
+            "inner_weighting", "zero_shot_weight", "fast_path", "inner_max_kl")
 
 
 def detach_distribution(pi: Normal) -> Normal:
@@ -86,7 +87,7 @@ class MAMLTRPO:
                  max_kl: float = 1e-3, cg_iters: int = 80, cg_damping: float = 1e-5, cg_residual_tol: float = 1e-10,
                  ls_max_steps: int = 100, ls_backtrack_ratio: float = 0.6, fisher_product: str = "auto",
                  fisher_max_samples: int = 0, adapted_std: float = 0.0, inner_weighting: str = "mean",
-                 zero_shot_weight: float = 0.0, fast_path: bool = True):
+                 zero_shot_weight: float = 0.0, fast_path: bool = True, inner_max_kl: float = 0.0):
         if fisher_product not in FISHER_PRODUCTS:
             raise ValueError(f"fisher_product must be one of {FISHER_PRODUCTS}, got {fisher_product!r}.")
         if fisher_product == "analytic" and not (first_order and fast_path):
@@ -108,6 +109,7 @@ class MAMLTRPO:
         self.adapted_std = adapted_std  # > 0: std of the adapted policies in the outer loss (see deployed)
         self.inner_weighting = inner_weighting  # how the inner REINFORCE loss weighs steps (.reinforce)
         self.zero_shot_weight = zero_shot_weight  # weight of the unadapted policy's loss (see above)
+        self.inner_max_kl = inner_max_kl  # > 0: trust region on each inner step (.inner_bound)
 
     @classmethod
     def from_config(cls, policy, config) -> "MAMLTRPO":
@@ -126,6 +128,7 @@ class MAMLTRPO:
         sizes = self.step_sizes(self.meta_parameters())
         sizes = sizes if not isinstance(sizes, Mapping) else {n: a.detach() for n, a in sizes.items()}
         adapted = inner_step(self.policy, episodes, params, sizes, True, self.inner_weighting, self.gradient)
+        adapted = bound_step(self.policy, episodes, params, adapted, self.inner_max_kl)
         return {n: p.detach() for n, p in adapted.items()}
 
     # --- what the outer loop learns: MAML learns theta; Meta-SGD (.meta_sgd) adds step sizes ---
@@ -172,8 +175,14 @@ class MAMLTRPO:
         num_tasks = train_episodes[0].rewards.shape[0]
         first_order = self.first_order if first_order is None else first_order
         theta = stack_params(self.policy_params(params), num_tasks)
-        return inner_loop(self.policy, train_episodes, theta, self.step_sizes(params), first_order,
-                          self.inner_weighting, self.gradient)
+        if not self.inner_max_kl:
+            return inner_loop(self.policy, train_episodes, theta, self.step_sizes(params), first_order,
+                              self.inner_weighting, self.gradient)
+        for batch in train_episodes:  # the inner loop, each step inside its trust region
+            adapted = inner_step(self.policy, batch, theta, self.step_sizes(params), first_order,
+                                 self.inner_weighting, self.gradient)
+            theta = bound_step(self.policy, batch, theta, adapted, self.inner_max_kl)
+        return theta
 
     def surrogate_loss(self, train_episodes, valid_episodes: BatchEpisodes, params=None, old_pi=None,
                        first_order: bool | None = None, adapted=None):
