@@ -114,6 +114,21 @@ class IntList:
         return tuple(Int(1).check(f"{key}[{i}]", v) for i, v in enumerate(value))
 
 
+class ScaleRange:
+    """[low, high] with 0 < low <= high (knob scale factors); stored as a tuple."""
+
+    def describe(self) -> str:
+        return "a list [low, high] of numbers with 0 < low <= high, e.g. [0.75, 1.25]"
+
+    def check(self, key, value):
+        if not isinstance(value, (list, tuple)) or len(value) != 2:
+            raise ValueError(f"config key '{key}': got {value!r}, allowed: {self.describe()}.")
+        low, high = (Real(0, low_open=True).check(f"{key}[{i}]", v) for i, v in enumerate(value))
+        if low > high:
+            raise ValueError(f"config key '{key}': got {value!r}, allowed: {self.describe()}.")
+        return (low, high)
+
+
 BOOL = Choice((True, False))
 POSITIVE = Real(0, low_open=True)
 FRACTION = Real(0, 1)
@@ -206,6 +221,8 @@ class Config:
     ls_max_steps: int = 100
     ls_backtrack_ratio: float = 0.6
     fast_path: bool = True  # the speed-tuned maths of rl/fast (same results to float rounding, ~6x faster)
+    # meta-training tasks: each knob scaled by U(low, high); the evaluation and held-out sets stay U(0.75, 1.25)
+    train_scale_range: tuple = (0.75, 1.25)
     # environment
     max_steps: int = 100
     plane: str = "horizontal"
@@ -227,7 +244,7 @@ class Config:
         "ls_max_steps": Int(1), "ls_backtrack_ratio": Real(0, 1, low_open=True, high_open=True), "fast_path": BOOL,
         "max_steps": Int(1), "plane": Choice(("horizontal", "vertical")),
         "wall_penalty": Choice(("strict", "reference")), "seed": Int(0),
-        "num_threads": Int(0),
+        "num_threads": Int(0), "train_scale_range": ScaleRange(),
     }
 
     def __post_init__(self):
@@ -254,6 +271,7 @@ class Config:
         """Plain dict (lists, no tuples) for YAML/JSON."""
         data = dataclasses.asdict(self)
         data["hidden_sizes"] = list(self.hidden_sizes)
+        data["train_scale_range"] = list(self.train_scale_range)
         return data
 
 

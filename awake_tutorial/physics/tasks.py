@@ -120,17 +120,22 @@ def task_from_quad_scales(scales: Mapping[str, float], task_id: int = 0) -> Task
     return _tasks_from_scale_array(row, [task_id])[0]
 
 
-def sample_quad_scales(n: int, seed: int) -> np.ndarray:
-    """``n`` random knob settings, shape (n, 10), each factor U(0.75, 1.25)."""
+def sample_quad_scales(n: int, seed: int, scale_range: Sequence[float] = (SCALE_LOW, SCALE_HIGH)) -> np.ndarray:
+    """``n`` random knob settings, shape (n, 10), each factor U(0.75, 1.25) (or U(``scale_range``))."""
     if int(n) < 0:
         raise ValueError(f"number of tasks must be >= 0, got {n}.")
+    low, high = scale_range
+    if not 0 < low <= high:
+        raise ValueError(f"scale_range must be (low, high) with 0 < low <= high, got {tuple(scale_range)}.")
     rng = np.random.default_rng(seed)
-    return rng.uniform(SCALE_LOW, SCALE_HIGH, size=(int(n), len(default_lattice().knobs)))
+    return rng.uniform(low, high, size=(int(n), len(default_lattice().knobs)))
 
 
-def sample_tasks(n: int, seed: int, first_id: int = 0) -> list[Task]:
-    """``n`` tasks from the task distribution, all optics computed in one batched call."""
-    scales = sample_quad_scales(n, seed)
+def sample_tasks(n: int, seed: int, first_id: int = 0,
+                 scale_range: Sequence[float] = (SCALE_LOW, SCALE_HIGH)) -> list[Task]:
+    """``n`` tasks from the task distribution (knob scales U(``scale_range``)), all optics
+    computed in one batched call."""
+    scales = sample_quad_scales(n, seed, scale_range)
     if len(scales) == 0:
         return []
     return _tasks_from_scale_array(scales, range(first_id, first_id + len(scales)))

@@ -47,7 +47,7 @@ KIND = "recurrent meta-policy (RL², GRU, TRPO)"
 class RL2Settings:
     """What RL² training reads. Units: steps, episodes, nats."""
 
-    iterations: int = 600
+    iterations: int = 400
     meta_batch_size: int = 16  # tasks per iteration
     episodes_per_task: int = 16
     hidden_size: int = 64

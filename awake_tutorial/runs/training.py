@@ -27,6 +27,7 @@ the same machine and thread count; floating-point sums may differ elsewhere).
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +111,11 @@ def make_learner(policy: GaussianMLPPolicy, config: Config, meta_sgd: bool | Non
     config's) or MAML-TRPO. It owns the inner loop: num_steps, step sizes, the gradient."""
     meta_sgd = config.meta_sgd if meta_sgd is None else meta_sgd
     return (MetaSGDTRPO if meta_sgd else MAMLTRPO).from_config(policy, config)
+
+
+def training_tasks(config: Config) -> TaskSource:
+    """(n, seed) -> n meta-training tasks, knobs scaled by U(``config.train_scale_range``)."""
+    return functools.partial(sample_tasks, scale_range=config.train_scale_range)
 
 
 class TaskStream:
@@ -201,7 +207,7 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
         run_dir: folder for config, progress log and checkpoints (None: nothing is written).
         callback: called with each meta-batch's record; returning True stops cleanly.
         resume: continue the run in ``run_dir``; overwrite: start over in ``run_dir``.
-        task_source: (n, seed) -> n tasks; default ``awake_tutorial.physics.tasks.sample_tasks``.
+        task_source: (n, seed) -> n tasks; default :func:`training_tasks` (the config's range).
     Returns:
         MetaTrainResult(policy, run_dir, records) with every record of the run.
     """
@@ -215,7 +221,7 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
         policy.load_state_dict(load_policy(state.policy_file, config=config).state_dict())
     learner = make_learner(policy, config)
     sampler = new_sampler(config)
-    stream = TaskStream(task_source or sample_tasks, config.meta_batch_size, config.seed)
+    stream = TaskStream(task_source or training_tasks(config), config.meta_batch_size, config.seed)
     records = list(state.records)
     elapsed_before = records[-1]["wall_time"] if records else 0.0
     with torch_threads(config.num_threads):
