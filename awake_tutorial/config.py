@@ -207,6 +207,7 @@ class Config:
     meta_sgd: bool = True  # learn one inner step size per parameter tensor (Meta-SGD)
     inner_weighting: str = "sum"  # inner REINFORCE loss: "mean" or "sum" over each episode's steps
     inner_max_kl: float = 0.0  # > 0: trust region (nats) on each inner step, rl/metalearners/inner_bound.py
+    stable_adaptation: bool = False  # adapt(): backtrack a step that would make the loop overshoot (runs/stability.py)
     # outer loop (TRPO)
     num_batches: int = 500
     meta_batch_size: int = 16  # tasks per meta-batch
@@ -236,7 +237,7 @@ class Config:
         "gamma": FRACTION, "gae_lambda": FRACTION, "hidden_sizes": IntList(),
         "nonlinearity": Choice(("tanh", "relu")), "init_std": POSITIVE, "first_order": BOOL,
         "fast_batch_size": Int(1), "num_steps": Int(1), "fast_lr": POSITIVE, "meta_sgd": BOOL, "inner_weighting": Choice(("mean", "sum")),
-        "inner_max_kl": Real(0),
+        "inner_max_kl": Real(0), "stable_adaptation": BOOL,
         "num_batches": Int(1),
         "meta_batch_size": Int(1), "max_kl": POSITIVE, "cg_iters": Int(1), "cg_damping": Real(0),
         "cg_residual_tol": Real(0), "fisher_product": Choice(("auto", "analytic", "double_backward")),

@@ -22,6 +22,7 @@ NAMES = [
     "05_pretrained_meta_policy",
     "06_comparison",
     "07_control_room",
+    "09_black_box_meta_rl",
 ]
 # Algorithm code belongs in awake_tutorial; a notebook only calls it.
 FORBIDDEN_IN_CODE = ["torch.autograd", "backward(", "lstsq", "torch.optim", "torch.func",

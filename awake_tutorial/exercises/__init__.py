@@ -12,8 +12,10 @@ transposed", "baseline missing", ...). It returns True/False, so a notebook cell
 | 05 | :func:`check_adapt_and_score` | adapt the meta-policy to a task, score its mean action |
 | 06 | :func:`check_method`, :func:`score_method` | a method of your own in the comparison |
 | 07 | :func:`check_safe_setpoint` | the safety check before every setpoint on a machine |
+| 09 | :func:`check_rl2_features` | the recurrent (RL²) policy's inputs from a rollout |
 """
 
+from awake_tutorial.exercises.black_box import check_rl2_features
 from awake_tutorial.exercises.machine import check_safe_setpoint
 from awake_tutorial.exercises.meta import check_adapt_and_score
 from awake_tutorial.exercises.policy_gradient import check_gae, check_reinforce_loss
@@ -22,4 +24,4 @@ from awake_tutorial.exercises.trpo import check_conjugate_gradient, check_kl_sca
 
 __all__ = ["check_inverse_policy", "check_length_ratio", "check_reinforce_loss", "check_gae",
            "check_conjugate_gradient", "check_kl_scaled_step", "check_adapt_and_score", "check_method",
-           "score_method", "check_safe_setpoint"]
+           "score_method", "check_safe_setpoint", "check_rl2_features"]

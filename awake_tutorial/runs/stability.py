@@ -73,3 +73,68 @@ def oscillation_radius(policy, task: Task, plane: str = "horizontal") -> float:
     eigenvalues = steered_eigenvalues(policy, task, plane)
     overshooting = eigenvalues[eigenvalues.real < 0]
     return float(np.abs(overshooting).max()) if overshooting.size else 0.0
+
+
+# --- the safeguard on the inner step: no step may create an overshooting mode ------------
+
+STEP_FRACTIONS = (1.0, 0.5, 0.25, 0.125, 0.0)  # backtracking of the inner step
+RADIUS_LIMIT = 0.9  # margin below 1 for the estimate's error
+FD_STEP = 1e-3  # finite-difference step of J, readings (0.01 mm)
+
+
+def estimated_gains(episodes, wall: float = 1.0) -> np.ndarray:
+    """Least-squares response G_hat (K, 10, 10) per task from its episodes' own transitions,
+    s_{t+1} - s_t = G a_t, no extra machine step. Transitions with a reading at the wall or
+    an action that was rescaled (max|a| > 1) are left out; with few transitions G_hat is
+    the minimum-norm fit, exact on the directions the actions explored (those the loop uses)."""
+    obs, actions, mask = (np.asarray(x, dtype=np.float64) for x in
+                          (episodes.observations, episodes.actions, episodes.mask))
+    ds, a = obs[:, 1:] - obs[:, :-1], actions[:, :-1]  # (K, T-1, B, 10)
+    ok = (mask[:, 1:] > 0) & (np.abs(obs[:, 1:]).max(-1) < wall) & (np.abs(obs[:, :-1]).max(-1) < wall) \
+        & (np.abs(a).max(-1) <= 1.0)
+    gains = np.zeros((len(obs), ds.shape[-1], a.shape[-1]))
+    for k in range(len(obs)):
+        if ok[k].any():
+            gains[k] = ds[k][ok[k]].T @ np.linalg.pinv(a[k][ok[k]].T, rcond=1e-6)
+    return gains
+
+
+def _mean_jacobians(policy, params) -> np.ndarray:
+    """J_k = d mu / d s at s = 0 (K, 10, 10) of per-task params (K, ...), central differences."""
+    num_tasks, obs_dim = params["log_std"].shape[0], policy.obs_dim
+    probes = torch.cat([torch.eye(obs_dim), -torch.eye(obs_dim)]) * FD_STEP
+    with torch.no_grad():
+        means = policy.mean(probes.expand(num_tasks, *probes.shape), params)
+    return ((means[:, :obs_dim] - means[:, obs_dim:]) / (2 * FD_STEP)).transpose(1, 2).double().numpy()
+
+
+def _radii(gains: np.ndarray, jacobians: np.ndarray) -> np.ndarray:
+    radii = np.zeros(len(gains))
+    for k, (G, J) in enumerate(zip(gains, jacobians)):
+        u, sigma, _ = np.linalg.svd(G)
+        if sigma[0] > 0:
+            steered = u[:, sigma >= RELATIVE_GAIN * sigma[0]]
+            eigenvalues = np.linalg.eigvals(steered.T @ (np.eye(len(G)) + G @ J) @ steered)
+            negative = eigenvalues[eigenvalues.real < 0]
+            radii[k] = np.abs(negative).max() if negative.size else 0.0
+    return radii
+
+
+def stable_step(policy, episodes, theta, adapted) -> dict:
+    """Backtrack each task's inner step theta -> theta'_k (per-task params (K, ...)) to the
+    largest fraction of :data:`STEP_FRACTIONS` whose adapted mean action has oscillation
+    radius < ``RADIUS_LIMIT`` under the task's estimated response (or no larger than
+    before the step): the step may speed the policy up but never make it overshoot."""
+    gains = estimated_gains(episodes)
+    before = _radii(gains, _mean_jacobians(policy, theta))
+    chosen = np.zeros(len(gains))
+    undecided = np.ones(len(gains), dtype=bool)
+    for fraction in STEP_FRACTIONS:
+        trial = {n: theta[n] + fraction * (adapted[n] - theta[n]) for n in theta}
+        radii = _radii(gains, _mean_jacobians(policy, trial))
+        accept = undecided & ((radii < RADIUS_LIMIT) | (radii <= before))
+        chosen[accept], undecided = fraction, undecided & ~accept
+        if not undecided.any():
+            break
+    scale = torch.as_tensor(chosen, dtype=theta["log_std"].dtype)
+    return {n: theta[n] + scale.view(-1, *[1] * (theta[n].dim() - 1)) * (adapted[n] - theta[n]) for n in theta}

@@ -44,6 +44,7 @@ from awake_tutorial.rl.episodes import BatchEpisodes
 from awake_tutorial.rl.metalearners import MAMLTRPO, MetaSGDTRPO
 from awake_tutorial.rl.policies import GaussianMLPPolicy
 from awake_tutorial.runs.policy_files import load_policy, save_policy
+from awake_tutorial.runs.stability import stable_step
 from awake_tutorial.rl.samplers import MultiTaskSampler
 from awake_tutorial.physics.tasks import Task, sample_tasks
 
@@ -287,7 +288,9 @@ def adapt(policy: GaussianMLPPolicy | None, tasks: Sequence[Task], num_batches: 
         for batch in range(int(num_batches)):
             seeds = [seed_for(seed, ADAPT, batch, task.id) for task in tasks]
             episodes = add_advantages(sampler.sample(policy, tasks, seeds, params), config)
-            params = learner.adapt_step(episodes, params)
+            adapted = learner.adapt_step(episodes, params)
+            # the safeguard: a step may not create an overshooting mode (runs/stability.py)
+            params = stable_step(policy, episodes, params, adapted) if config.stable_adaptation else adapted
             summary = _summary(episodes)
             batch_records = [{"kind": "adapt", "batch": batch, "num_batches": int(num_batches), "task_id": task.id,
                               "mean_return": summary["return"][k], "mean_length": summary["length"][k],
