@@ -47,9 +47,9 @@ from awake_tutorial.config import load_config
 from awake_tutorial.envs import AwakeSteeringVectorEnv
 from awake_tutorial import exercises
 from awake_tutorial.paths import data_file
-from awake_tutorial.physics.tasks import load_evaluation_tasks, sample_tasks
+from awake_tutorial.physics.tasks import load_evaluation_tasks
 from awake_tutorial.quick import budget, mode_banner
-from awake_tutorial.runs.black_box import black_box_rows, summarize_black_box, table
+from awake_tutorial.runs.black_box import black_box_rows, out_of_distribution_tasks, summarize_black_box, table
 from awake_tutorial.runs.compare import SEEDS, heldout_tasks
 from awake_tutorial.runs.pretrained import load_pretrained
 from awake_tutorial.runs.rl2_policy import load_rl2
@@ -150,7 +150,7 @@ episodes = budget(100, 10)
 seeds = budget(SEEDS, SEEDS[:2])
 batches = budget((0, 1, 4, 10), (0, 1))
 n_tasks = budget(20, 4)
-out_of_distribution = sample_tasks(n_tasks, seed=9090, first_id=300, scale_range=(0.5, 1.5))
+out_of_distribution = out_of_distribution_tasks(n_tasks)
 task_sets = {"evaluation": load_evaluation_tasks()[:budget(5, 2)], "held-out": heldout[:n_tasks],
              "out of distribution": out_of_distribution}
 outside = np.mean([any(not 0.75 <= s <= 1.25 for s in t.quad_scales.values()) for t in out_of_distribution])

@@ -11,7 +11,8 @@ from awake_tutorial.envs import evaluate
 from awake_tutorial.physics.tasks import Task, get_evaluation_task, load_evaluation_tasks
 from awake_tutorial.runs.compare import heldout_tasks
 from awake_tutorial.runs.pretrained import load_pretrained
-from awake_tutorial.runs.stability import closed_loop_matrix, gain, oscillation_radius, steered_eigenvalues
+from awake_tutorial.runs.stability import (MIN_TRANSITIONS, closed_loop_matrix, estimated_gains, gain,
+                                           oscillation_radius, stable_step, steered_eigenvalues)
 from awake_tutorial.runs.training import adapt
 
 
@@ -68,3 +69,50 @@ def test_shipped_meta_policy_has_no_overshooting_mode_before_and_after_adaptatio
             radii[(seed, k)] = [oscillation_radius(p, t) for p, t in zip(adapted, tasks)]
     worst = {key: (round(max(r), 3), tasks[int(np.argmax(r))].id) for key, r in radii.items()}
     assert all(max(r) < 1 for r in radii.values()), worst
+
+
+def _episodes(policy, tasks, config, seed=0):
+    from awake_tutorial.runs.training import add_advantages, new_sampler
+
+    return add_advantages(new_sampler(config).sample(policy, tasks, [seed] * len(tasks)), config)
+
+
+def test_response_estimated_from_the_batch_itself():
+    """G_hat from the adaptation batch's own transitions equals G on the directions the
+    actions explored: no machine step is spent on it."""
+    config = load_config()
+    policy = load_pretrained("meta").set_step_sizes(None)
+    policy.log_std.data.fill_(np.log(0.3))  # explore: many directions, several steps per episode
+    tasks = [get_evaluation_task(1), get_evaluation_task(4)]
+    episodes = _episodes(policy, tasks, config)
+    gains, transitions = estimated_gains(episodes)
+    assert (transitions >= MIN_TRANSITIONS).all()
+    for k, task in enumerate(tasks):
+        actions = episodes.actions[k][episodes.mask[k] > 0].double().numpy()
+        actions = actions[np.abs(actions).max(-1) <= 1]
+        np.testing.assert_allclose(actions @ gains[k].T, actions @ gain(task).T, atol=1e-4)
+
+
+def test_stable_step_cuts_a_step_that_would_overshoot():
+    """A step that multiplies the policy's output by 4 (a gain 4x too high) on the strongest
+    evaluation optics is backtracked until the loop does not overshoot; a harmless step
+    (x 1.05) is kept whole; without transitions to measure the response, no step is taken."""
+    from awake_tutorial.rl.policies import stack_params
+
+    config, policy = load_config(), load_pretrained("meta")
+    policy.log_std.data.fill_(np.log(0.3))  # episodes of several steps: transitions to measure with
+    task = max(load_evaluation_tasks(), key=lambda t: np.linalg.norm(t.response_h, 2))
+    episodes = _episodes(policy, [task], config)
+    theta = {n: p.detach() for n, p in stack_params(policy.params(), 1).items()}
+    last = max(n for n in theta if n.endswith(".weight"))
+    for factor, whole in ((4.0, False), (1.05, True)):
+        adapted = {**theta, last: theta[last] * factor}
+        assert (oscillation_radius(policy.with_params({n: p[0] for n, p in adapted.items()}), task) >= 1) != whole
+        kept = stable_step(policy, episodes, theta, adapted)
+        fraction = float((kept[last] - theta[last]).norm() / (adapted[last] - theta[last]).norm())
+        assert (fraction == pytest.approx(1.0)) == whole, fraction
+        assert oscillation_radius(policy.with_params({n: p[0] for n, p in kept.items()}), task) < 1
+    one_step = _episodes(load_pretrained("meta"), [task], config)  # solved in one step: nothing measured
+    if estimated_gains(one_step)[1][0] < MIN_TRANSITIONS:
+        kept = stable_step(policy, one_step, theta, {**theta, last: theta[last] * 1.05})
+        torch.testing.assert_close(kept[last], theta[last])

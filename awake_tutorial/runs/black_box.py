@@ -20,10 +20,19 @@ import numpy as np
 
 from awake_tutorial.config import Config
 from awake_tutorial.envs import evaluate, per_task, steps_failed_as_max
-from awake_tutorial.physics.tasks import Task
+from awake_tutorial.physics.tasks import Task, sample_tasks
 from awake_tutorial.runs.compare import SEEDS, spread_over_seeds
 from awake_tutorial.runs.rl2_policy import score_rl2
 from awake_tutorial.runs.training import adapt, new_sampler
+
+
+OUT_OF_DISTRIBUTION_RANGE = (0.5, 1.5)  # knob scales; training draws U(0.75, 1.25)
+
+
+def out_of_distribution_tasks(n: int = 20) -> list[Task]:
+    """``n`` tasks (ids 300, 301, ...) with every knob scaled by U(0.5, 1.5), fixed seed: almost
+    all have a knob outside the training range U(0.75, 1.25)."""
+    return sample_tasks(n, seed=9090, first_id=300, scale_range=OUT_OF_DISTRIBUTION_RANGE)
 
 
 def _meta_rows(meta_policy, tasks, batches, config, bpm_noise, episodes, seed) -> list[dict]:

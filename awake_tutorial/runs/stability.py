@@ -80,13 +80,15 @@ def oscillation_radius(policy, task: Task, plane: str = "horizontal") -> float:
 STEP_FRACTIONS = (1.0, 0.5, 0.25, 0.125, 0.0)  # backtracking of the inner step
 RADIUS_LIMIT = 0.9  # margin below 1 for the estimate's error
 FD_STEP = 1e-3  # finite-difference step of J, readings (0.01 mm)
+MIN_TRANSITIONS = 5  # fewer usable transitions on a task: no evidence about its response, no step
 
 
-def estimated_gains(episodes, wall: float = 1.0) -> np.ndarray:
+def estimated_gains(episodes, wall: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares response G_hat (K, 10, 10) per task from its episodes' own transitions,
-    s_{t+1} - s_t = G a_t, no extra machine step. Transitions with a reading at the wall or
-    an action that was rescaled (max|a| > 1) are left out; with few transitions G_hat is
-    the minimum-norm fit, exact on the directions the actions explored (those the loop uses)."""
+    s_{t+1} - s_t = G a_t, no extra machine step, and the number of transitions used (K,).
+    Transitions with a reading at the wall or an action that was rescaled (max|a| > 1) are
+    left out (the last step of an episode has no next reading); with few transitions G_hat
+    is the minimum-norm fit, exact on the directions the actions explored (those the loop uses)."""
     obs, actions, mask = (np.asarray(x, dtype=np.float64) for x in
                           (episodes.observations, episodes.actions, episodes.mask))
     ds, a = obs[:, 1:] - obs[:, :-1], actions[:, :-1]  # (K, T-1, B, 10)
@@ -96,7 +98,7 @@ def estimated_gains(episodes, wall: float = 1.0) -> np.ndarray:
     for k in range(len(obs)):
         if ok[k].any():
             gains[k] = ds[k][ok[k]].T @ np.linalg.pinv(a[k][ok[k]].T, rcond=1e-6)
-    return gains
+    return gains, ok.sum(axis=(1, 2))
 
 
 def _mean_jacobians(policy, params) -> np.ndarray:
@@ -124,11 +126,13 @@ def stable_step(policy, episodes, theta, adapted) -> dict:
     """Backtrack each task's inner step theta -> theta'_k (per-task params (K, ...)) to the
     largest fraction of :data:`STEP_FRACTIONS` whose adapted mean action has oscillation
     radius < ``RADIUS_LIMIT`` under the task's estimated response (or no larger than
-    before the step): the step may speed the policy up but never make it overshoot."""
-    gains = estimated_gains(episodes)
+    before the step): the step may speed the policy up but never make it overshoot. A task
+    with fewer than ``MIN_TRANSITIONS`` usable transitions (its episodes end after one
+    step: it is solved already, and nothing measured its response) keeps theta."""
+    gains, transitions = estimated_gains(episodes)
     before = _radii(gains, _mean_jacobians(policy, theta))
     chosen = np.zeros(len(gains))
-    undecided = np.ones(len(gains), dtype=bool)
+    undecided = transitions >= MIN_TRANSITIONS
     for fraction in STEP_FRACTIONS:
         trial = {n: theta[n] + fraction * (adapted[n] - theta[n]) for n in theta}
         radii = _radii(gains, _mean_jacobians(policy, trial))
@@ -136,5 +140,6 @@ def stable_step(policy, episodes, theta, adapted) -> dict:
         chosen[accept], undecided = fraction, undecided & ~accept
         if not undecided.any():
             break
+    chosen[undecided] = 0.0
     scale = torch.as_tensor(chosen, dtype=theta["log_std"].dtype)
     return {n: theta[n] + scale.view(-1, *[1] * (theta[n].dim() - 1)) * (adapted[n] - theta[n]) for n in theta}
