@@ -206,8 +206,8 @@ class Config:
     fast_lr: float = 0.01  # inner step size (Meta-SGD: the initial one)
     meta_sgd: bool = True  # learn one inner step size per parameter tensor (Meta-SGD)
     inner_weighting: str = "sum"  # inner REINFORCE loss: "mean" or "sum" over each episode's steps
-    inner_max_kl: float = 0.0  # > 0: trust region (nats) on each inner step, rl/metalearners/inner_bound.py
-    stable_adaptation: bool = False  # adapt(): backtrack a step that would make the loop overshoot (runs/stability.py)
+    inner_max_kl: float = 3.0  # > 0: trust region (nats) on each inner step, rl/metalearners/inner_bound.py
+    stable_adaptation: bool = True  # adapt(): backtrack a step that would make the loop overshoot (runs/stability.py)
     # outer loop (TRPO)
     num_batches: int = 500
     meta_batch_size: int = 16  # tasks per meta-batch
@@ -223,7 +223,7 @@ class Config:
     ls_backtrack_ratio: float = 0.6
     fast_path: bool = True  # the speed-tuned maths of rl/fast (same results to float rounding, ~6x faster)
     # meta-training tasks: each knob scaled by U(low, high); the evaluation and held-out sets stay U(0.75, 1.25)
-    train_scale_range: tuple = (0.75, 1.25)
+    train_scale_range: tuple = (0.6, 1.4)
     # environment
     max_steps: int = 100
     plane: str = "horizontal"

@@ -29,19 +29,25 @@ from torch import nn
 from torch.distributions import Normal
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from awake_tutorial.envs.dynamics import rescale
 from awake_tutorial.rl.policies import ACTION_DIM, OBS_DIM
 
 FEATURES = 2 * OBS_DIM + ACTION_DIM  # reading, change of reading, previous action
+
+
+def applied(actions: np.ndarray) -> np.ndarray:
+    """The action as the machine applies it: an action vector with max|a| > 1 divided by
+    max|a| (the env's rule, ``awake_tutorial.envs.dynamics.rescale``; rl imports no env)."""
+    actions = np.asarray(actions, dtype=np.float64)
+    return actions / np.maximum(np.abs(actions).max(axis=-1, keepdims=True), 1.0)
 
 
 def features(observations: np.ndarray, actions: np.ndarray) -> torch.Tensor:
     """The inputs x_t of whole episodes: observations (T, n, 10) and the actions taken from
     them (T, n, 10) -> (n, T, 30) float32 (episode-major, as :meth:`GaussianGRUPolicy.sequence_means`)."""
     obs = np.asarray(observations, dtype=np.float32)
-    applied = rescale(np.asarray(actions, dtype=np.float64)).astype(np.float32)
+    applied_actions = applied(actions).astype(np.float32)
     previous_obs = np.concatenate([obs[:1], obs[:-1]], axis=0)
-    previous_action = np.concatenate([np.zeros_like(applied[:1]), applied[:-1]], axis=0)
+    previous_action = np.concatenate([np.zeros_like(applied_actions[:1]), applied_actions[:-1]], axis=0)
     x = np.concatenate([obs, obs - previous_obs, previous_action], axis=-1)
     return torch.from_numpy(np.ascontiguousarray(x.transpose(1, 0, 2)))
 
@@ -136,7 +142,7 @@ class RecurrentActor:
                 mean + self.policy.log_std.exp() * torch.randn(mean.shape, generator=self.generator))
         action = action.numpy()
         self.previous_obs = obs
-        self.previous_action = rescale(action.astype(np.float64)).astype(np.float32)
+        self.previous_action = applied(action).astype(np.float32)
         return action
 
     __call__ = act
