@@ -49,30 +49,45 @@ def gain(task: Task, plane: str = "horizontal") -> np.ndarray:
     return np.asarray(task.response(plane)) * OBS_PER_METRE * KICK_PER_ACTION
 
 
+def _jacobian(policy, obs_dim: int) -> np.ndarray:
+    """J = d mu / d s at s = 0 (10, 10) of a policy's mean action."""
+    return torch.autograd.functional.jacobian(lambda s: policy.mean(s), torch.zeros(obs_dim)).double().numpy()
+
+
 def closed_loop_matrix(policy, task: Task, plane: str = "horizontal") -> np.ndarray:
     """A = I + G J (10, 10) of the mean action of ``policy`` (any module with ``mean(obs)``)."""
-    obs_dim = gain(task, plane).shape[0]
-    jacobian = torch.autograd.functional.jacobian(lambda s: policy.mean(s), torch.zeros(obs_dim)).numpy()
-    return np.eye(obs_dim) + gain(task, plane) @ jacobian
+    G = gain(task, plane)
+    return np.eye(len(G)) + G @ _jacobian(policy, G.shape[0])
 
 
 RELATIVE_GAIN = 0.05  # directions moved by >= 5 % of the strongest one are steered
 
 
-def steered_eigenvalues(policy, task: Task, plane: str = "horizontal",
-                        relative_gain: float = RELATIVE_GAIN) -> np.ndarray:
-    """Eigenvalues (r,) complex of U_r^T (I + G J) U_r, the loop over the steered directions."""
-    u, sigma, _ = np.linalg.svd(gain(task, plane))
+def loop_eigenvalues(G: np.ndarray, J: np.ndarray, relative_gain: float = RELATIVE_GAIN) -> np.ndarray:
+    """Eigenvalues (r,) complex of U_r^T (I + G J) U_r for a response G and a policy gain J."""
+    u, sigma, _ = np.linalg.svd(G)
+    if not sigma[0] > 0:
+        return np.zeros(0, dtype=complex)
     steered = u[:, sigma >= relative_gain * sigma[0]]
-    return np.linalg.eigvals(steered.T @ closed_loop_matrix(policy, task, plane) @ steered)
+    return np.linalg.eigvals(steered.T @ (np.eye(len(G)) + G @ J) @ steered)
+
+
+def radius_of(eigenvalues: np.ndarray) -> float:
+    """Largest |eigenvalue| among those with negative real part, 0 if none."""
+    overshooting = eigenvalues[eigenvalues.real < 0]
+    return float(np.abs(overshooting).max()) if overshooting.size else 0.0
+
+
+def steered_eigenvalues(policy, task: Task, plane: str = "horizontal") -> np.ndarray:
+    """Eigenvalues of the loop over the steered directions of ``task`` (module docstring)."""
+    G = gain(task, plane)
+    return loop_eigenvalues(G, _jacobian(policy, G.shape[0]))
 
 
 def oscillation_radius(policy, task: Task, plane: str = "horizontal") -> float:
     """Largest |eigenvalue| of the steered loop among those with negative real part (0 if
     none): >= 1 means the mean action overshoots and cycles near the goal."""
-    eigenvalues = steered_eigenvalues(policy, task, plane)
-    overshooting = eigenvalues[eigenvalues.real < 0]
-    return float(np.abs(overshooting).max()) if overshooting.size else 0.0
+    return radius_of(steered_eigenvalues(policy, task, plane))
 
 
 # --- the safeguard on the inner step: no step may create an overshooting mode ------------
@@ -111,15 +126,8 @@ def _mean_jacobians(policy, params) -> np.ndarray:
 
 
 def _radii(gains: np.ndarray, jacobians: np.ndarray) -> np.ndarray:
-    radii = np.zeros(len(gains))
-    for k, (G, J) in enumerate(zip(gains, jacobians)):
-        u, sigma, _ = np.linalg.svd(G)
-        if sigma[0] > 0:
-            steered = u[:, sigma >= RELATIVE_GAIN * sigma[0]]
-            eigenvalues = np.linalg.eigvals(steered.T @ (np.eye(len(G)) + G @ J) @ steered)
-            negative = eigenvalues[eigenvalues.real < 0]
-            radii[k] = np.abs(negative).max() if negative.size else 0.0
-    return radii
+    """Oscillation radius (K,) of each task's response and gain."""
+    return np.array([radius_of(loop_eigenvalues(G, J)) for G, J in zip(gains, jacobians)])
 
 
 def stable_step(policy, episodes, theta, adapted) -> dict:
