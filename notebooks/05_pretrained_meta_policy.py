@@ -227,9 +227,13 @@ print(f"inverse response (knows R): {inverse_row['mean_length']:.2f} steps")
 #    decisions may be tuned to them. Notebook 6 adds 20 held-out tasks drawn with a seed
 #    used nowhere else, and several adaptation seeds.
 # 4. The step is estimated from only 16 noisy episodes (its direction can be wrong), and
-#    there is no trust region in the inner loop: a step size tuned for the *first* step
-#    from the meta-policy can overshoot from an already adapted policy. Also, the inner
-#    loss improves the *sampling* policy; its mean action is not what is optimised.
+#    a step size tuned for the *first* step from the meta-policy can overshoot from an
+#    already adapted policy. Also, the inner loss improves the *sampling* policy; its mean
+#    action is not what is optimised. The shipped configuration guards against the worst
+#    case, a mean action that overshoots until the time limit (a limit cycle): each inner
+#    step has a trust region (`inner_max_kl`), and `adapt` shortens a step whose adapted
+#    closed loop, linearised with the response measured on the step's own episodes, would
+#    overshoot (`stable_adaptation`, `awake_tutorial/runs/stability.py`).
 #
 # </details>
 

@@ -338,12 +338,20 @@ Image(filename=str(REPO_DIR / "docs" / "figures" / "noise.png"))
 # overshoots, and the next one overshoots back: a *limit cycle* of the deterministic
 # policy, which the noise of the sampling policy breaks.
 #
-# Why? Each REINFORCE step is estimated from 16 noisy episodes, and nothing guarantees
-# that every step improves the mean action (there is no trust region in the inner
-# loop). MAML scores the adapted *sampling* policy, which does not see such cycles, so
-# nothing in meta-training removes them; that is why the comparison shows both, the mean
-# action as the headline and the sampling policy next to it. Remedies an operator would use: stop adapting once the task is
-# solved, keep a little action noise, or use more episodes per step.
+# Why? Each REINFORCE step is estimated from 16 noisy episodes, and nothing in the
+# gradient guarantees that a step improves the mean action. MAML scores the adapted
+# *sampling* policy, which does not see such cycles; that is why the comparison shows
+# both, the mean action as the headline and the sampling policy next to it.
+#
+# The shipped configuration therefore adapts with two safeguards. (1) A trust region
+# on each inner step (`inner_max_kl`, nats on the batch's states). (2) A stability
+# check (`stable_adaptation`): linearised near the goal, the loop is
+# $s' = (I + G J)\,s$, and a cycle is an eigenvalue with negative real part and
+# modulus $\ge 1$ (`awake_tutorial/runs/stability.py`). `adapt` measures $G$ on the step's
+# own episodes and shortens a step that would create such an eigenvalue. Adapt with
+# `dataclasses.replace(config, stable_adaptation=False, inner_max_kl=0.0)` and 10 batches
+# to see the cycles come back on some tasks and seeds. Other remedies an operator would use: stop
+# adapting once the task is solved, keep a little action noise, or use more episodes per step.
 #
 # </details>
 
@@ -392,8 +400,10 @@ Image(filename=str(REPO_DIR / "docs" / "figures" / "noise.png"))
 # </details>
 
 # %% [markdown]
-# **5. Outside the training distribution.** Meta-training saw quadrupole scale factors
-# in $[0.75, 1.25]$. Build a task with every knob at 1.4 and compare `meta-0`, `meta-4`
+# **5. Outside the training distribution.** The evaluation and held-out tasks scale each
+# quadrupole knob by $U(0.75, 1.25)$; meta-training drew from the wider $U(0.6, 1.4)$
+# (`train_scale_range`), so that the strongest optics of the test range are inside it.
+# Build a task with every knob at 1.4, the edge of training, and compare `meta-0`, `meta-4`
 # and the benchmarks on it.
 
 # %% [markdown]
@@ -411,13 +421,12 @@ Image(filename=str(REPO_DIR / "docs" / "figures" / "noise.png"))
 # ```
 #
 # The benchmarks do not care: they are given the task's $R$. This optics responds
-# much more strongly than any training task (entries over 100 m/rad, about three times
-# the largest in the training distribution): the unadapted meta-policy overshoots and
-# fails on about half of the episodes. One adaptation batch repairs it, but further
-# batches make it unstable again: the meta-learned starting point and step size
-# `fast_lr` were tuned to the training distribution, and here the same change of the
-# network moves the beam much further. Meta-learning helps most inside the
-# distribution it was trained on: choosing the task distribution is part of the design.
+# much more strongly than the test tasks (entries over 100 m/rad). With the first shipped
+# policy, trained on $U(0.75, 1.25)$, the unadapted meta-policy overshot and failed on
+# about half of the episodes, and batches beyond the first made it unstable again. Run
+# the cell to see what the policy trained on the wider range does at the edge of its
+# training. Meta-learning helps most inside the distribution it was trained on: choosing
+# the task distribution is part of the design (notebook 9 goes further out).
 #
 # </details>
 
