@@ -114,11 +114,6 @@ def make_learner(policy: GaussianMLPPolicy, config: Config, meta_sgd: bool | Non
     return (MetaSGDTRPO if meta_sgd else MAMLTRPO).from_config(policy, config)
 
 
-def training_tasks(config: Config) -> TaskSource:
-    """(n, seed) -> n meta-training tasks, knobs scaled by U(``config.train_scale_range``)."""
-    return functools.partial(sample_tasks, scale_range=config.train_scale_range)
-
-
 class TaskStream:
     """The tasks of meta-batch b, drawn chunk by chunk (see the seeding notes above)."""
 
@@ -208,7 +203,7 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
         run_dir: folder for config, progress log and checkpoints (None: nothing is written).
         callback: called with each meta-batch's record; returning True stops cleanly.
         resume: continue the run in ``run_dir``; overwrite: start over in ``run_dir``.
-        task_source: (n, seed) -> n tasks; default :func:`training_tasks` (the config's range).
+        task_source: (n, seed) -> n tasks; default ``sample_tasks`` on the config's ``train_scale_range``.
     Returns:
         MetaTrainResult(policy, run_dir, records) with every record of the run.
     """
@@ -222,7 +217,8 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
         policy.load_state_dict(load_policy(state.policy_file, config=config).state_dict())
     learner = make_learner(policy, config)
     sampler = new_sampler(config)
-    stream = TaskStream(task_source or training_tasks(config), config.meta_batch_size, config.seed)
+    task_source = task_source or functools.partial(sample_tasks, scale_range=config.train_scale_range)
+    stream = TaskStream(task_source, config.meta_batch_size, config.seed)
     records = list(state.records)
     elapsed_before = records[-1]["wall_time"] if records else 0.0
     with torch_threads(config.num_threads):
