@@ -1,7 +1,7 @@
 """RL²: meta-train the recurrent policy (:mod:`awake_tutorial.rl.recurrent`) over the task
 distribution with the course's TRPO step, ship it, load it and score it.
 
-    python -m awake_tutorial.runs.rl2 --export data/rl2_meta_policy.pt      # ~8 min, 2 cores
+    python -m awake_tutorial.runs.rl2 --export data/rl2_meta_policy.pt      # ~2 min on 2 cores
 
 Why the course's TRPO and not sb3-contrib's RecurrentPPO: RecurrentPPO's policy is an
 LSTM (no GRU), it would add a dependency, and the course's trust-region step
