@@ -118,6 +118,21 @@ class IntList:
         return tuple(Int(1).check(f"{key}[{i}]", v) for i, v in enumerate(value))
 
 
+class ScaleRange:
+    """[low, high] with 0 < low <= high (knob scale factors); stored as a tuple."""
+
+    def describe(self) -> str:
+        return "a list [low, high] of numbers with 0 < low <= high, e.g. [0.75, 1.25]"
+
+    def check(self, key, value):
+        if not isinstance(value, (list, tuple)) or len(value) != 2:
+            raise ValueError(f"config key '{key}': got {value!r}, allowed: {self.describe()}.")
+        low, high = (Real(0, low_open=True).check(f"{key}[{i}]", v) for i, v in enumerate(value))
+        if low > high:
+            raise ValueError(f"config key '{key}': got {value!r}, allowed: {self.describe()}.")
+        return (low, high)
+
+
 BOOL = Choice((True, False))
 POSITIVE = Real(0, low_open=True)
 FRACTION = Real(0, 1)
@@ -233,6 +248,8 @@ class Config:
     fast_lr: float = 0.01  # inner step size (Meta-SGD: the initial one)
     meta_sgd: bool = True  # learn one inner step size per parameter tensor (Meta-SGD)
     inner_weighting: str = "sum"  # inner REINFORCE loss: "mean" or "sum" over each episode's steps
+    inner_max_kl: float = 3.0  # > 0: trust region (nats) on each inner step, rl/metalearners/inner_bound.py
+    stable_adaptation: bool = True  # adapt(): backtrack a step that would make the loop overshoot (runs/stability.py)
     # outer loop (TRPO)
     num_batches: int = 500
     meta_batch_size: int = 16  # tasks per meta-batch
@@ -247,6 +264,8 @@ class Config:
     ls_max_steps: int = 100
     ls_backtrack_ratio: float = 0.6
     fast_path: bool = True  # the speed-tuned maths of rl/fast (same results to float rounding, ~6x faster)
+    # meta-training tasks: each knob scaled by U(low, high); the evaluation and held-out sets stay U(0.75, 1.25)
+    train_scale_range: tuple = (0.6, 1.4)
     # environment
     max_steps: int = 100
     plane: str = "horizontal"
@@ -263,6 +282,7 @@ class Config:
         "gamma": FRACTION, "gae_lambda": FRACTION, "hidden_sizes": IntList(),
         "nonlinearity": Choice(NONLINEARITY_NAMES), "init_std": POSITIVE, "first_order": BOOL,
         "fast_batch_size": Int(1), "num_steps": Int(1), "fast_lr": POSITIVE, "meta_sgd": BOOL, "inner_weighting": Choice(("mean", "sum")),
+        "inner_max_kl": Real(0), "stable_adaptation": BOOL,
         "num_batches": Int(1),
         "meta_batch_size": Int(1), "max_kl": POSITIVE, "cg_iters": Int(1), "cg_damping": Real(0),
         "cg_residual_tol": Real(0), "fisher_product": Choice(("auto", "analytic", "double_backward")),
@@ -270,7 +290,7 @@ class Config:
         "ls_max_steps": Int(1), "ls_backtrack_ratio": Real(0, 1, low_open=True, high_open=True), "fast_path": BOOL,
         "max_steps": Int(1), "plane": Choice(PLANES),
         "wall_penalty": Choice(("strict", "reference")), "seed": Int(0),
-        "num_threads": Int(0),
+        "num_threads": Int(0), "train_scale_range": ScaleRange(),
     }
 
     def __post_init__(self):
@@ -306,6 +326,7 @@ class Config:
         data["hidden_sizes"] = list(self.hidden_sizes)
         for key in ("task_distribution", "ood_tasks"):
             data[key]["knobs"] = list(data[key]["knobs"])
+        data["train_scale_range"] = list(self.train_scale_range)
         return data
 
 

@@ -67,25 +67,12 @@ QUALITY_BATCHES = (0, 1, 2, 4, 10)
 MODES = (("mean", True), ("sampled", False))  # headline: the mean action, what an operator runs
 
 
-def closed_loop_eigenvalue(policy, task, plane: str = "horizontal") -> float:
-    """Most negative real part of the eigenvalues of I + G J: the mean-action closed loop
-    s' = s + G mu(s), linearised at the goal s = 0 (G: readings per unit of action, J =
-    d mu / d s). Below -1 each step overshoots by more than it corrects: the orbit
-    oscillates away from the goal until the network saturates, a limit cycle."""
-    import torch
-
-    from awake_tutorial.envs.dynamics import KICK_PER_ACTION, OBS_PER_METRE
-
-    response = task.response_h if plane == "horizontal" else task.response_v
-    gain = np.asarray(response) * OBS_PER_METRE * KICK_PER_ACTION
-    jacobian = torch.autograd.functional.jacobian(lambda s: policy.mean(s), torch.zeros(policy.obs_dim)).numpy()
-    return float(np.linalg.eigvals(np.eye(len(gain)) + gain @ jacobian).real.min())
-
-
 def _score(policies, tasks, deterministic: bool, seed: int, num_batches: int, episodes: int) -> dict:
     """Mean over tasks of one adaptation seed: steps, success, share of episodes cut at max_steps,
-    share of tasks whose adapted mean action overshoots (closed-loop eigenvalue < -1)."""
+    share of tasks whose adapted mean action overshoots (oscillation radius of the linearised
+    closed loop >= 1, :func:`awake_tutorial.runs.stability.oscillation_radius`)."""
     from awake_tutorial.envs import evaluate
+    from awake_tutorial.runs.stability import oscillation_radius
     from awake_tutorial.runs.training import EVALUATE, seed_for
 
     results = [evaluate(p.as_numpy_policy(deterministic=deterministic,
@@ -93,7 +80,7 @@ def _score(policies, tasks, deterministic: bool, seed: int, num_batches: int, ep
                         episodes=episodes, seed=1)[0] for t, p in zip(tasks, policies)]
     lengths = np.array([r["lengths"] for r in results])
     success = np.array([r["success_rate"] for r in results])
-    overshoot = np.mean([closed_loop_eigenvalue(p, t) < -1 for t, p in zip(tasks, policies)])
+    overshoot = np.mean([oscillation_radius(p, t) >= 1 for t, p in zip(tasks, policies)])
     return {"steps": float(lengths.mean()), "success": float(success.mean()), "cut": float((lengths >= 100).mean()),
             "overshoot": float(overshoot), "steps_per_task": lengths.mean(1).round(2).tolist()}
 
@@ -104,8 +91,8 @@ def quality(policy, config, episodes: int = 100, adapt_seeds=range(8), batches=Q
     (headline) and sampled actions; every figure is a mean over ``adapt_seeds`` (the
     adaptation is noisy) with its spread over seeds. ``cut``: share of episodes that ran
     to max_steps without success (limit cycles); ``overshoot``: share of (task, seed) whose
-    mean action overshoots near the goal (:func:`closed_loop_eigenvalue`), the cause of
-    those limit cycles. Returns {task set: {"K-mode": stats}}."""
+    mean action overshoots near the goal (oscillation radius >= 1), the cause of those
+    limit cycles. Returns {task set: {"K-mode": stats}}."""
     from awake_tutorial.runs.compare import heldout_tasks, spread_over_seeds
     from awake_tutorial.physics.tasks import load_evaluation_tasks
     from awake_tutorial.runs.training import adapt

@@ -236,9 +236,9 @@ exercises.quiz(r"3. <code>meta-0</code> is scored on the evaluation tasks, which
 }, answer=0)
 
 # %% jupyter={"source_hidden": true}
-exercises.quiz(r"4. On the 20 held-out tasks <code>meta-4</code> needs more steps than <code>meta-2</code> (2.90 ± 1.25 against 2.46 ± 0.08; on the evaluation tasks it needs fewer, 2.10 against 2.24; <code>docs/results/comparison_summary.csv</code>). Why can one more REINFORCE step make the mean action worse?", {
+exercises.quiz(r"4. The previous shipped policy, adapted without safeguards, needed more steps on the 20 held-out tasks after 4 batches than after 2 (2.90 ± 1.25 against 2.46 ± 0.08; <code>docs/results/no_cycle_variants.md</code> has the same effect over 8 seeds). Why can one more REINFORCE step make the mean action worse?", {
     r"The step comes from 16 noisy episodes with no trust region, and it improves the sampling policy, not its mean":
-        r"Right: a step size learned for the first steps from the meta-policy can overshoot from an already adapted policy, and the inner loss rewards the sampling policy, so the mean action can fall into a limit cycle (notebook 6, exercise 2).",
+        r"Right: a step size learned for the first steps from the meta-policy can overshoot from an already adapted policy, and the inner loss rewards the sampling policy, so the mean action can fall into a limit cycle (notebook 6, exercise 2). The shipped configuration guards against it: a trust region on each inner step (<code>inner_max_kl</code>) and a stability check that shortens a step whose closed loop would overshoot (<code>stable_adaptation</code>, <code>runs/stability.py</code>).",
     r"More steps always help; it is noise in the table":
         r"No: the spread over seeds (± 1.25) comes from seeds where the mean action failed episodes on some held-out tasks, not from a few unlucky episodes.",
     r"The meta-policy forgets the task after two steps":

@@ -319,9 +319,11 @@ Image(filename=str(REPO_DIR / "docs" / "figures" / "noise.png"))
 # episodes per batch. What changes, and why?
 
 # %% [markdown]
-# **5. Outside the training distribution.** Meta-training saw quadrupole scale factors
-# in $[0.75, 1.25]$. Build a task with every knob at 1.4 and compare `meta-0`, `meta-4`
-# and the benchmarks on it.
+# **5. Outside the training distribution.** The evaluation and held-out tasks scale each
+# quadrupole knob by $U(0.75, 1.25)$; meta-training drew from the wider $U(0.6, 1.4)$
+# (`train_scale_range`), so that the strongest optics of the test range are inside it.
+# Build a task with every knob at 1.4, the edge of training, and compare `meta-0`,
+# `meta-4` and the benchmarks on it.
 
 # %% [markdown]
 # **6. The wall penalty.** The environment charges a wall hit $-10$ for every step left

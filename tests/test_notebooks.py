@@ -29,6 +29,7 @@ NAMES = [
     "06_comparison",
     "07_control_room",
     "08_capstone",
+    "09_black_box_meta_rl",
 ]
 # Algorithm code belongs in awake_tutorial; a notebook only calls it.
 FORBIDDEN_IN_CODE = ["torch.autograd", "backward(", "lstsq", "torch.optim", "torch.func",

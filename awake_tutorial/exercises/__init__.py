@@ -16,9 +16,11 @@ notebook runs on. The solutions notebooks (``notebooks/solutions/``) ``assert`` 
 | 06 | :func:`check_method`, :func:`score_method` | a method of your own in the comparison |
 | 07 | :func:`check_safe_setpoint` | the safety check before every setpoint on a machine |
 | 08 | :func:`check_capstone` | a controller for an unseen machine, with a floor (:mod:`.capstone`) |
+| 09 | :func:`check_rl2_features` | the recurrent (RL²) policy's inputs from a rollout |
 """
 
 from awake_tutorial.exercises._feedback import graded
+from awake_tutorial.exercises.black_box import check_rl2_features
 from awake_tutorial.exercises.capstone import check_capstone
 from awake_tutorial.exercises.machine import check_safe_setpoint
 from awake_tutorial.exercises.quiz import quiz
@@ -31,4 +33,5 @@ from awake_tutorial.exercises.trpo import check_conjugate_gradient, check_kl_sca
 __all__ = ["graded", "quiz", "check_nominal_converges", "check_gaussian_score",
            "check_inverse_policy", "check_length_ratio", "check_reinforce_loss", "check_gae",
            "check_conjugate_gradient", "check_kl_scaled_step", "check_adapt_and_score", "check_method",
-           "score_method", "check_safe_setpoint", "check_capstone"]
+           "score_method", "check_safe_setpoint", "check_capstone",
+           "check_rl2_features"]

@@ -195,14 +195,23 @@ class TaskDistribution:
                 for t, f in zip(tasks, self.faults(n, seed))]
 
 
-def sample_quad_scales(n: int, seed: int) -> np.ndarray:
-    """``n`` knob settings of the course's distribution, shape (n, 10), each U(0.75, 1.25)."""
-    return TaskDistribution().sample_scales(n, seed)
+def sample_quad_scales(n: int, seed: int, scale_range: Sequence[float] | None = None) -> np.ndarray:
+    """``n`` knob settings of the course's distribution, shape (n, 10), each U(0.75, 1.25)
+    (or U(``scale_range``))."""
+    return _distribution(scale_range).sample_scales(n, seed)
 
 
-def sample_tasks(n: int, seed: int, first_id: int = 0) -> list[Task]:
-    """``n`` tasks from the course's task distribution (the config's default)."""
-    return TaskDistribution().sample(n, seed, first_id)
+def sample_tasks(n: int, seed: int, first_id: int = 0, scale_range: Sequence[float] | None = None) -> list[Task]:
+    """``n`` tasks from the course's task distribution (the config's default), or with every
+    knob scaled by U(``scale_range``)."""
+    return _distribution(scale_range).sample(n, seed, first_id)
+
+
+def _distribution(scale_range: Sequence[float] | None) -> "TaskDistribution":
+    if scale_range is None:
+        return TaskDistribution()
+    low, high = scale_range
+    return TaskDistribution(TaskDistributionConfig(scale_low=low, scale_high=high))
 
 
 # --- the fixed evaluation tasks -------------------------------------------------

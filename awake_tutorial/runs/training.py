@@ -27,6 +27,7 @@ the same machine and thread count; floating-point sums may differ elsewhere).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ from awake_tutorial.rl.episodes import BatchEpisodes
 from awake_tutorial.rl.metalearners import MAMLTRPO, MetaSGDTRPO
 from awake_tutorial.rl.policies import GaussianMLPPolicy
 from awake_tutorial.runs.policy_files import load_policy, save_policy
+from awake_tutorial.runs.stability import stable_step
 from awake_tutorial.rl.samplers import MultiTaskSampler
 from awake_tutorial.physics.tasks import Task, TaskDistribution
 
@@ -202,7 +204,8 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
         run_dir: folder for config, progress log and checkpoints (None: nothing is written).
         callback: called with each meta-batch's record; returning True stops cleanly.
         resume: continue the run in ``run_dir``; overwrite: start over in ``run_dir``.
-        task_source: (n, seed) -> n tasks; default the config's ``task_distribution``.
+        task_source: (n, seed) -> n tasks; default the config's ``task_distribution`` with its knob
+            scales drawn from ``train_scale_range`` (the evaluation and held-out sets keep theirs).
     Returns:
         MetaTrainResult(policy, run_dir, records) with every record of the run.
     """
@@ -216,7 +219,11 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
         policy.load_state_dict(load_policy(state.policy_file, config=config).state_dict())
     learner = make_learner(policy, config)
     sampler = new_sampler(config)
-    stream = TaskStream(task_source or TaskDistribution.from_config(config).sample, config.meta_batch_size, config.seed)
+    if task_source is None:  # the training tasks: the config's distribution over train_scale_range
+        low, high = config.train_scale_range
+        task_source = TaskDistribution(dataclasses.replace(config.task_distribution, scale_low=low,
+                                                           scale_high=high)).sample
+    stream = TaskStream(task_source, config.meta_batch_size, config.seed)
     records = list(state.records)
     elapsed_before = records[-1]["wall_time"] if records else 0.0
     with torch_threads(config.num_threads):
@@ -282,7 +289,9 @@ def adapt(policy: GaussianMLPPolicy | None, tasks: Sequence[Task], num_batches: 
         for batch in range(int(num_batches)):
             seeds = [seed_for(seed, ADAPT, batch, task.id) for task in tasks]
             episodes = add_advantages(sampler.sample(policy, tasks, seeds, params), config)
-            params = learner.adapt_step(episodes, params)
+            adapted = learner.adapt_step(episodes, params)
+            # the safeguard: a step may not create an overshooting mode (runs/stability.py)
+            params = stable_step(policy, episodes, params, adapted) if config.stable_adaptation else adapted
             summary = _summary(episodes)
             batch_records = [{"kind": "adapt", "batch": batch, "num_batches": int(num_batches), "task_id": task.id,
                               "mean_return": summary["return"][k], "mean_length": summary["length"][k],

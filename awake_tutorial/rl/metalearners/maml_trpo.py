@@ -52,6 +52,7 @@ import torch
 from torch.distributions import Normal
 
 from awake_tutorial.rl.episodes import BatchEpisodes, PackedSteps
+from awake_tutorial.rl.metalearners.inner_bound import bound_step
 from awake_tutorial.rl.metalearners.reinforce import StepSizes, inner_loop, inner_step, policy_gradient, step_size
 from awake_tutorial.rl.metalearners.trpo import (
     conjugate_gradient,
@@ -68,7 +69,7 @@ FISHER_PRODUCTS = ("auto", "analytic", "double_backward")
 # the learner's settings, as named in the config (MAMLTRPO reads them from the config it is given)
 SETTINGS = ("fast_lr", "num_steps", "first_order", "max_kl", "cg_iters", "cg_damping", "cg_residual_tol",
             "ls_max_steps", "ls_backtrack_ratio", "fisher_product", "fisher_max_samples", "adapted_std",
-            "inner_weighting", "zero_shot_weight")
+            "inner_weighting", "zero_shot_weight", "inner_max_kl")
 
 
 def detach_distribution(pi: Normal) -> Normal:
@@ -124,6 +125,7 @@ class MAMLTRPO:
         sizes = self.step_sizes(self.meta_parameters())
         sizes = sizes if not isinstance(sizes, Mapping) else {n: a.detach() for n, a in sizes.items()}
         adapted = inner_step(self.policy, episodes, params, sizes, True, self.inner_weighting, self.gradient)
+        adapted = bound_step(self.policy, episodes, params, adapted, self.inner_max_kl)
         return {n: p.detach() for n, p in adapted.items()}
 
     # --- what the outer loop learns: MAML learns theta; Meta-SGD (.meta_sgd) adds step sizes ---
@@ -170,8 +172,14 @@ class MAMLTRPO:
         num_tasks = train_episodes[0].rewards.shape[0]
         first_order = self.first_order if first_order is None else first_order
         theta = stack_params(self.policy_params(params), num_tasks)
-        return inner_loop(self.policy, train_episodes, theta, self.step_sizes(params), first_order,
-                          self.inner_weighting, self.gradient)
+        if not self.inner_max_kl:
+            return inner_loop(self.policy, train_episodes, theta, self.step_sizes(params), first_order,
+                              self.inner_weighting, self.gradient)
+        for batch in train_episodes:  # the inner loop, each step inside its trust region
+            adapted = inner_step(self.policy, batch, theta, self.step_sizes(params), first_order,
+                                 self.inner_weighting, self.gradient)
+            theta = bound_step(self.policy, batch, theta, adapted, self.inner_max_kl)
+        return theta
 
     def surrogate_loss(self, train_episodes, valid_episodes: BatchEpisodes, params=None, old_pi=None,
                        first_order: bool | None = None, adapted=None):

@@ -1,0 +1,94 @@
+"""The shipped recurrent (RL²) meta-policy: save, load and score it the course's way.
+
+The file is a plain state_dict (``torch.load(weights_only=True)``) with a .json beside it
+(architecture, settings, training time, the command that makes it, sha256), as the other
+shipped policies (:mod:`awake_tutorial.runs.pretrained`).
+
+:func:`score_rl2` gives rows of :func:`awake_tutorial.runs.compare.compare_methods`' layout
+(method "rl2", 0 machine steps): the comparison can list it as one more method on any
+task set (evaluation, held-out, out of distribution, with BPM noise).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from awake_tutorial.atomic import atomic_path
+from awake_tutorial.envs import evaluate
+from awake_tutorial.paths import DATA_DIR
+from awake_tutorial.physics.tasks import Task
+from awake_tutorial.rl.recurrent import GaussianGRUPolicy
+from awake_tutorial.runs.compare import SEEDS, STEPS, spread_over_seeds, task_scores
+from awake_tutorial.runs.pretrained import check_sha256, write_metadata
+from awake_tutorial.runs.training import EVALUATE, seed_for
+
+SHIPPED_FILE = "rl2_meta_policy.pt"
+METHOD = "rl2"
+
+
+def save_rl2(policy: GaussianGRUPolicy, path, info: Mapping) -> Path:
+    """Write the policy's state_dict atomically and its metadata ``info`` (+ sha256) beside it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save({k: v.detach().cpu() for k, v in policy.state_dict().items()}, tmp)
+    write_metadata(path, {"architecture": {"hidden_size": policy.hidden_size}, **dict(info)})
+    return path
+
+
+def load_rl2(path=None) -> GaussianGRUPolicy:
+    """The shipped RL² policy (``path`` None) or a file written by :func:`save_rl2`, its sha256
+    checked; a missing file or one of another architecture raises a clear error."""
+    path = DATA_DIR / SHIPPED_FILE if path is None else Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"RL² policy file {path} not found; make it with "
+                                "`python -m awake_tutorial.runs.rl2 --export data/rl2_meta_policy.pt`.")
+    meta = check_sha256(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path} is not a state_dict readable with weights_only=True ({error}).") from None
+    if not isinstance(state, Mapping) or "encoder.weight" not in state:
+        raise ValueError(f"{path} is not a GaussianGRUPolicy state_dict (no 'encoder.weight'); "
+                         "write it with awake_tutorial.runs.rl2_policy.save_rl2.")
+    hidden = int(meta.get("architecture", {}).get("hidden_size", state["encoder.weight"].shape[0]))
+    policy = GaussianGRUPolicy(hidden_size=hidden, seed=0)
+    try:
+        policy.load_state_dict(state)
+    except RuntimeError as error:
+        raise ValueError(f"{path} does not fit a GaussianGRUPolicy(hidden_size={hidden}): {error}") from None
+    return policy
+
+
+def score_rl2(policy: GaussianGRUPolicy, tasks: Sequence[Task], task_set: str = "evaluation",
+              episodes: int = 100, seeds: Sequence[int] = SEEDS, bpm_noise: float = 0.0,
+              max_steps: int = 100) -> list[dict]:
+    """One row per (task, seed) in the comparison's layout: the mean action (headline) and
+    sampled actions scored by ``steps_failed_as_max`` over ``episodes`` episodes started from
+    ``evaluate(seed=s)``, 0 machine steps (it adapts within the episode, from no data)."""
+    rows = []
+    for s in seeds:
+        settings = dict(episodes=episodes, seed=s, max_steps=max_steps, bpm_noise=bpm_noise)
+        results = evaluate(policy.actor(deterministic=True), tasks, **settings)
+        sampled = [evaluate(policy.actor(False, seed_for(s, EVALUATE, t.id, 0)), [t], **settings)[0] for t in tasks]
+        rows += [{"method": METHOD, "task_set": task_set, "task_id": r["task_id"], "seed": s, "machine_steps": 0,
+                  **score, **more, **{k: r[k] for k in ("mean_length", "std_length", "mean_return", "lengths")}}
+                 for r, score, more in zip(results, task_scores(results, max_steps),
+                                           task_scores(sampled, max_steps, "sampled_"))]
+    return rows
+
+
+def summary_of(rows: Sequence[dict]) -> dict:
+    """Steps (mean over seeds of each seed's mean over tasks, with the spread), success rate
+    and the worst seed's success rate of :func:`score_rl2`'s rows."""
+    seeds = sorted({r["seed"] for r in rows})
+    per_seed = {key: [float(np.mean([r[key] for r in rows if r["seed"] == s])) for s in seeds]
+                for key in (STEPS, "success_rate", f"sampled_{STEPS}", "sampled_success_rate")}
+    return {**spread_over_seeds(per_seed[STEPS], "steps"), "success": float(np.mean(per_seed["success_rate"])),
+            "success_min": float(np.min(per_seed["success_rate"])),
+            **spread_over_seeds(per_seed[f"sampled_{STEPS}"], "sampled_steps"),
+            "sampled_success": float(np.mean(per_seed["sampled_success_rate"]))}

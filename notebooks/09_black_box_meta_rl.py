@@ -1,0 +1,255 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 9. Black-box meta-RL: a policy that adapts inside the episode
+#
+# The meta-policy of notebooks 4 and 5 adapts by **gradient steps**: it spends a batch
+# of episodes on the new optics, then changes its weights. A second family of meta-RL
+# methods needs no gradient at deployment. **RL²** (Duan et al. 2016; Wang et al. 2016)
+# trains a *recurrent* policy over the task distribution. Its hidden state sees what
+# each action did, and adapts **while the episode runs, at 0 machine steps**.
+#
+# ### Learning objectives
+# After this notebook you can
+# * say what a black-box meta-learner sees and where its "adaptation" lives;
+# * **write its inputs** from a rollout (graded exercise);
+# * compare it with the gradient-based meta-policy the course's way, in and out of the
+#   training distribution, with and without BPM noise;
+# * say from the measured tables what each family gains from more data, and what it
+#   costs in machine steps.
+#
+# **Prerequisites:** notebooks 4, 5 and 6 (meta-training, adapting the meta-policy,
+# machine steps).
+#
+# **Time:** about 40 min for a learner; the code runs in a few minutes (quick mode:
+# < 30 s, small budgets, indicative numbers only).
+
+# %%
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from awake_tutorial.config import load_config
+from awake_tutorial.envs import AwakeSteeringVectorEnv
+from awake_tutorial import exercises
+from awake_tutorial.paths import data_file
+from awake_tutorial.physics.tasks import load_evaluation_tasks
+from awake_tutorial.quick import budget, mode_banner
+from awake_tutorial.runs.black_box import black_box_rows, out_of_distribution_tasks, summarize_black_box, table
+from awake_tutorial.runs.compare import SEEDS, heldout_tasks
+from awake_tutorial.runs.pretrained import load_pretrained
+from awake_tutorial.runs.rl2_policy import load_rl2
+
+print(mode_banner())
+config = load_config()
+
+# %% [markdown]
+# ## The recurrent policy
+#
+# At step $t$ it sees $x_t = [s_t,\ s_t - s_{t-1},\ a_{t-1}]$: the 10 readings, the
+# change its last action caused and that action (as applied, max $|a| \le 1$). The pair
+# $(a_{t-1}, s_t - s_{t-1})$ is one column-mix of the unknown response matrix. A
+# secant (Broyden) controller uses exactly this information. Here a GRU learns what to
+# do with it:
+#
+# $$e_t = \tanh(W x_t + b),\quad h_t = \mathrm{GRU}(e_t, h_{t-1}),\quad
+#   \pi(a_t \mid x_{0..t}) = \mathcal N(W_o h_t + b_o,\ \sigma^2).$$
+#
+# It was trained with the course's TRPO step (notebook 4's conjugate gradient and line
+# search) on episodes of 16 random tasks per iteration. The hidden state starts at 0 in
+# every episode, so whatever it knows about *this* optics it learned in the last few steps.
+
+# %%
+rl2 = load_rl2()  # checks the sha256 against data/rl2_meta_policy.json
+meta_policy = load_pretrained("meta")
+info = json.loads(data_file("rl2_meta_policy.json").read_text())
+for key in ("kind", "architecture", "iterations", "wall_time_s", "command"):
+    print(f"{key:13s} {info[key]}")
+print(f"parameters: {sum(p.numel() for p in rl2.parameters())} "
+      f"(gradient-based meta-policy: {sum(p.numel() for p in meta_policy.parameters())})")
+
+# %% [markdown]
+# ## Graded exercise: the inputs $x_t$
+#
+# Write `rl2_inputs(observations, actions)` for whole episodes: observations and actions
+# of shape (T, n, 10) (time first, as a rollout stores them) to $x$ of shape (n, T, 30)
+# (episode first, as the GRU reads them). At $t = 0$ the change and the previous action
+# are 0. Use `awake_tutorial.envs.dynamics.rescale` for the applied action.
+
+# %% tags=["exercise-stub"]
+def rl2_inputs(observations, actions):
+    raise NotImplementedError("previous reading: np.concatenate([obs[:1], obs[:-1]]); same idea for the action")
+
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+from awake_tutorial.envs.dynamics import rescale  # noqa: E402
+
+
+def rl2_inputs(observations, actions):
+    obs = np.asarray(observations, dtype=np.float32)
+    applied = rescale(np.asarray(actions, dtype=np.float64)).astype(np.float32)
+    previous_obs = np.concatenate([obs[:1], obs[:-1]])
+    previous_action = np.concatenate([np.zeros_like(applied[:1]), applied[:-1]])
+    return np.concatenate([obs, obs - previous_obs, previous_action], axis=-1).transpose(1, 0, 2)
+
+
+# %%
+assert exercises.check_rl2_features(rl2_inputs)
+
+# %% [markdown]
+# ## One episode, step by step
+#
+# The held-out optics with the strongest response (the one where the first gradient-based
+# meta-policy cycled, issue 24): the RMS of the readings after each step, for the recurrent
+# policy and for the gradient-based meta-policy before adaptation. Both act with their mean.
+
+# %%
+heldout = heldout_tasks()
+strongest = max(heldout, key=lambda t: np.linalg.norm(t.response_h, 2))
+
+
+def rms_per_step(actor, task, seed=0, episodes=3):
+    """RMS (mm) after each step of a few episodes: rows = episodes."""
+    run = AwakeSteeringVectorEnv([task] * episodes).run_episodes(actor, seed=seed)
+    return [(-run.rewards[:n, i]).round(2).tolist() for i, n in enumerate(run.lengths)]  # reward = -RMS in mm
+
+
+print(f"task {strongest.id}: RMS of the readings (mm) after each step")
+for name, actor in (("RL² (recurrent)", rl2.actor().act), ("meta-policy, 0 batches", meta_policy.as_numpy_policy())):
+    for row in rms_per_step(actor, strongest):
+        print(f"  {name:<24} {row[:12]}{' ...' if len(row) > 12 else ''}")
+
+# %% [markdown]
+# ## In and out of distribution, with and without noise
+#
+# Every row is scored the course's way: the mean action, failures counted as 100 steps,
+# per seed the mean over the tasks, then the mean and the spread (std over seeds) over
+# seeds. "meta-K" is the gradient-based meta-policy after K adaptation batches of 16
+# episodes on the task, under the same noise; its machine steps are those episodes.
+#
+# The **out-of-distribution** tasks scale each quadrupole knob by U(0.5, 1.5). Training
+# drew U(0.75, 1.25), and almost every such task has a knob outside it. The **noise** is
+# 0.3 mm of Gaussian BPM noise (notebook 6's noise study).
+
+# %%
+episodes = budget(100, 10)
+seeds = budget(SEEDS, SEEDS[:2])
+batches = budget((0, 1, 4, 10), (0, 1))
+n_tasks = budget(20, 4)
+out_of_distribution = out_of_distribution_tasks(n_tasks)
+task_sets = {"evaluation": load_evaluation_tasks()[:budget(5, 2)], "held-out": heldout[:n_tasks],
+             "out of distribution": out_of_distribution}
+outside = np.mean([any(not 0.75 <= s <= 1.25 for s in t.quad_scales.values()) for t in out_of_distribution])
+print(f"out-of-distribution tasks with a knob outside the training range: {outside:.0%}")
+
+results = {}
+for noise in (0.0, 0.3):
+    for name, tasks in task_sets.items():
+        if noise and name == "evaluation":
+            continue
+        summary = summarize_black_box(black_box_rows(tasks, rl2, meta_policy, config, batches, noise, episodes, seeds))
+        results[(name, noise)] = summary
+        print(f"\n{name} tasks ({len(tasks)}), BPM noise {noise} mm, {len(seeds)} seeds x {episodes} episodes")
+        print(table(summary))
+
+# %% [markdown]
+# ## More data
+#
+# The gradient-based meta-policy turns machine steps into better steering: each batch is
+# a gradient step on *this* task. The recurrent policy has no such knob: its hidden state
+# starts afresh every episode, so more episodes on the task change nothing. That is a
+# flat line at 0 machine steps. Error bars: std over seeds.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=False)
+for ax, noise in zip(axes, (0.0, 0.3)):
+    for name, colour in zip(("held-out", "out of distribution"), ("C0", "C1")):
+        summary = results[(name, noise)]
+        meta = [s for s in summary if s["method"].startswith("meta-")]
+        rl2_row = next(s for s in summary if s["method"] == "rl2")
+        ax.errorbar([s["machine_steps"] for s in meta], [s["steps"] for s in meta],
+                    yerr=[s["steps_std"] or 0 for s in meta], marker="o", color=colour, label=f"meta-K, {name}")
+        ax.axhline(rl2_row["steps"], color=colour, linestyle="--", label=f"RL², {name}")
+    ax.set(xlabel="machine steps spent per task", ylabel="steps per episode (failures = 100)",
+           title=f"BPM noise {noise} mm", xscale="symlog")
+    ax.legend(fontsize=7)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## What this shows
+#
+# The full-mode figures below are in `docs/results/rl2_comparison.json`, made by
+# `python benchmarks/rl2_quality.py`: 4 seeds, 50 episodes per task and seed. Quick mode
+# only indicates them. The figures are steps per episode (success).
+#
+# | task set | RL², 0 machine steps | meta-0 | meta-1 (~55 machine steps) | meta-4 (~180) | meta-10 (~400) |
+# |---|---|---|---|---|---|
+# | held-out | 2.44 (100 %) | 3.32 (100 %) | 2.68 (100 %) | 2.37 (100 %) | 2.25 (100 %) |
+# | out of distribution | 14.5 (87.5 %) | 13.6 (89 %) | 3.48 (98.8 %) | 3.24 (98.8 %) | 5.30 (96.5 %) |
+# | held-out, 0.3 mm noise | 3.79 (98.9 %) | 4.18 (99.6 %) | 4.63 (98.6 %) | 3.74 (99.2 %) | 5.12 (97.5 %) |
+# | out of distribution, 0.3 mm noise | 20.9 (81 %) | 17.3 (85 %) | 14.7 (88 %) | 15.8 (86 %) | 15.7 (86 %) |
+#
+# * **In distribution, without noise,** the recurrent policy at 0 machine steps beats
+#   the gradient-based meta-policy after one batch (2.44 against 2.68 held-out).
+#   The gradient-based policy needs about 4 batches, some 180 machine steps per task, to
+#   draw level. Broyden, the classical in-context adapter, takes about 4.8 steps
+#   (issue 23). Black-box adaptation is cheap: no gradient and no batch, and it starts
+#   on step 1.
+# * **Out of distribution** (knobs in U(0.5, 1.5)) both fail on about 1 episode in 8
+#   without adaptation. A single gradient step on 16 episodes of the new optics repairs
+#   most of it (3.5 steps, 98.8 %). The recurrent policy has nothing to turn the new
+#   data into: its weights are fixed, and its hidden state was trained on the
+#   distribution's optics only. This is the trade-off the meta-RL literature describes
+#   (Beck et al. 2023): black-box adapters are fast in distribution; gradient-based
+#   adaptation generalises. It is not monotone here: after 10 batches the
+#   gradient-based policy is worse than after 1-4 on those optics.
+# * **With 0.3 mm of BPM noise** the recurrent policy loses about 1.3 steps held-out.
+#   The change of readings it reads is noisy. Adaptation under the same noise does not
+#   buy the gradient-based policy much. Its REINFORCE gradient and the stability check's
+#   response estimate are noisy too: meta-4 is level with RL², while meta-1 and meta-10
+#   are worse. Out of distribution with noise, nothing in this table works well.
+#
+# The choice on a machine: the recurrent policy when the optics are like those it was
+# trained on and beam time is dear; the gradient-based one, with one to four batches,
+# when the machine may be outside that range.
+
+# %% [markdown]
+# ## Self-check quiz
+#
+# 1. Where does the recurrent policy store what it learned about the current optics, and
+#    when is it forgotten?
+# 2. Why does it cost 0 machine steps, while "meta-1" costs about 16 episodes?
+# 3. Which of the two would you expect to gain from a second day on the same machine, and
+#    why?
+# 4. Why does the recurrent policy see $s_t - s_{t-1}$ and $a_{t-1}$, not only $s_t$?
+
+# %% [markdown]
+# <details><summary>Answers</summary>
+#
+# 1. In the GRU's hidden state $h_t$; it starts at 0 in every episode, so it is forgotten
+#    when the episode ends (the weights never change at deployment).
+# 2. It acts from the first step of the episode that is being scored: it adapts with the
+#    steps that do the steering. "meta-1" first runs a batch of 16 episodes on the task
+#    and takes a gradient step, and those episodes are machine steps spent before it acts.
+# 3. The gradient-based one: more batches are more gradient steps on this machine. The
+#    recurrent policy's weights are fixed, and its memory lasts one episode.
+# 4. The change of readings caused by a known action measures the response, which is what
+#    differs between optics (a secant step, as Broyden's). From $s_t$ alone it would need
+#    to remember the previous reading and action itself.
+#
+# </details>
