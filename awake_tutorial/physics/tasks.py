@@ -11,6 +11,7 @@ read from the config (``task_distribution``; ``ood_tasks`` for the out-of-distri
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -157,6 +158,11 @@ class TaskDistribution:
         """The distribution of ``config.<key>`` ("task_distribution" or "ood_tasks")."""
         return cls(getattr(config, key))
 
+    def with_scale_range(self, low: float, high: float) -> "TaskDistribution":
+        """The same distribution with every varying knob scaled by U(low, high) (e.g. the
+        config's ``train_scale_range`` for meta-training)."""
+        return TaskDistribution(dataclasses.replace(self.settings, scale_low=low, scale_high=high))
+
     @property
     def bpm_noise(self) -> float:
         """BPM noise std, mm, of the envs that score this distribution's tasks."""
@@ -208,10 +214,7 @@ def sample_tasks(n: int, seed: int, first_id: int = 0, scale_range: Sequence[flo
 
 
 def _distribution(scale_range: Sequence[float] | None) -> "TaskDistribution":
-    if scale_range is None:
-        return TaskDistribution()
-    low, high = scale_range
-    return TaskDistribution(TaskDistributionConfig(scale_low=low, scale_high=high))
+    return TaskDistribution() if scale_range is None else TaskDistribution().with_scale_range(*scale_range)
 
 
 # --- the fixed evaluation tasks -------------------------------------------------

@@ -27,7 +27,6 @@ the same machine and thread count; floating-point sums may differ elsewhere).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,9 +219,7 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
     learner = make_learner(policy, config)
     sampler = new_sampler(config)
     if task_source is None:  # the training tasks: the config's distribution over train_scale_range
-        low, high = config.train_scale_range
-        task_source = TaskDistribution(dataclasses.replace(config.task_distribution, scale_low=low,
-                                                           scale_high=high)).sample
+        task_source = TaskDistribution.from_config(config).with_scale_range(*config.train_scale_range).sample
     stream = TaskStream(task_source, config.meta_batch_size, config.seed)
     records = list(state.records)
     elapsed_before = records[-1]["wall_time"] if records else 0.0
