@@ -34,17 +34,21 @@
 # **Prerequisites:** notebooks 4, 5 and 6 (meta-training, adapting the meta-policy,
 # machine steps).
 #
-# **Time:** about 40 min for a learner; the code runs in a few minutes (quick mode:
-# < 30 s, small budgets, indicative numbers only).
+# **Time:** about 40 min for a learner (reading and the tables 20, the exercise 10, the
+# quiz 10); the code runs in a few minutes (quick mode: < 30 s, small budgets, indicative
+# numbers only). The exercise is graded as in notebook 1; the worked solution and the
+# quiz's answers are in `solutions/09_black_box_meta_rl.ipynb`.
 
 # %%
 import json
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 
 from awake_tutorial.config import load_config
 from awake_tutorial.envs import AwakeSteeringVectorEnv
+from awake_tutorial.envs.dynamics import rescale  # noqa: F401 (for the exercise)
 from awake_tutorial import exercises
 from awake_tutorial.paths import data_file
 from awake_tutorial.physics.tasks import load_evaluation_tasks
@@ -88,27 +92,33 @@ print(f"parameters: {sum(p.numel() for p in rl2.parameters())} "
 # Write `rl2_inputs(observations, actions)` for whole episodes: observations and actions
 # of shape (T, n, 10) (time first, as a rollout stores them) to $x$ of shape (n, T, 30)
 # (episode first, as the GRU reads them). At $t = 0$ the change and the previous action
-# are 0. Use `awake_tutorial.envs.dynamics.rescale` for the applied action.
+# are 0. The applied action is the environment's rescaling of notebook 1 (imported above
+# as `rescale`).
 
 # %% tags=["exercise-stub"]
 def rl2_inputs(observations, actions):
-    raise NotImplementedError("previous reading: np.concatenate([obs[:1], obs[:-1]]); same idea for the action")
-
-
-# %% tags=["solution"] jupyter={"source_hidden": true}
-from awake_tutorial.envs.dynamics import rescale  # noqa: E402
-
-
-def rl2_inputs(observations, actions):
-    obs = np.asarray(observations, dtype=np.float32)
-    applied = rescale(np.asarray(actions, dtype=np.float64)).astype(np.float32)
-    previous_obs = np.concatenate([obs[:1], obs[:-1]])
-    previous_action = np.concatenate([np.zeros_like(applied[:1]), applied[:-1]])
-    return np.concatenate([obs, obs - previous_obs, previous_action], axis=-1).transpose(1, 0, 2)
+    """x (n, T, 30) of whole episodes from observations and actions (T, n, 10)."""
+    raise NotImplementedError("which reading comes before the first one, and which action before the first "
+                              "action? Then ask which action the machine really applied, and which axis the "
+                              "GRU reads as time.")
 
 
 # %%
-assert exercises.check_rl2_features(rl2_inputs)
+rl2_inputs = exercises.graded(exercises.check_rl2_features, rl2_inputs)
+
+# %% [markdown]
+# Your inputs (or, until they pass, the package's) are what the policy reads: fed to the
+# GRU over whole episodes at once, they give back the actions the policy chose step by
+# step in a rollout (the largest difference, in action units, over the steps that ran).
+
+# %%
+replay_task = heldout_tasks()[0]
+replay = AwakeSteeringVectorEnv([replay_task] * 3).run_episodes(rl2.actor().act, seed=0)
+with torch.no_grad():
+    replayed = rl2.sequence_means(torch.as_tensor(np.asarray(rl2_inputs(replay.observations, replay.actions)),
+                                                  dtype=torch.float32)).numpy()
+difference = np.abs(replayed - replay.actions.transpose(1, 0, 2))[replay.alive.T]  # the steps that ran
+print(f"largest difference: {difference.max():.1e}")
 
 # %% [markdown]
 # ## One episode, step by step
@@ -231,25 +241,45 @@ plt.show()
 # %% [markdown]
 # ## Self-check quiz
 #
-# 1. Where does the recurrent policy store what it learned about the current optics, and
-#    when is it forgotten?
-# 2. Why does it cost 0 machine steps, while "meta-1" costs about 16 episodes?
-# 3. Which of the two would you expect to gain from a second day on the same machine, and
-#    why?
-# 4. Why does the recurrent policy see $s_t - s_{t-1}$ and $a_{t-1}$, not only $s_t$?
+# Click an answer: each option says why it is right or wrong. (The quiz cells' code is
+# collapsed; in a viewer without widgets the options and their explanations are that code.)
 
-# %% [markdown]
-# <details><summary>Answers</summary>
-#
-# 1. In the GRU's hidden state $h_t$; it starts at 0 in every episode, so it is forgotten
-#    when the episode ends (the weights never change at deployment).
-# 2. It acts from the first step of the episode that is being scored: it adapts with the
-#    steps that do the steering. "meta-1" first runs a batch of 16 episodes on the task
-#    and takes a gradient step, and those episodes are machine steps spent before it acts.
-# 3. The gradient-based one: more batches are more gradient steps on this machine. The
-#    recurrent policy's weights are fixed, and its memory lasts one episode.
-# 4. The change of readings caused by a known action measures the response, which is what
-#    differs between optics (a secant step, as Broyden's). From $s_t$ alone it would need
-#    to remember the previous reading and action itself.
-#
-# </details>
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"1. Where does the recurrent policy store what it learned about the current optics, and when is it forgotten?", {
+    r"In the GRU's hidden state $h_t$, forgotten when the episode ends":
+        r"Right: $h_t$ starts at 0 in every episode, and the weights never change at deployment, so what it learned about this optics lasts one episode.",
+    r"In its weights, updated after every episode":
+        r"No: at deployment nothing updates its weights; that is what the gradient-based meta-policy does, with batches of episodes.",
+    r"In its hidden state, kept from one episode to the next on the same machine":
+        r"No: the hidden state starts at 0 in every episode (as in training), so it is forgotten when the episode ends.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r'2. Why does the recurrent policy cost 0 machine steps, while "meta-1" costs about 16 episodes?', {
+    r"It adapts with the steps that do the steering, in the episode being scored":
+        r"Right: it acts from the first step of the episode; <code>meta-1</code> first runs a batch of 16 episodes on the task and takes a gradient step, and those episodes are machine steps spent before it acts.",
+    r"It was trained on more tasks than the gradient-based meta-policy":
+        r"No: what it was trained on costs no machine step on this machine; the count is of the steps spent on the task before the scored episode.",
+    r"Its episodes are shorter, so they are not counted":
+        r"No: the steps of the scored episode are counted in the score of every method; machine steps are the ones spent before it.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"3. Which of the two would you expect to gain from a second day on the same machine?", {
+    r"The gradient-based one: more batches are more gradient steps on this machine":
+        r"Right: each batch changes its weights towards this machine. The recurrent policy's weights are fixed, and its memory lasts one episode.",
+    r"The recurrent one: its hidden state keeps learning over the day":
+        r"No: its hidden state starts afresh every episode, so more episodes on the task change nothing (the flat line of the figure).",
+    r"Neither: both policies are fixed once trained":
+        r"No: the gradient-based meta-policy adapts its weights at deployment, one gradient step per batch.",
+}, answer=0)
+
+# %% jupyter={"source_hidden": true}
+exercises.quiz(r"4. Why does the recurrent policy see $s_t - s_{t-1}$ and $a_{t-1}$, not only $s_t$?", {
+    r"The change a known action caused measures the response, which is what differs between optics":
+        r"Right: the pair $(a_{t-1}, s_t - s_{t-1})$ is one column-mix of the unknown response matrix, a secant step as Broyden's. From $s_t$ alone it would need to remember the previous reading and action itself.",
+    r"The GRU cannot read a vector of 10 numbers":
+        r"No: the input layer takes any width; the extra inputs carry information about the optics, not a format.",
+    r"So that it can see the action it is about to take":
+        r"No: $a_{t-1}$ is the previous action, already applied; the action at $t$ is what the policy chooses from these inputs.",
+}, answer=0)

@@ -36,6 +36,7 @@ EXERCISES = {
     "06_comparison": ["my_method"],
     "07_control_room": ["safe_setpoint"],
     "08_capstone": ["my_controller"],
+    "09_black_box_meta_rl": ["rl2_inputs"],
 }
 PREAMBLE = "import numpy as np\nimport torch\n"
 # what a hint must not contain: code (a call, an assignment, indexing, a library's name)
@@ -472,6 +473,10 @@ WRONG_IN_THE_CELL = {
     ("07_control_room", "safe_setpoint"):
         "def safe_setpoint(kicks, action, limit):\n    new = kicks + 1e-4 * action / max(1.0, np.abs(action).max())\n"
         "    if np.any(new > limit):\n        raise ValueError('beyond')\n    return new\n",
+    ("09_black_box_meta_rl", "rl2_inputs"):  # a shift that wraps around at t = 0
+        "def rl2_inputs(observations, actions):\n    obs = np.asarray(observations)\n"
+        "    x = [obs, obs - np.roll(obs, 1, axis=0), np.roll(rescale(np.asarray(actions)), 1, axis=0)]\n"
+        "    return np.concatenate(x, axis=-1).transpose(1, 0, 2)\n",
 }
 
 
@@ -528,3 +533,39 @@ def test_a_wrong_controller_in_the_capstone_cell_gets_not_yet_and_the_fallback(m
     out = capsys.readouterr().out
     assert "NOT YET" in out and "instead of yours" in out, out
     assert namespace["my_controller"] is exercises.check_capstone.fallback is not learners
+
+
+def rl2_inputs(observations, actions, time_major=False, change_sign=1.0, wrap=False, shift_action=True,
+               as_applied="rescale"):
+    """The RL² inputs with one of a learner's slips switched on (defaults: right)."""
+    obs = np.asarray(observations, dtype=np.float64)
+    raw = np.asarray(actions, dtype=np.float64)
+    action = {"rescale": rescale(raw), "clip": np.clip(raw, -1, 1), "raw": raw}[as_applied]
+    first_obs, first_action = (obs[-1:], action[-1:]) if wrap else (obs[:1], 0 * action[:1])
+    previous_obs = np.concatenate([first_obs, obs[:-1]])
+    previous_action = np.concatenate([first_action, action[:-1]]) if shift_action else action
+    x = np.concatenate([obs, change_sign * (obs - previous_obs), previous_action], axis=-1)
+    return x if time_major else x.transpose(1, 0, 2)
+
+
+def test_rl2_features_feedback(solutions, capsys):
+    """The solution passes; a learner's slips are each named: time-major, the change's sign, a
+    shift that wraps around at t = 0, the action about to be chosen, the action as returned
+    or clipped per component instead of as applied."""
+    assert exercises.check_rl2_features(solutions["09_black_box_meta_rl"]["rl2_inputs"])
+    assert exercises.check_rl2_features(rl2_inputs)
+    assert capsys.readouterr().out.count("PASS") == 2
+    wrong = {
+        "time-major, as the rollout stores it": (lambda o, a: rl2_inputs(o, a, time_major=True),
+                                                 ["time-major", "(n, T, 30)"]),
+        "s_{t-1} - s_t": (lambda o, a: rl2_inputs(o, a, change_sign=-1), ["wrong sign"]),
+        "wraps around at t = 0": (lambda o, a: rl2_inputs(o, a, wrap=True), ["t = 0", "wraps around"]),
+        "a_t instead of a_{t-1}": (lambda o, a: rl2_inputs(o, a, shift_action=False), ["cannot see it"]),
+        "the action as the policy returned it": (lambda o, a: rl2_inputs(o, a, as_applied="raw"),
+                                                 ["as the machine applied it"]),
+        "each component clipped": (lambda o, a: rl2_inputs(o, a, as_applied="clip"), ["clipped each component"]),
+        "readings left out": (lambda o, a: rl2_inputs(o, a)[..., 10:], ["shape"]),
+        "inputs in another order": (lambda o, a: rl2_inputs(o, a)[..., ::-1], ["readings s_t themselves"]),
+    }
+    for fn, words in wrong.values():
+        fails_with(exercises.check_rl2_features, fn, words, capsys=capsys)
