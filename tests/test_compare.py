@@ -207,3 +207,25 @@ def test_cli_compare_appends_a_method_on_the_ood_set(capsys, tmp_path):
     with pytest.raises(SystemExit) as stop:  # argparse names the choices, in one line
         cli.main(["compare", "--task-sets", "training", *common])
     assert stop.value.code == 2 and "invalid choice: 'training'" in capsys.readouterr().err
+
+
+def test_rl2_is_one_registry_entry_scored_as_score_rl2_with_no_machine_steps():
+    """The shipped recurrent RL² policy is in the comparison by default (a black box: it adapts
+    in its hidden state, 0 machine steps), scored as rl2_policy.score_rl2 scores it, and drawn."""
+    from awake_tutorial.runs.rl2_policy import score_rl2
+    from awake_tutorial.ui.plotting_compare import plot_steps_vs_machine_steps
+
+    assert methods.RL2 in compare.METHODS and methods.resolve(methods.RL2) == (methods.REGISTRY[methods.RL2], 0)
+    task = get_evaluation_task(2)
+    rows = compare.compare_methods([task], [methods.RL2], episodes=3, seed=[7, 1007])
+    assert [(r["method"], r["task_id"], r["seed"], r["machine_steps"]) for r in rows] == [
+        (methods.RL2, task.id, 7, 0), (methods.RL2, task.id, 1007, 0)]
+    expected = score_rl2(methods.load_rl2(), [task], episodes=3, seeds=(7, 1007))
+    assert [r["lengths"] for r in rows] == [r["lengths"] for r in expected]  # same episodes, same process
+    for key in (STEPS, "success_rate", f"sampled_{STEPS}", "sampled_success_rate"):
+        assert [r[key] for r in rows] == pytest.approx([r[key] for r in expected]), key
+    assert all(1 <= r[STEPS] <= 100 and r[f"sampled_{STEPS}"] is not None for r in rows)
+    (summary,) = compare.summarize(rows)
+    assert summary["family"] == methods.RL2 and summary["machine_steps"] == 0
+    fig = plot_steps_vs_machine_steps([summary])
+    assert methods.REGISTRY[methods.RL2].label in [t.get_text() for t in fig.legends[0].get_texts()]

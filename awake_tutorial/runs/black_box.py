@@ -22,7 +22,7 @@ from awake_tutorial.config import Config
 from awake_tutorial.envs import evaluate, per_task, steps_failed_as_max
 from awake_tutorial.physics.tasks import Task, sample_tasks
 from awake_tutorial.runs.compare import SEEDS, spread_over_seeds
-from awake_tutorial.runs.rl2_policy import score_rl2
+from awake_tutorial.runs.rl2_policy import METHOD as RL2, score_rl2
 from awake_tutorial.runs.training import adapt, new_sampler
 
 
@@ -61,7 +61,7 @@ def black_box_rows(tasks: Sequence[Task], rl2_policy, meta_policy, config: Confi
     for seed in seeds:
         scored = score_rl2(rl2_policy, tasks, episodes=episodes, seeds=(seed,), bpm_noise=bpm_noise,
                            max_steps=config.max_steps)
-        rows.append({"method": "rl2", "seed": seed, "machine_steps": 0.0,
+        rows.append({"method": RL2, "seed": seed, "machine_steps": 0.0,
                      "steps": float(np.mean([r["steps_failed_as_max"] for r in scored])),
                      "success": float(np.mean([r["success_rate"] for r in scored]))})
         rows += _meta_rows(meta_policy, list(tasks), batches, config, bpm_noise, episodes, seed)

@@ -13,24 +13,30 @@ batches); its ``zero`` name, if any, names K = 0 (``random`` = ``reinforce-0``).
 to :data:`REGISTRY`, and its name to :data:`COMPARISON` / :data:`NOISE_STUDY` if those
 should run it. Every table, figure and CLI choice then has it. A learned policy with
 adaptation batches is an entry like ``meta``'s with its own builder (see :func:`_adapted`);
-a policy that adapts in context (a recurrent RL² policy, say) is one entry too, e.g.
-``Method("rl2", "RL² policy", "tab:pink", "p", "0", build_rl2, needs="rl2")`` where
-``build_rl2(tasks, setting, batches)`` returns ``Built(per_task(...), sampled, {task.id: 0})``
-from ``setting.models["rl2"]`` (``compare_methods(..., models={"rl2": policy})``).
+a policy that adapts in context is one entry too: the recurrent RL² policy is
+``Method(RL2, "RL² policy (black box)", "tab:pink", "p", "0", _rl2)``, where ``_rl2(tasks,
+setting, batches)`` returns ``Built(policy, sampled, {task.id: 0})`` for ``setting.models["rl2"]``
+(``compare_methods(..., models={"rl2": policy})``) or, by default, the shipped file.
 A method name is a string literal in this module only (tests/test_architecture.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
+
+import torch
 
 from awake_tutorial.config import Config
 from awake_tutorial.controllers import (BroydenPolicy, FewestStepsPolicy, InverseResponsePolicy,
                                         MeasureThenCorrectPolicy, NominalInversePolicy, NominalModelPolicy)
 from awake_tutorial.envs import per_task
+from awake_tutorial.paths import DATA_DIR
 from awake_tutorial.physics.tasks import Task
+from awake_tutorial.rl.recurrent import GaussianGRUPolicy
 from awake_tutorial.runs.ppo import ppo_policy
+from awake_tutorial.runs.pretrained import check_sha256
 from awake_tutorial.runs.training import EVALUATE, adapt, new_policy, new_sampler, seed_for
 
 
@@ -38,7 +44,7 @@ from awake_tutorial.runs.training import EVALUATE, adapt, new_policy, new_sample
 class Setting:
     """What a builder gets besides the tasks: the config, the seed (adaptation, probes, action
     noise), the BPM noise (mm) of the machine, and the models ({"meta": policy, "ppo": model,
-    "reference": policy, "reference_config": Config})."""
+    "reference": policy, "reference_config": Config, "rl2": recurrent policy})."""
 
     config: Config
     seed: int = 0
@@ -113,6 +119,9 @@ def _controller(family, label, colour, marker, cost, factory, knows_response=Fal
                   knows_response=knows_response)
 
 
+SHIPPED_RL2 = "rl2_meta_policy.pt"  # the shipped recurrent meta-policy, in data/
+
+
 def _sampling(policy, seed: int, task_id: int, num_batches: int = 0):
     """``policy`` sampling its actions, with noise seeded by (seed, task, batches)."""
     return policy.as_numpy_policy(deterministic=False, seed=seed_for(seed, EVALUATE, task_id, num_batches))
@@ -142,7 +151,41 @@ def _ppo(tasks: Sequence[Task], setting: Setting, batches: int = 0) -> Built:
     return Built(ppo_policy(model), None, {task.id: int(model.num_timesteps) for task in tasks})
 
 
-META, REFERENCE, PPO, FEWEST_STEPS = "meta", "reference", "ppo", "fewest-steps"
+def load_rl2(path=None) -> GaussianGRUPolicy:
+    """The shipped RL² policy (``path`` None) or a file written by
+    :func:`awake_tutorial.runs.rl2_policy.save_rl2`, its sha256 checked; a missing file or
+    one of another architecture raises a clear error."""
+    path = DATA_DIR / SHIPPED_RL2 if path is None else Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"RL² policy file {path} not found; make it with "
+                                "`python -m awake_tutorial.runs.rl2 --export data/rl2_meta_policy.pt`.")
+    meta = check_sha256(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path} is not a state_dict readable with weights_only=True ({error}).") from None
+    if not isinstance(state, Mapping) or "encoder.weight" not in state:
+        raise ValueError(f"{path} is not a GaussianGRUPolicy state_dict (no 'encoder.weight'); "
+                         "write it with awake_tutorial.runs.rl2_policy.save_rl2.")
+    hidden = int(meta.get("architecture", {}).get("hidden_size", state["encoder.weight"].shape[0]))
+    policy = GaussianGRUPolicy(hidden_size=hidden, seed=0)
+    try:
+        policy.load_state_dict(state)
+    except RuntimeError as error:
+        raise ValueError(f"{path} does not fit a GaussianGRUPolicy(hidden_size={hidden}): {error}") from None
+    return policy
+
+
+def _rl2(tasks: Sequence[Task], setting: Setting, batches: int = 0) -> Built:
+    """The recurrent (RL²) meta-policy, ``setting.models["rl2"]`` or else the shipped file: it
+    adapts within each episode in its hidden state, from no data (0 machine steps); its sampled
+    actions are seeded per (seed, task) as :func:`awake_tutorial.runs.rl2_policy.score_rl2`'s."""
+    policy = setting.models.get(RL2) or load_rl2()
+    return Built(policy.actor(deterministic=True), per_task(lambda task, plane: _sampling(policy, setting.seed, task.id)),
+                 {task.id: 0 for task in tasks})
+
+
+META, REFERENCE, PPO, FEWEST_STEPS, RL2 = "meta", "reference", "ppo", "fewest-steps", "rl2"
 INVERSE_NOMINAL = "inverse-nominal"  # the operator's first choice: the floor of notebook 08
 REGISTRY: dict[str, Method] = {m.family: m for m in (
     Method("reinforce", "random -> REINFORCE", "tab:gray", "v", "its K batches' steps", _adapted(None),
@@ -150,6 +193,7 @@ REGISTRY: dict[str, Method] = {m.family: m for m in (
     Method(PPO, "PPO (trained on task 0)", "tab:brown", "P", "its training steps (on task 0)", _ppo, needs=PPO),
     Method(META, "meta-policy", "tab:blue", "o", "its K batches' steps", _adapted(META), batches=(0, 1, 2, 4),
            needs=META),
+    Method(RL2, "RL² policy (black box)", "tab:pink", "p", "0", _rl2),
     Method(REFERENCE, "reference configuration", "tab:cyan", "s", "its K batches' steps", _adapted(REFERENCE),
            batches=(0, 1, 2, 4), needs=REFERENCE),
     _controller("nominal", "nominal model (fewest steps)", "tab:orange", "D", "0",
@@ -167,7 +211,7 @@ REGISTRY: dict[str, Method] = {m.family: m for m in (
                 lambda task, s: FewestStepsPolicy(task, s.plane), knows_response=True),
 )}
 COMPARISON = tuple(name for method in REGISTRY.values() for name in method.names())  # compare's default
-NOISE_STUDY = (*REGISTRY[META].names((0, 1, 2)), INVERSE_NOMINAL, "broyden", "inverse", "measure-correct",
+NOISE_STUDY = (*REGISTRY[META].names((0, 1, 2)), RL2, INVERSE_NOMINAL, "broyden", "inverse", "measure-correct",
                FEWEST_STEPS)
 CONTROLLERS = tuple(m.family for m in REGISTRY.values() if m.controller is not None)  # evaluate --policy
 

@@ -6,7 +6,10 @@ shipped policies (:mod:`awake_tutorial.runs.pretrained`).
 
 :func:`score_rl2` gives rows of :func:`awake_tutorial.runs.compare.compare_methods`' layout
 (method "rl2", 0 machine steps): the comparison can list it as one more method on any
-task set (evaluation, held-out, out of distribution, with BPM noise).
+task set (evaluation, held-out, out of distribution, with BPM noise); the registry's
+``rl2`` entry scores the same policy the same way in ``awake-tutorial compare``.
+:func:`load_rl2` lives with that entry (:mod:`awake_tutorial.runs.methods`: this module
+scores with ``compare``, which reads the registry) and is imported here too.
 """
 
 from __future__ import annotations
@@ -19,15 +22,14 @@ import torch
 
 from awake_tutorial.atomic import atomic_path
 from awake_tutorial.envs import evaluate
-from awake_tutorial.paths import DATA_DIR
 from awake_tutorial.physics.tasks import Task
 from awake_tutorial.rl.recurrent import GaussianGRUPolicy
 from awake_tutorial.runs.compare import SEEDS, STEPS, spread_over_seeds, task_scores
-from awake_tutorial.runs.pretrained import check_sha256, write_metadata
+from awake_tutorial.runs.methods import RL2, SHIPPED_RL2 as SHIPPED_FILE, load_rl2  # noqa: F401 (this module's API)
+from awake_tutorial.runs.pretrained import write_metadata
 from awake_tutorial.runs.training import EVALUATE, seed_for
 
-SHIPPED_FILE = "rl2_meta_policy.pt"
-METHOD = "rl2"
+METHOD = RL2  # its name in the method registry
 
 
 def save_rl2(policy: GaussianGRUPolicy, path, info: Mapping) -> Path:
@@ -38,30 +40,6 @@ def save_rl2(policy: GaussianGRUPolicy, path, info: Mapping) -> Path:
         torch.save({k: v.detach().cpu() for k, v in policy.state_dict().items()}, tmp)
     write_metadata(path, {"architecture": {"hidden_size": policy.hidden_size}, **dict(info)})
     return path
-
-
-def load_rl2(path=None) -> GaussianGRUPolicy:
-    """The shipped RL² policy (``path`` None) or a file written by :func:`save_rl2`, its sha256
-    checked; a missing file or one of another architecture raises a clear error."""
-    path = DATA_DIR / SHIPPED_FILE if path is None else Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"RL² policy file {path} not found; make it with "
-                                "`python -m awake_tutorial.runs.rl2 --export data/rl2_meta_policy.pt`.")
-    meta = check_sha256(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"{path} is not a state_dict readable with weights_only=True ({error}).") from None
-    if not isinstance(state, Mapping) or "encoder.weight" not in state:
-        raise ValueError(f"{path} is not a GaussianGRUPolicy state_dict (no 'encoder.weight'); "
-                         "write it with awake_tutorial.runs.rl2_policy.save_rl2.")
-    hidden = int(meta.get("architecture", {}).get("hidden_size", state["encoder.weight"].shape[0]))
-    policy = GaussianGRUPolicy(hidden_size=hidden, seed=0)
-    try:
-        policy.load_state_dict(state)
-    except RuntimeError as error:
-        raise ValueError(f"{path} does not fit a GaussianGRUPolicy(hidden_size={hidden}): {error}") from None
-    return policy
 
 
 def score_rl2(policy: GaussianGRUPolicy, tasks: Sequence[Task], task_set: str = "evaluation",
