@@ -11,8 +11,9 @@ from awake_tutorial.config import REFERENCE_CONFIG_FILE, Config, load_config
 from awake_tutorial.rl.engine import FAST, TEXTBOOK, select
 from awake_tutorial.rl.episodes import BatchEpisodes
 from awake_tutorial.rl.metalearners import MAMLTRPO, MetaSGDTRPO
+from awake_tutorial.rl.metalearners.inner_bound import step_scale
 from awake_tutorial.rl.metalearners.maml_trpo import SETTINGS, surrogate_and_kl
-from awake_tutorial.rl.metalearners.trpo import flatten, gradient, hessian_vector_product, unflatten
+from awake_tutorial.rl.metalearners.trpo import flatten, gradient, hessian_vector_product, kl_divergence, unflatten
 from awake_tutorial.rl.policies import GaussianMLPPolicy
 
 
@@ -176,7 +177,7 @@ def check_fast_outer(learner, train, valid):
     grad = flatten(gradient(loss, theta.values()))
     outer = FAST.outer(learner.policy, theta, adapted, train, valid, fast_lr=learner.fast_lr,
                        inner_weighting=learner.inner_weighting, adapted_std=learner.adapted_std,
-                       zero_shot_weight=learner.zero_shot_weight)
+                       zero_shot_weight=learner.zero_shot_weight, inner_max_kl=learner.inner_max_kl)
     assert outer.loss == pytest.approx(loss.item(), rel=1e-12, abs=1e-15)
     assert torch.allclose(outer.gradient, grad, rtol=1e-10, atol=1e-12)
     old = flatten(theta).detach()
@@ -193,4 +194,27 @@ def check_fast_outer(learner, train, valid):
 @pytest.mark.parametrize("settings", [{}, {"zero_shot_weight": 0.5, "adapted_std": 0.1, "inner_weighting": "sum"}])
 def test_the_fast_outer_step_equals_the_textbook(settings):
     _, learner, train, valid = tiny(first_order=True, **settings)
+    check_fast_outer(learner, train, valid)
+
+
+def binding_inner_max_kl(learner, train) -> float:
+    """An inner_max_kl (nats) between the two tasks' KLs of their first, unbounded inner step
+    (their geometric mean): the inner trust region binds on one task and not on the other."""
+    assert not learner.inner_max_kl and train[0].rewards.shape[0] == 2
+    theta = learner.initial_params(2)
+    stepped = learner.adapt_step(train[0], theta)
+    steps = train[0].packed()
+    kl = steps.mean(kl_divergence(learner.policy.distribution(steps.observations, stepped),
+                                  learner.policy.distribution(steps.observations, theta)))
+    max_kl = float(kl.prod().sqrt())
+    scale = step_scale(learner.policy, train[0], theta, stepped, max_kl)
+    assert scale.min() < 0.9 and scale.max() == 1.0  # binds on one task only
+    return max_kl
+
+
+@pytest.mark.parametrize("settings", [{}, {"zero_shot_weight": 0.5, "adapted_std": 0.1, "inner_weighting": "sum"}])
+def test_the_fast_outer_step_with_the_inner_trust_region_equals_the_textbook(settings):
+    """inner_max_kl > 0: the fast path's trial steps re-run each inner step inside its trust region."""
+    _, unbounded, train, _ = tiny(first_order=True, **settings)
+    _, learner, train, valid = tiny(first_order=True, inner_max_kl=binding_inner_max_kl(unbounded, train), **settings)
     check_fast_outer(learner, train, valid)

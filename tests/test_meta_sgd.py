@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from test_maml import build, check_fast_outer, episodes  # a learner from the reference settings; tiny float64 episode batches
+from test_maml import binding_inner_max_kl, build, check_fast_outer, episodes  # a learner from the reference settings; tiny float64 episode batches
 
 from awake_tutorial.config import REFERENCE_CONFIG_FILE, load_config
 from awake_tutorial.rl.metalearners import MetaSGDTRPO
@@ -161,4 +161,13 @@ def test_zero_shot_weight_adds_the_unadapted_policys_loss():
 @pytest.mark.parametrize("adapted_std, zero_shot_weight", [(0.0, 0.0), (0.1, 0.5)])
 def test_the_fast_outer_step_with_step_sizes_equals_the_textbook(adapted_std, zero_shot_weight):
     _, learner, train, valid = tiny(adapted_std=adapted_std, zero_shot_weight=zero_shot_weight)
+    check_fast_outer(learner, train, valid)
+
+
+@pytest.mark.parametrize("adapted_std, zero_shot_weight", [(0.0, 0.0), (0.1, 0.5)])
+def test_the_fast_outer_step_with_step_sizes_and_inner_trust_region_equals_the_textbook(adapted_std, zero_shot_weight):
+    """inner_max_kl > 0, two inner steps: each candidate's steps bounded as the textbook's adapt bounds them."""
+    settings = {"adapted_std": adapted_std, "zero_shot_weight": zero_shot_weight, "num_steps": 2}
+    _, unbounded, train, _ = tiny(**settings)
+    _, learner, train, valid = tiny(inner_max_kl=binding_inner_max_kl(unbounded, train), **settings)
     check_fast_outer(learner, train, valid)

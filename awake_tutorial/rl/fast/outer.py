@@ -20,8 +20,14 @@ steps one after another, each re-running the inner loop. Same maths here, with l
   log pi - log pi_old = sum_a [(a - mu_old)^2 / 2 sigma_old^2 - (a - mu)^2 / 2 sigma^2 + log sigma_old - log sigma],
   KL(pi || pi_old) = sum_a [log sigma_old - log sigma + (sigma^2 + (mu - mu_old)^2) / 2 sigma_old^2 - 1/2].
 
+* the inner step's trust region (``inner_max_kl`` > 0, ``metalearners.inner_bound``) on each
+  candidate's inner steps, as the textbook's ``adapt`` applies it: c = min(1, sqrt(inner_max_kl / KL))
+  per candidate and task, KL in closed form on the batch's states (one more forward pass per step).
+  At theta the ``adapted`` handed in are already bounded, and c is a constant for the gradient
+  in both paths, so the gradient above is unchanged.
+
 Settings are passed as values (``fast_lr``, ``inner_weighting``, ``adapted_std``,
-``zero_shot_weight``), never the learner; ``tests/test_fast_path.py`` compares with the
+``zero_shot_weight``, ``inner_max_kl``), never the learner; ``tests/test_fast_path.py`` compares with the
 textbook step.
 """
 
@@ -39,16 +45,25 @@ from awake_tutorial.rl.policies import STEP_SIZES, Params, flatten
 CANDIDATES_PER_PASS = 1  # line-search steps per pass: 2-4 cost 2-4x one (measured: the work is arithmetic, not overhead)
 
 
+def _gaussian_kl(mean, log_std, old_mean, old_log_std, weights):
+    """Per task (G,): sum_n w_n KL(pi(.|s_n) || pi_old(.|s_n)); means (G, N, A), log-stds (G, A)
+    or broadcastable, weights (G, N)."""
+    log_std_diff = (old_log_std - log_std).unsqueeze(-2)  # log sigma_old - log sigma
+    mean_diff = mean - old_mean
+    old_inv_var = torch.exp(-2 * old_log_std).unsqueeze(-2)
+    kl = (log_std_diff + 0.5 * (torch.exp(-2 * log_std_diff) + mean_diff * mean_diff * old_inv_var) - 0.5).sum(-1)
+    return (weights * kl).sum(-1)
+
+
 def _gaussian_terms(actions, mean, log_std, old_mean, old_log_std, weights, advantages):
     """Per task (G,): -sum_n w A pi/pi_old and sum_n w KL(pi || pi_old); means (G, N, A),
     log-stds (G, A) or broadcastable, weights and advantages (G, N)."""
     inv_var, old_inv_var = torch.exp(-2 * log_std).unsqueeze(-2), torch.exp(-2 * old_log_std).unsqueeze(-2)
-    log_std_diff = (old_log_std - log_std).unsqueeze(-2)  # log sigma_old - log sigma
     diff, old_diff = actions - mean, actions - old_mean
-    log_ratio = (0.5 * (old_diff * old_diff * old_inv_var - diff * diff * inv_var) + log_std_diff).sum(-1)
-    mean_diff = mean - old_mean
-    kl = (log_std_diff + 0.5 * (torch.exp(-2 * log_std_diff) + mean_diff * mean_diff * old_inv_var) - 0.5).sum(-1)
-    return -(weights * advantages * torch.exp(log_ratio)).sum(-1), (weights * kl).sum(-1)
+    log_ratio = (0.5 * (old_diff * old_diff * old_inv_var - diff * diff * inv_var)
+                 + (old_log_std - log_std).unsqueeze(-2)).sum(-1)
+    return (-(weights * advantages * torch.exp(log_ratio)).sum(-1),
+            _gaussian_kl(mean, log_std, old_mean, old_log_std, weights))
 
 
 def _score_gradient(jacobian: MeanJacobian, actions, log_std, coef, with_log_std: bool) -> Params:
@@ -73,7 +88,7 @@ class FirstOrderOuter:
     Args:
         policy: the Gaussian MLP (its architecture; parameters come from ``theta``).
         theta: the meta-parameters by name: the policy's, plus ``log_step_sizes`` (Meta-SGD).
-        adapted: theta'_k at theta, per task (K, ...), as sampled (not deployed).
+        adapted: theta'_k at theta, per task (K, ...), as sampled (not deployed; inner steps bounded).
         train_episodes: one batch per inner step, with advantages; valid_episodes: likewise.
     Attributes: ``loss`` (float, at theta) and ``gradient`` (flat, in theta's order).
     :meth:`evaluate` gives (loss, KL) at candidate meta-parameters.
@@ -81,10 +96,11 @@ class FirstOrderOuter:
 
     def __init__(self, policy, theta: Mapping[str, torch.Tensor], adapted: Mapping[str, torch.Tensor],
                  train_episodes: Sequence[BatchEpisodes], valid_episodes: BatchEpisodes, *, fast_lr: float,
-                 inner_weighting: str, adapted_std: float, zero_shot_weight: float):
+                 inner_weighting: str, adapted_std: float, zero_shot_weight: float, inner_max_kl: float):
         self.policy, self.names = policy, list(policy.params())
         self.theta = {n: t.detach() for n, t in theta.items()}
         self.fast_lr, self.adapted_std, self.zero_shot_weight = fast_lr, adapted_std, zero_shot_weight
+        self.inner_max_kl = inner_max_kl
         self.per_pass = CANDIDATES_PER_PASS
         self.train = [(e.packed(), step_weights(e, inner_weighting)) for e in train_episodes]
         self.valid = valid_episodes.packed()
@@ -121,6 +137,15 @@ class FirstOrderOuter:
         self.loss = float(loss)
         return flatten([grads[n] for n in self.theta])
 
+    def _bound(self, steps, C: int, params: Params, mean: torch.Tensor, stepped: Params) -> Params:
+        """The inner step's trust region (``metalearners.inner_bound``): params + c (stepped - params),
+        c = min(1, sqrt(inner_max_kl / KL)) per candidate and task (G = C * K), KL(pi_stepped || pi_params)
+        on the batch's states weighted as ``steps.mean``; ``mean`` (G, N, A) is pi_params' mean there."""
+        stepped_mean = self.policy.forward_layers(_repeat(steps.observations, C), stepped)[-1]
+        kl = _gaussian_kl(stepped_mean, stepped["log_std"], mean, params["log_std"], _repeat(steps.weights, C))
+        scale = (self.inner_max_kl / kl.clamp(min=1e-30)).sqrt().clamp(max=1.0)
+        return {n: p + _expand_like(scale, p) * (stepped[n] - p) for n, p in params.items()}
+
     def evaluate(self, candidates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(losses (C,), KLs (C,)) at C candidate meta-parameters, rows of ``candidates`` (C, P):
         the inner loop re-run from each (first order), then the surrogate and KL against the
@@ -142,7 +167,8 @@ class FirstOrderOuter:
                     zero_shot_mean = jacobian.output  # theta_c on the first batch: the unadapted policy
                 grads = _score_gradient(jacobian, _repeat(steps.actions, C), params["log_std"],
                                         -_repeat(weights * steps.advantages, C), True)
-                params = {n: p - _expand_like(sizes[n], p) * grads[n] for n, p in params.items()}
+                stepped = {n: p - _expand_like(sizes[n], p) * grads[n] for n, p in params.items()}
+                params = self._bound(steps, C, params, jacobian.output, stepped) if self.inner_max_kl else stepped
             valid, old_mean, old_log_std = self.valid, *self.old_valid
             mean = self.policy.forward_layers(_repeat(valid.observations, C), params)[-1]
             log_std = self._deployed_log_std(params["log_std"])

@@ -248,7 +248,8 @@ class MAMLTRPO:
                 adapted = {n: p.detach() for n, p in self.adapt(train_episodes, theta).items()}
             outer = self.engine.outer(self.policy, theta, adapted, train_episodes, valid_episodes,
                                       fast_lr=self.fast_lr, inner_weighting=self.inner_weighting,
-                                      adapted_std=self.adapted_std, zero_shot_weight=self.zero_shot_weight)
+                                      adapted_std=self.adapted_std, zero_shot_weight=self.zero_shot_weight,
+                                      inner_max_kl=self.inner_max_kl)
             loss_before, grad, evaluate_many, per_pass = outer.loss, outer.gradient, outer.evaluate, outer.per_pass
             fvp = self.analytic_fisher(theta, self.deployed(adapted), valid_episodes, train_episodes)
         else:  # the textbook: autograd through the surrogate loss
