@@ -150,7 +150,8 @@ def both_paths(seed: int, fisher_max_samples: int) -> dict:
         if name == "fast":  # the fast path's own outer step: loss, gradient, trial steps by hand
             outer = learner.engine.outer(learner.policy, theta, adapted, train, valid, fast_lr=learner.fast_lr,
                                          inner_weighting=learner.inner_weighting, adapted_std=learner.adapted_std,
-                                         zero_shot_weight=learner.zero_shot_weight)
+                                         zero_shot_weight=learner.zero_shot_weight,
+                                         inner_max_kl=learner.inner_max_kl)
             path["loss"], path["gradient"] = outer.loss, outer.gradient.detach()
             path["fisher"] = learner.analytic_fisher(theta, learner.deployed(adapted), valid, train)
             path["trial"] = lambda flat: tuple(float(v[0]) for v in outer.evaluate(flat[None]))
