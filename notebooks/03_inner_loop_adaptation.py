@@ -148,6 +148,19 @@ print(mode_banner())
 # (A meta-policy trained with Meta-SGD, notebooks 4 and 5, carries its own learned
 # $\alpha$ per parameter tensor; a fresh random policy adapts with `fast_lr`.)
 #
+# Two safeguards of the default configuration (`awake.yaml`; the reference configuration
+# has neither) act on this step. A **trust region on the inner step** (`inner_max_kl`
+# $= \eta_\text{in} = 3$ nats) scales the step so that the new policy stays close to the
+# old on the batch's states:
+#
+# $$ \theta' = \theta - c\,\alpha\,\nabla_\theta \mathcal L_\text{inner}(\theta), \qquad
+#    c = \min\Big(1, \sqrt{\eta_\text{in} / \overline{\mathrm{KL}}(\pi_{\theta - \alpha\nabla\mathcal L}\,\|\,\pi_\theta)}\Big), $$
+#
+# with $\overline{\mathrm{KL}}$ averaged over the batch's steps (`rl/metalearners/inner_bound.py`).
+# And `adapt` (`stable_adaptation`) halves a step, down to none, while the adapted mean
+# action would overshoot the goal, judged on the step's own episodes (`runs/stability.py`,
+# notebook 6). Both leave a step that behaves as it is.
+#
 # This is the whole inner loop. Here is the code that runs it,
 # `awake_tutorial.rl.metalearners.reinforce`:
 

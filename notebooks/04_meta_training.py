@@ -42,8 +42,10 @@
 #
 # **Which configuration:** every equation below is written for the course's default,
 # `awake_tutorial/configs/awake.yaml` (`inner_weighting: sum`, `adapted_std: 0.1`,
-# `zero_shot_weight: 1`, `max_kl: 0.01`, Meta-SGD, first order); where the reference
-# course's configuration (`configs/reference.yaml`) differs, the text says so.
+# `zero_shot_weight: 1`, `max_kl: 0.01`, Meta-SGD, first order, and the inner step's trust
+# region `inner_max_kl: 3` of notebook 3, which scales each task's step $\theta'_k$ by its
+# $c_k \le 1$, a constant for the meta-gradient); where the reference course's
+# configuration (`configs/reference.yaml`) differs, the text says so.
 
 # %%
 import inspect
