@@ -350,7 +350,7 @@ print(f"episodes cut by the time limit: random start {share_at_time_limit(before
 # * From a random start it takes several batches, i.e. **dozens of episodes and over a
 #   thousand machine steps per task** (most of them in the first, long episodes), before
 #   the beam is steered reliably (count them in the adaptation figure; measured over 4
-#   seeds, 10 batches cost 1,381 machine steps per evaluation task, `reinforce-10` in
+#   seeds, 10 batches cost 1,374 machine steps per evaluation task, `reinforce-10` in
 #   `docs/results/comparison_summary.csv`).
 # * Once adapted, a learned policy can need *fewer* steps than the inverse-response
 #   controller: it is not bound to correct along one fixed direction (compare the

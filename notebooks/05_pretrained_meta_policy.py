@@ -17,7 +17,7 @@
 # # 5. The payoff: adapting a pretrained meta-policy
 #
 # Notebook 3 adapted a *random* policy to each evaluation task: about ten batches of 16
-# episodes before it steered well (`reinforce-10`: 2.30 steps after 1,381 machine steps per
+# episodes before it steered well (`reinforce-10`: 2.30 steps after 1,374 machine steps per
 # task, `docs/results/comparison_summary.csv`).
 # Notebook 4 showed how MAML-TRPO learns a starting point for that adaptation. The
 # course ships a meta-policy trained with the full budget
@@ -218,7 +218,7 @@ exercises.quiz(r"1. Why does adaptation sample its actions while the headline sc
 # %% jupyter={"source_hidden": true}
 exercises.quiz(r"2. <code>meta-1</code> costs how many episodes of the new task, and how many machine steps if its 16 episodes last 5 steps on average?", {
     r"16 episodes, about 80 machine steps":
-        r"Right: $16 \times 5 = 80$; each step sets the correctors and reads the BPMs once. (Measured: 66 machine steps per evaluation task, <code>docs/results</code>.)",
+        r"Right: $16 \times 5 = 80$; each step sets the correctors and reads the BPMs once. (Measured: 48 machine steps per evaluation task, <code>docs/results</code>: the shipped policy succeeds in about 3 steps.)",
     r"1 episode, 5 machine steps":
         r"No: one <i>batch</i> is <code>fast_batch_size</code> = 16 episodes.",
     r"16 episodes, 1,600 machine steps":
@@ -248,9 +248,9 @@ exercises.quiz(r"4. The previous shipped policy, adapted without safeguards, nee
 # %% [markdown]
 # ## Summary
 #
-# Meta-learning turned "ten batches of 16 episodes per new optics" (notebook 3; 1,381
-# machine steps per evaluation task for 2.30 steps per correction) into "one batch" (66
-# machine steps for 2.54 steps; both `docs/results/comparison_summary.csv`, 4 seeds).
+# Meta-learning turned "ten batches of 16 episodes per new optics" (notebook 3; 1,374
+# machine steps per evaluation task for 2.30 steps per correction) into "one batch" (48
+# machine steps for 2.41 steps; both `docs/results/comparison_summary.csv`, 4 seeds).
 # The cost was paid once, offline, during meta-training (notebook 4), on simulated tasks.
 #
 # **Next:** notebook 6 puts every method of the course side by side on 20 more held-out

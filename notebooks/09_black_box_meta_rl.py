@@ -215,10 +215,11 @@ plt.show()
 # | out of distribution, 0.3 mm noise | 20.9 (81 %) | 17.3 (85 %) | 14.7 (88 %) | 15.8 (86 %) | 15.7 (86 %) |
 #
 # * **In distribution, without noise,** the recurrent policy at 0 machine steps beats
-#   the gradient-based meta-policy after one batch (2.44 against 2.68 held-out).
+#   the gradient-based meta-policy after one batch (2.44 against 2.68 held-out;
+#   `docs/results/rl2_comparison.json`).
 #   The gradient-based policy needs about 4 batches, some 180 machine steps per task, to
-#   draw level. Broyden, the classical in-context adapter, takes about 4.8 steps
-#   (issue 23). Black-box adaptation is cheap: no gradient and no batch, and it starts
+#   draw level. Broyden, the classical in-context adapter, takes 4.10 steps
+#   (`docs/results/comparison_summary.csv`). Black-box adaptation is cheap: no gradient and no batch, and it starts
 #   on step 1.
 # * **Out of distribution** (knobs in U(0.5, 1.5)) both fail on about 1 episode in 8
 #   without adaptation. A single gradient step on 16 episodes of the new optics repairs
