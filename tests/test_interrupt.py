@@ -47,7 +47,11 @@ def test_killed_cli_run_resumes_to_the_end(tmp_path):
                "--run-dir", str(run), *settings]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not (run / "progress.jsonl").exists() or len((run / "progress.jsonl").read_text().splitlines()) < 3:
+    def saved_batches() -> int:  # meta.json is written last for a batch (atomically): what resume reads
+        meta = run / "meta.json"
+        return json.loads(meta.read_text())["next_batch"] if meta.exists() else 0
+
+    while saved_batches() < 3:  # (waiting on progress.jsonl raced: its line is written before meta.json)
         assert process.poll() is None and time.monotonic() < deadline, "the run did not start"
         time.sleep(0.1)
     os.kill(process.pid, signal.SIGKILL)  # no clean-up at all
