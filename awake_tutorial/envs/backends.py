@@ -32,8 +32,7 @@ class Simulation:
         self._noise_source = None  # the np_random it was derived from
 
     def measure(self, kicks: np.ndarray, R: np.ndarray, np_random) -> tuple[np.ndarray, np.ndarray]:
-        readings, wall = dynamics.hit_wall(dynamics.observe(R, kicks))
-        return dynamics.add_bpm_noise(readings, self._noise(np_random)), wall
+        return dynamics.measure(R, kicks, self._noise(np_random))
 
     def _noise(self, np_random) -> np.ndarray | None:
         """BPM noise (1, 10) for one reading, normalized units; None without noise."""

@@ -145,6 +145,14 @@ def next_kicks(kicks: np.ndarray, actions: np.ndarray) -> np.ndarray:
     return kicks + KICK_PER_ACTION * rescale(actions)
 
 
+def measure(R: np.ndarray, kicks: np.ndarray, noise: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """What the BPMs read for ``kicks`` (n, 10) rad: (readings (n, 10) normalized, after the
+    wall rule and any BPM noise; wall (n,) bool). Shared by :func:`step` and the env's
+    in-process backend."""
+    readings, wall = hit_wall(observe(R, kicks))
+    return add_bpm_noise(readings, noise), wall
+
+
 def outcome(
     kicks: np.ndarray,
     readings: np.ndarray,
@@ -187,8 +195,8 @@ def step(
     ``noise``: None, or BPM noise (n, 10) in normalized units (see :func:`add_bpm_noise`).
     """
     kicks = next_kicks(kicks, actions)
-    readings, wall = hit_wall(observe(R, kicks))
-    return outcome(kicks, add_bpm_noise(readings, noise), wall, steps, max_steps, strict_wall)
+    readings, wall = measure(R, kicks, noise)
+    return outcome(kicks, readings, wall, steps, max_steps, strict_wall)
 
 
 def first_observation(R: np.ndarray, kicks: np.ndarray,
@@ -218,6 +226,7 @@ __all__ = [
     "noise_generator",
     "draw_bpm_noise",
     "next_kicks",
+    "measure",
     "outcome",
     "step",
     "first_observation",
