@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from awake_tutorial.envs.episode import run_episode
 from awake_tutorial.envs.steering import check_settings, resolve_task
 from awake_tutorial.envs.vector import AwakeSteeringVectorEnv
 from awake_tutorial.physics.tasks import Task
@@ -103,19 +104,13 @@ def evaluate(policy, tasks: Sequence[Task | int], *, episodes: int = 100, seed: 
 def evaluate_on_env(env, policy: Callable[[np.ndarray], np.ndarray], episodes: int, seed: int = 0) -> dict:
     """Score ``policy`` (obs (10,) -> action (10,)) on one env, ``episodes`` episodes one after
     another: the way to score on a machine, which has one beam (:func:`evaluate` runs many
-    simulated episodes at once). Episode i starts from ``reset(seed=seed + i)``.
+    simulated episodes at once). Episode i starts from ``reset(seed=seed + i)``, in the one
+    single-env loop :func:`awake_tutorial.envs.episode.run_episode`.
 
     Returns {"lengths": [int], "successes": [bool], "steps": env steps taken, "score": mean
     steps per episode with every failure counted as ``env.max_steps`` (the course's scoring)}.
     """
-    lengths, successes = [], []
-    for i in range(int(episodes)):
-        obs, info = env.reset(seed=seed + i)
-        for step in range(1, env.max_steps + 1):  # ends within max_steps
-            obs, _, terminated, truncated, info = env.step(np.asarray(policy(obs)))
-            if terminated or truncated:
-                break
-        lengths.append(step)
-        successes.append(bool(info["success"]))
+    runs = [run_episode(env, lambda t, obs: policy(obs), seed=seed + i) for i in range(int(episodes))]
+    lengths, successes = [run.length for run in runs], [run.success for run in runs]
     return {"lengths": lengths, "successes": successes, "steps": int(sum(lengths)),
             "score": steps_failed_as_max(lengths, successes, env.max_steps)}

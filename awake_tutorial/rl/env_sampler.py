@@ -22,11 +22,10 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
+from awake_tutorial.envs.episode import Episode, run_episode
 from awake_tutorial.rl.episodes import BatchEpisodes
 from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
 from awake_tutorial.rl.samplers import MAX_SEED, action_noise, rollout_policy
-
-MAX_RESTARTS = 10  # resets of one episode whose start lost the beam (drifted machine)
 
 
 class EnvSampler:
@@ -74,42 +73,27 @@ class EnvSampler:
         self.seconds += time.perf_counter() - start
         return self._batch(episodes)
 
-    def _episode(self, act: Callable, seed: int, noise: Callable[[int], np.ndarray]) -> tuple:
-        obs, info = self.env.reset(seed=seed)
-        for _ in range(MAX_RESTARTS):  # bounded: a start that lost the beam is drawn again
-            if not info.get("wall"):
-                break
-            obs, info = self.env.reset()
-        else:
-            raise RuntimeError(f"{MAX_RESTARTS} starts in a row lost the beam: the machine is far from "
-                               "its model (drift?); re-centre it before adapting.")
-        observations, actions, rewards, success = [], [], [], False
-        for t in range(self.env.max_steps):
-            action = act(obs[None, None].astype(np.float32), noise(t)[None, None])[0, 0]
-            observations.append(obs)
-            actions.append(action)
-            obs, reward, terminated, truncated, info = self.env.step(action)
-            self.steps += 1
-            rewards.append(reward)
-            success = bool(info["success"])
-            if self.on_step is not None:
-                self.on_step(obs, reward, info)
-            if terminated or truncated:
-                break
+    def _episode(self, act: Callable, seed: int, noise: Callable[[int], np.ndarray]) -> Episode:
+        """One episode of sampled actions in the package's single-env loop."""
+        def sampled_action(t: int, obs: np.ndarray) -> np.ndarray:  # the (1, 1)-batched actor, one step
+            return act(obs[None, None].astype(np.float32), noise(t)[None, None])[0, 0]
+
+        episode = run_episode(self.env, sampled_action, seed=seed, on_step=self.on_step)
+        self.steps += episode.length
         self.episodes += 1
-        return np.array(observations), np.array(actions), np.array(rewards), success
+        return episode
 
     @staticmethod
-    def _batch(episodes: list[tuple]) -> BatchEpisodes:
+    def _batch(episodes: list[Episode]) -> BatchEpisodes:
         """Pad the episodes to the longest: tensors (1, T, B, ...) as MultiTaskSampler returns."""
-        T, B = max(len(e[2]) for e in episodes), len(episodes)
-        obs = np.zeros((T, B, episodes[0][0].shape[-1]), dtype=np.float32)
-        actions = np.zeros((T, B, episodes[0][1].shape[-1]), dtype=np.float32)
+        T, B = max(e.length for e in episodes), len(episodes)
+        obs = np.zeros((T, B, episodes[0].observations.shape[-1]), dtype=np.float32)
+        actions = np.zeros((T, B, episodes[0].actions.shape[-1]), dtype=np.float32)
         rewards, mask = np.zeros((T, B), dtype=np.float32), np.zeros((T, B), dtype=np.float32)
-        for b, (o, a, r, _) in enumerate(episodes):
-            n = len(r)
-            obs[:n, b], actions[:n, b], rewards[:n, b], mask[:n, b] = o, a, r, 1.0
+        for b, e in enumerate(episodes):
+            n = e.length
+            obs[:n, b], actions[:n, b], rewards[:n, b], mask[:n, b] = e.observations, e.actions, e.rewards, 1.0
         return BatchEpisodes(observations=torch.from_numpy(obs)[None], actions=torch.from_numpy(actions)[None],
                              rewards=torch.from_numpy(rewards)[None], mask=torch.from_numpy(mask)[None],
-                             success=torch.tensor([[e[3] for e in episodes]]))
+                             success=torch.tensor([[e.success for e in episodes]]))
 
