@@ -1,4 +1,4 @@
-"""The one single-env episode loop (envs/episode.py) and its two callers."""
+"""The one single-env episode loop (awake_tutorial/episode_loop.py) and its two callers."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import torch
 
 from awake_tutorial.controllers import InverseResponsePolicy
 from awake_tutorial.envs import AwakeSteeringEnv, evaluate, evaluate_on_env
-from awake_tutorial.envs.episode import MAX_RESTARTS, run_episode
+from awake_tutorial.episode_loop import MAX_RESTARTS, run_episode
 from awake_tutorial.physics.tasks import get_evaluation_task
 from awake_tutorial.rl.env_sampler import EnvSampler
 from awake_tutorial.rl.policies import GaussianMLPPolicy

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from awake_tutorial.envs.episode import run_episode
+from awake_tutorial.episode_loop import run_episode
 from awake_tutorial.envs.steering import check_settings, resolve_task
 from awake_tutorial.envs.vector import AwakeSteeringVectorEnv
 from awake_tutorial.physics.tasks import Task
@@ -105,7 +105,7 @@ def evaluate_on_env(env, policy: Callable[[np.ndarray], np.ndarray], episodes: i
     """Score ``policy`` (obs (10,) -> action (10,)) on one env, ``episodes`` episodes one after
     another: the way to score on a machine, which has one beam (:func:`evaluate` runs many
     simulated episodes at once). Episode i starts from ``reset(seed=seed + i)``, in the one
-    single-env loop :func:`awake_tutorial.envs.episode.run_episode`.
+    single-env loop :func:`awake_tutorial.episode_loop.run_episode`.
 
     Returns {"lengths": [int], "successes": [bool], "steps": env steps taken, "score": mean
     steps per episode with every failure counted as ``env.max_steps`` (the course's scoring)}.

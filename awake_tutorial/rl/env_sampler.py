@@ -22,7 +22,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from awake_tutorial.envs.episode import Episode, run_episode
+from awake_tutorial.episode_loop import Episode, run_episode
 from awake_tutorial.rl.episodes import BatchEpisodes
 from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
 from awake_tutorial.rl.samplers import MAX_SEED, action_noise, rollout_policy

@@ -1,6 +1,9 @@
 """One episode on one gym env, step after step: the loop a machine with one beam runs.
 
-:func:`run_episode` is the single-env episode loop of the package. Two callers use it:
+:func:`run_episode` is the single-env episode loop of the package. It sits in the
+foundation (it knows the gymnasium protocol and the env's ``info`` keys "success" and
+"wall", nothing of a layer), because its two callers live in layers that must not import
+each other:
 
 * :func:`awake_tutorial.envs.scoring.evaluate_on_env` scores a policy on one env (a machine);
 * :class:`awake_tutorial.rl.env_sampler.EnvSampler` samples the adaptation batches there.
