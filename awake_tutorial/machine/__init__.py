@@ -4,6 +4,8 @@
 - :mod:`.pvs`: its PV names; :mod:`.server`: the Channel Access server serving it;
 - :mod:`.channels`: Channel Access reads and writes with clear errors;
 - :mod:`.client`: :class:`EpicsMachine`, the env's backend for a served machine;
+- :mod:`.local`: :class:`~.local.LocalMachine`, the simulated line in process as a backend;
+- :mod:`.backends`: the registry of backends by name (the CLI's ``--machine-backend``);
 - :mod:`.safety`: saving and restoring correctors; :mod:`.process`: a server in a
   background process (notebooks, tests, benchmarks).
 """

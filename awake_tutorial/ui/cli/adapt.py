@@ -1,4 +1,4 @@
-"""``awake-tutorial adapt``: the inner loop alone, on evaluation tasks or (``--machine``) a served machine."""
+"""``awake-tutorial adapt``: the inner loop alone, on evaluation tasks or (``--machine``) a machine."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def run(args) -> None:
     policy = load_meta_policy(args.policy, config, args.seed)
     run_dir = run_folder(args, "adapt")
     write_json_atomic(run_dir / ADAPTATION_FILE, {"adaptation_batches": args.num_batches, "policy": args.policy,
-                                                  "tasks": args.tasks, "seed": args.seed, "machine": args.machine})
+                                                  "tasks": args.tasks, "seed": args.seed, "machine": args.machine,
+                                                  "machine_backend": args.machine_backend if args.machine else None})
     if args.machine:
         return adapt_on_machine(args, config, policy, run_dir)
     tasks = evaluation_tasks(args.tasks)
