@@ -27,6 +27,7 @@ from awake_tutorial.physics.tasks import sample_tasks
 from awake_tutorial.rl.fast.gradients import MeanJacobian, reinforce_gradient
 from awake_tutorial.rl.fast.rollout import RolloutPolicy
 from awake_tutorial.rl.engine import TEXTBOOK
+from awake_tutorial.rl.baseline import add_advantages
 from awake_tutorial.rl.metalearners import MAMLTRPO, policy_gradient
 from awake_tutorial.rl.metalearners.trpo import flatten, gradient, hessian_vector_product, unflatten
 from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
@@ -34,7 +35,6 @@ from awake_tutorial.rl.samplers import TorchRolloutPolicy
 from awake_tutorial.runs.training import (
     ROLLOUT,
     TaskStream,
-    add_advantages,
     make_learner,
     meta_train,
     new_policy,
@@ -76,7 +76,7 @@ def test_the_jacobian_runs_the_policy_s_own_network():
 
 def test_the_config_switch_selects_every_piece():
     policy = GaussianMLPPolicy(seed=0)
-    fast, textbook = (make_learner(policy, Config(meta_sgd=False, fast_path=f)) for f in (True, False))
+    fast, textbook = (make_learner(policy, Config(learner="maml-trpo", fast_path=f)) for f in (True, False))
     assert (fast.fisher_product, fast.gradient) == ("analytic", reinforce_gradient)
     assert (textbook.fisher_product, textbook.gradient) == ("double_backward", policy_gradient)
     assert new_sampler(Config()).fast_path and not new_sampler(Config(fast_path=False)).fast_path

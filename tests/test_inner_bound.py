@@ -12,7 +12,8 @@ from awake_tutorial.rl.metalearners.inner_bound import bound_step, step_scale
 from awake_tutorial.rl.metalearners.trpo import kl_divergence
 from awake_tutorial.rl.policies import stack_params
 from awake_tutorial.runs.pretrained import load_pretrained
-from awake_tutorial.runs.training import add_advantages, make_learner, new_sampler
+from awake_tutorial.rl.baseline import add_advantages
+from awake_tutorial.runs.training import make_learner, new_sampler
 
 
 def _setup():

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from awake_tutorial.config import REFERENCE_CONFIG_FILE, Config, load_config
 from awake_tutorial.rl.engine import FAST, TEXTBOOK, select
 from awake_tutorial.rl.episodes import BatchEpisodes
-from awake_tutorial.rl.metalearners import MAMLTRPO, MetaSGDTRPO
+from awake_tutorial.rl.metalearners import LEARNERS, MAMLTRPO, MetaSGDTRPO
 from awake_tutorial.rl.metalearners.inner_bound import step_scale
 from awake_tutorial.rl.metalearners.maml_trpo import SETTINGS, surrogate_and_kl
 from awake_tutorial.rl.metalearners.trpo import flatten, gradient, hessian_vector_product, kl_divergence, unflatten
@@ -153,9 +153,10 @@ def test_bad_settings():
         MAMLTRPO(policy, SimpleNamespace(**{**Config().to_dict(), "fisher_product": "exact"}), FAST)
 
 
-@pytest.mark.parametrize("cls", [MAMLTRPO, MetaSGDTRPO])
+@pytest.mark.parametrize("cls", LEARNERS.values(), ids=list(LEARNERS))
 def test_the_learner_has_no_defaults_of_its_own(cls):
-    """One set of defaults, the config's: the learner reads every setting from the config it is given."""
+    """One set of defaults, the config's: every registered learner reads every setting from the
+    config it is given (no keyword defaults of its own)."""
     parameters = inspect.signature(cls.__init__).parameters.values()
     assert all(p.default is inspect.Parameter.empty for p in parameters)
     config = Config()
