@@ -34,7 +34,7 @@ from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
 from awake_tutorial.rl.samplers import TorchRolloutPolicy
 from awake_tutorial.runs.training import (
     ROLLOUT,
-    TaskStream,
+    MetaBatchTasks,
     make_learner,
     meta_train,
     new_policy,
@@ -131,7 +131,7 @@ def both_paths(seed: int, fisher_max_samples: int) -> dict:
     and not the rollouts' rounding.
     """
     fast_config = _config(seed, fisher_max_samples)
-    tasks = TaskStream(sample_tasks, fast_config.meta_batch_size, fast_config.seed).tasks(0)
+    tasks = MetaBatchTasks(sample_tasks, fast_config.meta_batch_size, fast_config.seed).tasks(0)
     paths = {}
     for name, config in (("fast", fast_config), ("textbook", dataclasses.replace(fast_config, fast_path=False))):
         policy = new_policy(config, config.seed)
@@ -141,7 +141,7 @@ def both_paths(seed: int, fisher_max_samples: int) -> dict:
     train, valid, adapted = paths["fast"]["episodes"]
     # the inner loop's REINFORCE step (hand gradient vs autograd) on the same episodes
     moved = [{n: p - path["learner"].initial_params(len(tasks))[n] for n, p in
-              path["learner"].adapt(train).items()} for path in paths.values()]
+              path["learner"].inner_loop(train).items()} for path in paths.values()]
     out["inner_step"] = max(_relative(moved[0][n], moved[1][n]) for n in moved[1])
     for name, path in paths.items():
         learner = path["learner"]

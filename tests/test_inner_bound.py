@@ -53,7 +53,7 @@ def test_the_learner_applies_the_bound_in_training_and_adaptation_alike():
         learner = make_learner(policy, dataclasses.replace(config, inner_max_kl=max_kl))
         stepped = learner.adapt_step(episodes, theta)
         with torch.no_grad():
-            again = learner.adapt([episodes], first_order=True)
+            again = learner.inner_loop([episodes], first_order=True)
         for n in theta:
             torch.testing.assert_close(stepped[n], again[n].detach(), rtol=1e-5, atol=1e-6)
         if max_kl:

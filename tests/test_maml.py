@@ -126,7 +126,7 @@ def test_second_order_step_and_reused_adaptation():
     # first order: passing the adapted params from sampling gives the same loss and gradient
     policy, learner, train, valid = tiny(first_order=True)
     theta = policy.params()
-    adapted = {k: v.detach() for k, v in learner.adapt(train, theta).items()}
+    adapted = {k: v.detach() for k, v in learner.inner_loop(train, theta).items()}
     loss_a, _, _, _ = learner.surrogate_loss(train, valid, theta)
     loss_b, _, _, _ = learner.surrogate_loss(train, valid, theta, adapted=adapted)
     grad_a = torch.autograd.grad(loss_a, list(theta.values()))
@@ -173,7 +173,7 @@ def check_fast_outer(learner, train, valid):
     """The fast path's TRPO step by hand (rl/fast/outer.py) equals the textbook surrogate:
     loss and gradient at theta, and (loss, KL) at trial steps, with the inner loop re-run."""
     theta = learner.meta_parameters()
-    adapted = {n: p.detach() for n, p in learner.adapt(train, theta).items()}
+    adapted = {n: p.detach() for n, p in learner.inner_loop(train, theta).items()}
     loss, _, old_pi, _ = learner.surrogate_loss(train, valid, theta, adapted=adapted)
     grad = flatten(gradient(loss, theta.values()))
     outer = FAST.outer(learner.policy, theta, adapted, train, valid, fast_lr=learner.fast_lr,

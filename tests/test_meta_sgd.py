@@ -80,7 +80,7 @@ def test_analytic_fisher_with_step_sizes_equals_the_double_backward_hessian(adap
 def test_reused_adaptation_has_the_same_loss_and_gradient():
     policy, learner, train, valid = tiny()
     theta = learner.meta_parameters()
-    adapted = {k: v.detach() for k, v in learner.adapt(train, theta).items()}
+    adapted = {k: v.detach() for k, v in learner.inner_loop(train, theta).items()}
     loss_a = learner.surrogate_loss(train, valid, theta)[0]
     loss_b = learner.surrogate_loss(train, valid, theta, adapted=adapted)[0]
     grad_a = torch.autograd.grad(loss_a, list(theta.values()))
@@ -100,7 +100,7 @@ def test_trpo_step_moves_weights_and_step_sizes_within_the_trust_region(fisher_p
 def test_inner_step_uses_one_step_size_per_tensor():
     policy, learner, train, _ = tiny()
     theta = learner.meta_parameters()
-    adapted = learner.adapt(train, theta)
+    adapted = learner.inner_loop(train, theta)
     grads = reinforce_gradient(policy, train[0], {n: p.unsqueeze(0).expand(2, *p.shape) for n, p in policy.params().items()})
     for (name, p), alpha in zip(policy.params().items(), ALPHAS):
         assert torch.allclose(adapted[name], p - alpha * grads[name])

@@ -10,7 +10,7 @@ the two meta-learners differ only in what adapts: weights by gradient steps (MAM
 hidden state inside the episode (RL²).
 
 One iteration (``seed_for(seed, purpose, iteration)`` seeds every random number):
-    tasks  = meta_batch_size tasks of the distribution (chunked as meta_train's TaskStream)
+    tasks  = meta_batch_size tasks of the distribution (chunked as meta_train's MetaBatchTasks)
     roll   = episodes_per_task episodes of each, in one vector env, sampled actions
     A_t    = GAE advantages from a linear baseline fit per task on the inputs x_t
     TRPO   : min -E[pi/pi_old A]  s.t.  E[KL(pi_old || pi)] <= max_kl  (means over all steps)
@@ -38,7 +38,7 @@ from awake_tutorial.rl.episodes import BatchEpisodes
 from awake_tutorial.rl.metalearners.trpo import (conjugate_gradient, flatten, gradient, hessian_vector_product,
                                                  kl_divergence, line_search, unflatten)
 from awake_tutorial.rl.recurrent import FEATURES, GaussianGRUPolicy, features
-from awake_tutorial.runs.training import INIT, ROLLOUT, TaskStream, seed_for, torch_threads
+from awake_tutorial.runs.training import INIT, ROLLOUT, MetaBatchTasks, seed_for, torch_threads
 
 KIND = "recurrent meta-policy (RL², GRU, TRPO)"
 
@@ -141,11 +141,11 @@ def train(settings: RL2Settings = RL2Settings(), callback: Callable[[dict], bool
           task_source=sample_tasks) -> tuple[GaussianGRUPolicy, list[dict]]:
     """Meta-train a GaussianGRUPolicy; returns (policy, one record per iteration)."""
     policy = GaussianGRUPolicy(settings.hidden_size, settings.init_std, seed=seed_for(settings.seed, INIT))
-    stream = TaskStream(task_source, settings.meta_batch_size, settings.seed)
+    task_batches = MetaBatchTasks(task_source, settings.meta_batch_size, settings.seed)
     records, start = [], time.perf_counter()
     with torch_threads(settings.num_threads):
         for it in range(settings.iterations):
-            tasks = stream.tasks(it)
+            tasks = task_batches.tasks(it)
             x, batch = rollout(policy, tasks, settings.episodes_per_task, seed_for(settings.seed, ROLLOUT, it),
                                settings.max_steps)
             baseline = LinearFeatureBaseline(FEATURES).fit(batch, settings.gamma)

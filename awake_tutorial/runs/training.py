@@ -105,8 +105,9 @@ def make_learner(policy: GaussianMLPPolicy, config: Config) -> MetaLearner:
     return learner_class(config.learner)(policy, config, select(config.fast_path))
 
 
-class TaskStream:
-    """The tasks of meta-batch b, drawn chunk by chunk (see the seeding notes above)."""
+class MetaBatchTasks:
+    """The tasks of meta-batch b, drawn chunk by chunk (see the seeding notes above). Not to be
+    confused with the sampler's ``TaskStreams`` (rl/samplers.py): each task's random numbers."""
 
     def __init__(self, task_source: TaskSource, meta_batch_size: int, seed: int):
         self.task_source, self.meta_batch_size, self.seed = task_source, meta_batch_size, seed
@@ -182,7 +183,7 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
     sampler = new_sampler(config)
     if task_source is None:  # the training tasks: the config's distribution over train_scale_range
         task_source = TaskDistribution.from_config(config).with_scale_range(*config.train_scale_range).sample
-    stream = TaskStream(task_source, config.meta_batch_size, config.seed)
+    task_batches = MetaBatchTasks(task_source, config.meta_batch_size, config.seed)
     records = list(state.records)
     elapsed_before = records[-1]["wall_time"] if records else 0.0
     with torch_threads(config.num_threads):
@@ -190,7 +191,7 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
         try:
             for batch in range(state.start_batch, config.num_batches):
                 task_start = time.perf_counter()
-                tasks = stream.tasks(batch)
+                tasks = task_batches.tasks(batch)
                 task_time = time.perf_counter() - task_start
                 record = meta_batch(learner, sampler, tasks, config, batch)
                 record["timings"]["tasks"] = task_time

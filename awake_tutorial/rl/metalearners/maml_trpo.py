@@ -150,8 +150,8 @@ class MAMLTRPO(MetaLearner):
             return dict(adapted)
         return {**adapted, "log_std": torch.full_like(adapted["log_std"], math.log(self.adapted_std)).detach()}
 
-    def adapt(self, train_episodes: Sequence[BatchEpisodes], params: Mapping[str, torch.Tensor] | None = None,
-              first_order: bool | None = None) -> dict[str, torch.Tensor]:
+    def inner_loop(self, train_episodes: Sequence[BatchEpisodes], params: Mapping[str, torch.Tensor] | None = None,
+                   first_order: bool | None = None) -> dict[str, torch.Tensor]:
         """Per-task adapted parameters theta'_k (K, ...) from meta-parameters ``params`` (default:
         the current ones): ``num_steps`` inner steps, step i on ``train_episodes[i]``."""
         if len(train_episodes) != self.num_steps:
@@ -180,7 +180,7 @@ class MAMLTRPO(MetaLearner):
         (:meth:`step_scales`), which has the same value and first-order gradient as adapting again.
         """
         if adapted is None:
-            adapted = self.adapt(train_episodes, params, first_order)
+            adapted = self.inner_loop(train_episodes, params, first_order)
         else:
             if not (self.first_order if first_order is None else first_order):
                 raise ValueError("precomputed adapted params are first-order only; pass adapted=None.")
@@ -234,7 +234,7 @@ class MAMLTRPO(MetaLearner):
         evaluate_many, per_pass = None, 1
         if self.fisher_product == "analytic" and self.engine.outer is not None:  # first order, by hand
             if adapted is None:
-                adapted = {n: p.detach() for n, p in self.adapt(train_episodes, theta).items()}
+                adapted = {n: p.detach() for n, p in self.inner_loop(train_episodes, theta).items()}
             outer = self.engine.outer(self.policy, theta, adapted, train_episodes, valid_episodes,
                                       fast_lr=self.fast_lr, inner_weighting=self.inner_weighting,
                                       adapted_std=self.adapted_std, zero_shot_weight=self.zero_shot_weight,
@@ -276,7 +276,7 @@ class MAMLTRPO(MetaLearner):
 
     def _evaluate(self, train_episodes, valid_episodes, params, old_pi):
         """Surrogate loss and KL at trial parameters (first-order adaptation, no outer graph)."""
-        adapted = self.adapt(train_episodes, params, first_order=True)  # either gradient works inside no_grad
+        adapted = self.inner_loop(train_episodes, params, first_order=True)  # either gradient works inside no_grad
         adapted = self.deployed({n: p.detach() for n, p in adapted.items()})
         return self._loss_and_kl(self._distributions(train_episodes, valid_episodes, params, adapted), old_pi)
 
