@@ -112,7 +112,7 @@ def test_step_sizes_are_saved_loaded_and_used_by_adapt(tmp_path):
     policy = GaussianMLPPolicy(seed=0).set_step_sizes(math.log(0.05))
     loaded = load_policy(save_policy(policy, tmp_path / "p.pt"))
     assert torch.equal(loaded.log_step_sizes, policy.log_step_sizes)
-    assert torch.load(tmp_path / "p.pt", weights_only=True)["log_step_sizes"].shape == (7,)
+    assert torch.load(tmp_path / "p.pt", weights_only=True)["state_dict"]["log_step_sizes"].shape == (7,)
     tasks = load_evaluation_tasks()[:2]
     learned = adapt(loaded, tasks, 1, config, seed=0).policies[0]
     fixed = adapt(load_policy(save_policy(GaussianMLPPolicy(seed=0), tmp_path / "old.pt")), tasks, 1,

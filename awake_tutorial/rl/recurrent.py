@@ -22,6 +22,7 @@ readings 1.0 = 10 mm, actions 1.0 = 1e-4 rad. The hidden state starts at 0 each 
 from __future__ import annotations
 
 import math
+from typing import Mapping
 
 import numpy as np
 import torch
@@ -76,6 +77,14 @@ class GaussianGRUPolicy(nn.Module):
             self.head.weight.mul_(0.1)
             self.head.bias.zero_()
         self.log_std = nn.Parameter(torch.full((ACTION_DIM,), math.log(init_std)))
+
+    def architecture(self) -> dict:
+        """What rebuilds this policy (:meth:`from_architecture`): a policy file records it."""
+        return {"hidden_size": self.hidden_size}
+
+    @classmethod
+    def from_architecture(cls, architecture: Mapping) -> "GaussianGRUPolicy":
+        return cls(**architecture, seed=0)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Mean actions (N, T, 10), as :meth:`sequence_means` (also under functional_call)."""
