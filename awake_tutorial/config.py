@@ -99,6 +99,34 @@ class PPOConfig:
 
 
 @dataclass(frozen=True)
+class RL2Config:
+    """What RL² training reads (``runs/rl2.py``, the recurrent GaussianGRUPolicy). Units: steps, episodes, nats."""
+
+    iterations: int = 400
+    meta_batch_size: int = 16  # tasks per iteration
+    episodes_per_task: int = 16
+    hidden_size: int = 64
+    init_std: float = 0.5
+    gamma: float = 1.0
+    gae_lambda: float = 0.99
+    max_kl: float = 0.01
+    cg_iters: int = 10
+    cg_damping: float = 1e-3
+    fisher_episodes: int = 64  # episodes the KL Hessian is estimated on
+    max_steps: int = 100
+    seed: int = 0
+    num_threads: int = 1
+
+    RULES = {"iterations": Int(1), "meta_batch_size": Int(1), "episodes_per_task": Int(1), "hidden_size": Int(1),
+             "init_std": POSITIVE, "gamma": FRACTION, "gae_lambda": FRACTION, "max_kl": POSITIVE, "cg_iters": Int(1),
+             "cg_damping": Real(0), "fisher_episodes": Int(1), "max_steps": Int(1), "seed": Int(0),
+             "num_threads": Int(0)}
+
+    def __post_init__(self):
+        _validate(self, self.RULES)
+
+
+@dataclass(frozen=True)
 class TaskDistributionConfig:
     """The keys of a task distribution; what they mean: ``physics.tasks.TaskDistribution``."""
 
@@ -177,6 +205,7 @@ class Config:
     seed: int = 0
     num_threads: int = 1  # torch threads; 1 is robust on shared CPUs (0 = leave as is)
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    rl2: RL2Config = field(default_factory=RL2Config)  # the recurrent meta-learner (runs/rl2.py)
     # tasks: meta-training, held-out and comparison tasks; the out-of-distribution test set
     task_distribution: TaskDistributionConfig = field(default_factory=TaskDistributionConfig)
     ood_tasks: TaskDistributionConfig = field(default_factory=lambda: TaskDistributionConfig(**OOD_TASKS))
@@ -198,12 +227,13 @@ class Config:
 
     def __post_init__(self):
         _validate(self, self.RULES)
-        ppo = self.ppo
-        if isinstance(ppo, Mapping):
-            ppo = _from_mapping(PPOConfig, ppo, section="ppo.")
-        if not isinstance(ppo, PPOConfig):
-            raise ValueError(f"config key 'ppo': got {ppo!r}, allowed: a mapping of PPO settings.")
-        object.__setattr__(self, "ppo", ppo)
+        for key, cls, what in (("ppo", PPOConfig, "PPO"), ("rl2", RL2Config, "RL²")):
+            section = getattr(self, key)
+            if isinstance(section, Mapping):
+                section = _from_mapping(cls, section, section=f"{key}.")
+            if not isinstance(section, cls):
+                raise ValueError(f"config key '{key}': got {section!r}, allowed: a mapping of {what} settings.")
+            object.__setattr__(self, key, section)
         for key, defaults in (("task_distribution", {}), ("ood_tasks", OOD_TASKS)):
             section = getattr(self, key)
             if isinstance(section, Mapping):
@@ -236,7 +266,7 @@ class Config:
 def load_config(path=None, **overrides) -> Config:
     """Read a YAML config (default ``configs/awake.yaml``), apply ``overrides``, validate.
 
-    ``ppo`` may be overridden with a partial mapping: ``load_config(ppo={"seed": 1})``.
+    ``ppo`` and ``rl2`` may be overridden with a partial mapping: ``load_config(ppo={"seed": 1})``.
     """
     path = DEFAULT_CONFIG_FILE if path is None else Path(path)
     if not path.exists():
@@ -246,8 +276,9 @@ def load_config(path=None, **overrides) -> Config:
     if not isinstance(data, Mapping):
         raise ValueError(f"config file {path} must hold a mapping of key: value, got {type(data).__name__}.")
     data, overrides = migrate(data), migrate(overrides)
-    if isinstance(overrides.get("ppo"), Mapping):
-        overrides["ppo"] = {**dict(data.get("ppo") or {}), **overrides["ppo"]}
+    for section in ("ppo", "rl2"):
+        if isinstance(overrides.get(section), Mapping):
+            overrides[section] = {**dict(data.get(section) or {}), **overrides[section]}
     data.update(overrides)
     return Config.from_dict(data)
 

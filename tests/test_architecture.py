@@ -170,9 +170,9 @@ def test_the_env_steps_one_backend_without_branching_on_it():
 
 
 # names that are also something else: the shipped policies' names (runs/pretrained.SHIPPED),
-# the CLI's `ppo` subcommand and its `--policy random`, the config's `ppo` section and
+# the CLI's `ppo` subcommand and its `--policy random`, the config's `ppo` and `rl2` sections and
 # wall_penalty "reference". Every other method name lives in the registry alone.
-SHARED_NAMES = {"meta", "reference", "ppo", "random"}
+SHARED_NAMES = {"meta", "reference", "ppo", "random", "rl2"}
 
 
 def test_a_method_name_is_a_string_literal_in_one_module_only():

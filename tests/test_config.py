@@ -163,3 +163,15 @@ def test_the_shipped_metadata_names_its_learner():
         meta = json.loads((DATA_DIR / f"{name}.json").read_text())
         assert "meta_sgd" not in meta["config"] and Config.from_dict(meta["config"]).learner == learner
         check_sha256(DATA_DIR / f"{name}.pt")  # the weights are the ones the metadata describes
+
+
+def test_the_rl2_section_is_validated_like_ppo():
+    """RL² training reads the config's rl2 section (formerly the unvalidated RL2Settings)."""
+    from awake_tutorial.config import RL2Config
+
+    assert load_config().rl2 == RL2Config() and load_config(rl2={"iterations": 3}).rl2.iterations == 3
+    assert load_config(rl2={"iterations": 3}).rl2.hidden_size == 64  # a partial override keeps the rest
+    with pytest.raises(ValueError, match="'max_kl'.*allowed"):
+        RL2Config(max_kl=0)
+    with pytest.raises(ValueError, match="unknown config key 'rl2.hiden_size'.*hidden_size"):
+        load_config(rl2={"hiden_size": 8})

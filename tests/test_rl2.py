@@ -14,7 +14,8 @@ from awake_tutorial.physics.tasks import get_evaluation_task, load_evaluation_ta
 from awake_tutorial.rl.recurrent import FEATURES, GaussianGRUPolicy, features
 from awake_tutorial.runs import pretrained
 from awake_tutorial.runs.compare import FIELDS, heldout_tasks
-from awake_tutorial.runs.rl2 import RL2Settings, rollout, train
+from awake_tutorial.config import RL2Config
+from awake_tutorial.runs.rl2 import rollout, train
 from awake_tutorial.runs.training import INIT, seed_for
 from awake_tutorial.runs.rl2_policy import load_rl2, save_rl2, score_rl2, summary_of
 
@@ -60,9 +61,9 @@ def test_hidden_state_carries_information_over_the_episode():
 
 
 def test_training_improves_the_policy_and_is_seeded():
-    settings = RL2Settings(iterations=15, meta_batch_size=8, episodes_per_task=8, fisher_episodes=16, seed=1)
+    settings = RL2Config(iterations=15, meta_batch_size=8, episodes_per_task=8, fisher_episodes=16, seed=1)
     policy, records = train(settings)
-    again, records_again = train(RL2Settings(**{**settings.__dict__, "iterations": 2}))
+    again, records_again = train(RL2Config(**{**settings.__dict__, "iterations": 2}))
     assert [r["score"] for r in records[:2]] == [r["score"] for r in records_again]  # seeded
     initial = GaussianGRUPolicy(settings.hidden_size, settings.init_std, seed=seed_for(settings.seed, INIT))
     tasks = load_evaluation_tasks()
@@ -108,7 +109,7 @@ def test_shipped_rl2_policy_metadata_and_quality():
     meta = json.loads((DATA / "rl2_meta_policy.json").read_text())
     assert meta["sha256"] == pretrained.file_sha256(DATA / "rl2_meta_policy.pt")
     assert meta["command"] == "python -m awake_tutorial.runs.rl2 --export data/rl2_meta_policy.pt"
-    assert meta["settings"] == {**RL2Settings().__dict__}
+    assert meta["settings"] == {**RL2Config().__dict__}
     policy = load_rl2()
     # measured (data/rl2_meta_policy.json, 4 seeds x 100 episodes): held-out ~2.9 steps,
     # >= 99.8 % success; here 8 held-out tasks x 25 episodes, one seed: well inside 4.0 / 99 %

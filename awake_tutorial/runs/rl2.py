@@ -23,13 +23,14 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
+from awake_tutorial.config import RL2Config, load_config
 from awake_tutorial.envs import AwakeSteeringVectorEnv
 from awake_tutorial.envs.scoring import steps_failed_as_max
 from awake_tutorial.physics.tasks import Task, sample_tasks
@@ -41,33 +42,6 @@ from awake_tutorial.rl.recurrent import FEATURES, GaussianGRUPolicy, features
 from awake_tutorial.runs.training import INIT, ROLLOUT, MetaBatchTasks, seed_for, torch_threads
 
 KIND = "recurrent meta-policy (RL², GRU, TRPO)"
-
-
-@dataclass(frozen=True)
-class RL2Settings:
-    """What RL² training reads. Units: steps, episodes, nats."""
-
-    iterations: int = 400
-    meta_batch_size: int = 16  # tasks per iteration
-    episodes_per_task: int = 16
-    hidden_size: int = 64
-    init_std: float = 0.5
-    gamma: float = 1.0
-    gae_lambda: float = 0.99
-    max_kl: float = 0.01
-    cg_iters: int = 10
-    cg_damping: float = 1e-3
-    fisher_episodes: int = 64  # episodes the KL Hessian is estimated on
-    max_steps: int = 100
-    seed: int = 0
-    num_threads: int = 1
-
-    def __post_init__(self):
-        for name in ("iterations", "meta_batch_size", "episodes_per_task", "hidden_size", "fisher_episodes"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}.")
-        if not self.max_kl > 0:
-            raise ValueError(f"max_kl must be > 0 (nats), got {self.max_kl!r}.")
 
 
 def rollout(policy: GaussianGRUPolicy, tasks: Sequence[Task], episodes: int, seed: int,
@@ -87,7 +61,7 @@ def rollout(policy: GaussianGRUPolicy, tasks: Sequence[Task], episodes: int, see
     return x, batch
 
 
-def trpo_step(policy: GaussianGRUPolicy, x: torch.Tensor, batch: BatchEpisodes, settings: RL2Settings) -> dict:
+def trpo_step(policy: GaussianGRUPolicy, x: torch.Tensor, batch: BatchEpisodes, settings: RL2Config) -> dict:
     """One TRPO update of ``policy`` on inputs x (N, T, 30) of the episodes in ``batch``."""
     K, T, B = batch.mask.shape
     to_episodes = (lambda a: a.transpose(1, 2).reshape(K * B, T, *a.shape[3:]))
@@ -137,9 +111,11 @@ def _distribution(policy: GaussianGRUPolicy, values: dict, x: torch.Tensor,
     return torch.distributions.Normal(mean, values["log_std"].exp().expand_as(mean), validate_args=False)
 
 
-def train(settings: RL2Settings = RL2Settings(), callback: Callable[[dict], bool | None] | None = None,
+def train(settings: RL2Config | None = None, callback: Callable[[dict], bool | None] | None = None,
           task_source=sample_tasks) -> tuple[GaussianGRUPolicy, list[dict]]:
-    """Meta-train a GaussianGRUPolicy; returns (policy, one record per iteration)."""
+    """Meta-train a GaussianGRUPolicy with ``settings`` (default: the ``rl2`` section of
+    ``configs/awake.yaml``); returns (policy, one record per iteration)."""
+    settings = load_config().rl2 if settings is None else settings
     policy = GaussianGRUPolicy(settings.hidden_size, settings.init_std, seed=seed_for(settings.seed, INIT))
     task_batches = MetaBatchTasks(task_source, settings.meta_batch_size, settings.seed)
     records, start = [], time.perf_counter()
@@ -168,12 +144,15 @@ def main(argv: Sequence[str] | None = None) -> Path:
 
     parser = argparse.ArgumentParser(description="Meta-train the recurrent RL² policy and export it.")
     parser.add_argument("--export", default=None, help="policy file to write (+ .json)")
-    parser.add_argument("--iterations", type=int, default=RL2Settings.iterations)
-    parser.add_argument("--seed", type=int, default=RL2Settings.seed)
-    parser.add_argument("--threads", type=int, default=RL2Settings.num_threads, help="torch threads")
+    parser.add_argument("--config", default=None, help="config file whose rl2 section is read (default awake.yaml)")
+    parser.add_argument("--iterations", type=int, default=None, help="default: the config's rl2.iterations")
+    parser.add_argument("--seed", type=int, default=None, help="default: the config's rl2.seed")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the config's)")
     args = parser.parse_args(argv)
     args.export = args.export or f"data/{SHIPPED_FILE}"
-    settings = RL2Settings(iterations=args.iterations, seed=args.seed, num_threads=args.threads)
+    given = {"iterations": args.iterations, "seed": args.seed, "num_threads": args.threads}
+    settings = load_config(args.config, rl2={k: v for k, v in given.items() if v is not None}).rl2
+    defaults = RL2Config()
 
     def report(record):
         if record["iteration"] % 25 == 0 or record["iteration"] + 1 == settings.iterations:
@@ -182,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
 
     policy, records = train(settings, callback=report)
     command = "python -m awake_tutorial.runs.rl2" + "".join(
-        f" --{k} {v}" for k, v in (("iterations", args.iterations), ("seed", args.seed)) if v != getattr(RL2Settings, k))
+        f" --{k} {getattr(settings, k)}" for k in ("iterations", "seed") if getattr(settings, k) != getattr(defaults, k))
     path = save_rl2(policy, args.export, {
         "kind": KIND, "settings": asdict(settings), "iterations": len(records),
         "wall_time_s": round(records[-1]["wall_time"], 1),
