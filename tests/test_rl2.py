@@ -115,3 +115,28 @@ def test_shipped_rl2_policy_metadata_and_quality():
     # >= 99.8 % success; here 8 held-out tasks x 25 episodes, one seed: well inside 4.0 / 99 %
     summary = summary_of(score_rl2(policy, heldout_tasks()[:8], "held-out", episodes=25, seeds=(0,)))
     assert summary["steps"] < 4.0 and summary["success"] >= 0.99, summary
+
+
+def test_rl2_is_a_registered_learner_meta_train_runs_and_its_folder_reloads(tmp_path):
+    """learner: rl2-trpo in the config is all it takes: meta_train builds the GRU policy, samples
+    through the course's sampler (the policy hands it its recurrent actor) and saves a policy file
+    that load_policy rebuilds as a GaussianGRUPolicy without being told."""
+    from awake_tutorial.config import load_config
+    from awake_tutorial.runs.folders import POLICY_FILE
+    from awake_tutorial.runs.policy_files import load_policy
+    from awake_tutorial.runs.training import adapt, meta_train
+
+    tasks = load_evaluation_tasks()
+    source = lambda n, seed: [tasks[i % len(tasks)] for i in range(seed % 5, seed % 5 + n)]  # noqa: E731
+    config = load_config(learner="rl2-trpo", num_batches=2, meta_batch_size=2, fast_batch_size=4, max_steps=15,
+                         rl2={"hidden_size": 8, "fisher_episodes": 4, "cg_iters": 3})
+    result = meta_train(config, run_dir=tmp_path / "run", task_source=source)
+    assert isinstance(result.policy, GaussianGRUPolicy) and result.policy.hidden_size == 8
+    assert len(result.records) == 2 and all(r["kl"] <= 0.01 * 1.5 + 1e-9 for r in result.records)
+    loaded = load_policy(tmp_path / "run" / POLICY_FILE, config=config)
+    assert isinstance(loaded, GaussianGRUPolicy)
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in result.policy.state_dict().items())
+    again = meta_train(config, task_source=source)  # seeded: the same run again
+    assert all(torch.equal(v, again.policy.state_dict()[k]) for k, v in result.policy.state_dict().items())
+    with pytest.raises(ValueError, match="hidden state"):
+        adapt(result.policy, tasks[:1], 1, config)

@@ -21,7 +21,6 @@ learns within the episode, at 0 machine steps spent before it.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -36,8 +35,7 @@ from awake_tutorial.envs.scoring import steps_failed_as_max
 from awake_tutorial.physics.tasks import Task, sample_tasks
 from awake_tutorial.rl.baseline import LinearFeatureBaseline
 from awake_tutorial.rl.episodes import BatchEpisodes
-from awake_tutorial.rl.metalearners.trpo import (conjugate_gradient, flatten, gradient, hessian_vector_product,
-                                                 kl_divergence, line_search, unflatten)
+from awake_tutorial.rl.metalearners.rl2_trpo import trpo_step
 from awake_tutorial.rl.recurrent import FEATURES, GaussianGRUPolicy, features
 from awake_tutorial.runs.training import INIT, ROLLOUT, MetaBatchTasks, seed_for, torch_threads
 
@@ -61,56 +59,6 @@ def rollout(policy: GaussianGRUPolicy, tasks: Sequence[Task], episodes: int, see
     return x, batch
 
 
-def trpo_step(policy: GaussianGRUPolicy, x: torch.Tensor, batch: BatchEpisodes, settings: RL2Config) -> dict:
-    """One TRPO update of ``policy`` on inputs x (N, T, 30) of the episodes in ``batch``."""
-    K, T, B = batch.mask.shape
-    to_episodes = (lambda a: a.transpose(1, 2).reshape(K * B, T, *a.shape[3:]))
-    actions, mask, adv = to_episodes(batch.actions), to_episodes(batch.mask), to_episodes(batch.advantages)
-    params = dict(policy.named_parameters())
-    lengths = mask.sum(1)
-    with torch.no_grad():
-        old = policy.distribution(x, lengths)
-    old_log_prob = old.log_prob(actions).sum(-1)
-
-    def evaluate_at(values, rows=slice(None)):
-        pi = _distribution(policy, values, x[rows], lengths[rows])
-        old_rows = torch.distributions.Normal(old.loc[rows], old.scale[rows], validate_args=False)
-        w = mask[rows] / mask[rows].sum()
-        ratio = torch.exp(pi.log_prob(actions[rows]).sum(-1) - old_log_prob[rows])
-        return -(ratio * adv[rows] * w).sum(), (kl_divergence(old_rows, pi) * w).sum()
-
-    loss, _ = evaluate_at(params)
-    grad = flatten(gradient(loss, params.values()))
-    rows = torch.randperm(K * B, generator=torch.Generator().manual_seed(0))[:settings.fisher_episodes]
-    _, kl = evaluate_at(params, rows)
-    fvp = hessian_vector_product(kl, params, settings.cg_damping)
-    direction, _, _ = conjugate_gradient(fvp, grad, settings.cg_iters)
-    shs = 0.5 * torch.dot(direction, fvp(direction)).item()
-    old_flat = flatten(params).detach()
-    if not (math.isfinite(shs) and shs > 0):
-        return {"accepted": False, "kl": 0.0}
-
-    def trial(flat):
-        with torch.no_grad():
-            new_loss, new_kl = evaluate_at(unflatten(flat, params))
-        return new_loss.item(), new_kl.item()
-
-    result = line_search(trial, old_flat, direction * math.sqrt(settings.max_kl / shs), loss.item(),
-                         settings.max_kl, 15, 0.6)
-    with torch.no_grad():
-        for name, value in unflatten(result.params, params).items():
-            params[name].copy_(value)
-    return {"accepted": result.accepted, "kl": result.kl}
-
-
-def _distribution(policy: GaussianGRUPolicy, values: dict, x: torch.Tensor,
-                  lengths: torch.Tensor) -> torch.distributions.Normal:
-    """pi for inputs x (N, T, 30) of episodes of ``lengths`` steps at parameter ``values``
-    (a dict by the policy's parameter names)."""
-    mean = torch.func.functional_call(policy, values, (x, lengths))
-    return torch.distributions.Normal(mean, values["log_std"].exp().expand_as(mean), validate_args=False)
-
-
 def train(settings: RL2Config | None = None, callback: Callable[[dict], bool | None] | None = None,
           task_source=sample_tasks) -> tuple[GaussianGRUPolicy, list[dict]]:
     """Meta-train a GaussianGRUPolicy with ``settings`` (default: the ``rl2`` section of
@@ -124,8 +72,8 @@ def train(settings: RL2Config | None = None, callback: Callable[[dict], bool | N
             tasks = task_batches.tasks(it)
             x, batch = rollout(policy, tasks, settings.episodes_per_task, seed_for(settings.seed, ROLLOUT, it),
                                settings.max_steps)
-            baseline = LinearFeatureBaseline(FEATURES).fit(batch, settings.gamma)
-            batch.compute_advantages(baseline.predict(batch), settings.gamma, settings.gae_lambda)
+            batch.compute_advantages(LinearFeatureBaseline(FEATURES).fit(batch, settings.gamma).predict(batch),
+                                     settings.gamma, settings.gae_lambda)
             log = trpo_step(policy, x, batch, settings)
             lengths, success = batch.lengths, batch.success
             record = {"iteration": it, "length": float(lengths.mean()), "success": float(success.float().mean()),

@@ -86,11 +86,9 @@ def torch_threads(num_threads: int):
 
 
 def new_policy(config: Config, seed: int) -> GaussianMLPPolicy:
-    """A randomly initialised policy of the configured architecture (if the config's learner
-    learns inner step sizes, Meta-SGD: every one starts at ``fast_lr``)."""
-    policy = GaussianMLPPolicy(hidden_sizes=config.hidden_sizes, nonlinearity=config.nonlinearity,
-                               init_std=config.init_std, seed=seed_for(seed, INIT))
-    return policy.set_step_sizes(np.log(config.fast_lr) if learner_class(config.learner).LEARNS_STEP_SIZES else None)
+    """A randomly initialised policy of the config's learner (its ``new_policy``: the configured
+    architecture; with Meta-SGD every inner step size starts at ``fast_lr``; RL²: the GRU of ``rl2``)."""
+    return learner_class(config.learner).new_policy(config, seed_for(seed, INIT))
 
 
 def new_sampler(config: Config, bpm_noise: float = 0.0) -> MultiTaskSampler:
@@ -236,6 +234,9 @@ def adapt(policy: GaussianMLPPolicy | None, tasks: Sequence[Task], num_batches: 
     if not tasks:
         raise ValueError("tasks is empty; pass at least one Task.")
     policy = new_policy(config, seed) if policy is None else policy
+    if not hasattr(policy, "step_sizes"):
+        raise ValueError(f"adapt() takes inner gradient steps; a {type(policy).__name__} adapts in its hidden "
+                         "state (RL²): evaluate it on the tasks directly (envs.evaluate(policy.actor(), tasks)).")
     if run_dir is not None:
         folders.prepare_run_dir(run_dir, config, "adapt", overwrite=overwrite)
     # sampler: where the episodes come from; default the in-process simulation (another

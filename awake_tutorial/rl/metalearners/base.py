@@ -11,8 +11,9 @@ A meta-learner is a class built as ``Learner(policy, config, engine)`` (``config
     deployed(params) -> params              the adapted parameters as the outer loss scores them
     step(train_episodes, valid_episodes, adapted) -> log   the outer (meta-)update
 
-and inherits :meth:`MetaLearner.meta_batch`, which runs one meta-batch with them. A learner that
-adapts differently (e.g. in a recurrent state) overrides ``meta_batch`` itself.
+and inherits :meth:`MetaLearner.meta_batch`, which runs one meta-batch with them, and
+``new_policy(config, seed)``, the policy it trains. A learner that adapts differently provides
+just ``new_policy`` and ``meta_batch`` (RL², :mod:`.rl2_trpo`: in its recurrent state).
 
 :class:`InnerLoop` is the adaptation alone (``runs.training.adapt``, after meta-training): the
 same inner step, with the step sizes the policy carries (learned by Meta-SGD) or ``fast_lr``.
@@ -21,6 +22,7 @@ same inner step, with the step sizes the policy carries (learned by Meta-SGD) or
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass
 from typing import Mapping
@@ -31,7 +33,7 @@ from awake_tutorial.rl.baseline import add_advantages
 from awake_tutorial.rl.episodes import BatchEpisodes
 from awake_tutorial.rl.metalearners.inner_bound import bound_step
 from awake_tutorial.rl.metalearners.reinforce import StepSizes, inner_step
-from awake_tutorial.rl.policies import stack_params
+from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
 
 
 class Stopwatch:
@@ -103,6 +105,14 @@ class MetaLearner(InnerLoop):
 
     LABEL = "meta-learner"  # how tables and metadata name it, e.g. "MAML-TRPO"
     LEARNS_STEP_SIZES = False  # True: the policy carries learned inner step sizes (Meta-SGD)
+
+    @classmethod
+    def new_policy(cls, config, seed: int) -> GaussianMLPPolicy:
+        """A fresh policy of the config's architecture, weights from ``seed`` (if the learner learns
+        inner step sizes, Meta-SGD: every one starts at ``fast_lr``)."""
+        policy = GaussianMLPPolicy(hidden_sizes=config.hidden_sizes, nonlinearity=config.nonlinearity,
+                                   init_std=config.init_std, seed=seed)
+        return policy.set_step_sizes(math.log(config.fast_lr) if cls.LEARNS_STEP_SIZES else None)
 
     def deployed(self, adapted: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
