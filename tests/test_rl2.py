@@ -136,6 +136,9 @@ def test_rl2_is_a_registered_learner_meta_train_runs_and_its_folder_reloads(tmp_
     loaded = load_policy(tmp_path / "run" / POLICY_FILE, config=config)
     assert isinstance(loaded, GaussianGRUPolicy)
     assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in result.policy.state_dict().items())
+    pretrained.export_meta_policy(result.policy, config, tmp_path / "rl2.pt", 2, 1.0)  # as `meta-train --export`
+    assert isinstance(pretrained.load_pretrained(tmp_path / "rl2.pt"), GaussianGRUPolicy)
+    assert json.loads((tmp_path / "rl2.json").read_text())["kind"] == "meta-policy (RL²-TRPO)"
     again = meta_train(config, task_source=source)  # seeded: the same run again
     assert all(torch.equal(v, again.policy.state_dict()[k]) for k, v in result.policy.state_dict().items())
     with pytest.raises(ValueError, match="hidden state"):
