@@ -1,4 +1,4 @@
-"""Meta-training (MAML-TRPO) and adaptation loops, with callbacks and run folders.
+"""Meta-training (the config's learner, e.g. MAML-TRPO) and adaptation loops, with callbacks and run folders.
 
 ``meta_train(config)`` learns a meta-policy; ``adapt(policy, tasks, num_batches, config)``
 runs the inner loop alone (e.g. from the meta-policy, or from a random one) on given tasks.
@@ -156,7 +156,7 @@ def _record(batch: int, config: Config, before: BatchEpisodes, after: BatchEpiso
 def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | None] | None = None,
                resume: bool = False, overwrite: bool = False,
                task_source: TaskSource | None = None) -> MetaTrainResult:
-    """Meta-train a policy with MAML-TRPO for ``config.num_batches`` meta-batches.
+    """Meta-train a policy with the config's ``learner`` (rl/metalearners/registry.py) for ``config.num_batches`` meta-batches.
 
     Args:
         config: validated settings (``awake_tutorial.config.load_config``).
