@@ -156,7 +156,8 @@ def _record(batch: int, config: Config, before: BatchEpisodes, after: BatchEpiso
 def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | None] | None = None,
                resume: bool = False, overwrite: bool = False,
                task_source: TaskSource | None = None) -> MetaTrainResult:
-    """Meta-train a policy with the config's ``learner`` (rl/metalearners/registry.py) for ``config.num_batches`` meta-batches.
+    """Meta-train a policy with the config's ``learner`` (rl/metalearners/registry.py) for
+    ``config.num_batches`` meta-batches.
 
     Args:
         config: validated settings (``awake_tutorial.config.load_config``).
