@@ -213,7 +213,8 @@ class Config:
     RULES = {
         "gamma": FRACTION, "gae_lambda": FRACTION, "hidden_sizes": IntList(),
         "nonlinearity": Choice(NONLINEARITY_NAMES), "init_std": POSITIVE, "first_order": BOOL,
-        "fast_batch_size": Int(1), "num_steps": Int(1), "fast_lr": POSITIVE, "learner": Name(), "inner_weighting": Choice(("mean", "sum")),
+        "fast_batch_size": Int(1), "num_steps": Int(1), "fast_lr": POSITIVE, "learner": Name(),
+        "inner_weighting": Choice(("mean", "sum")),
         "inner_max_kl": Real(0), "stable_adaptation": BOOL,
         "num_batches": Int(1),
         "meta_batch_size": Int(1), "max_kl": POSITIVE, "cg_iters": Int(1), "cg_damping": Real(0),

@@ -14,5 +14,6 @@ from awake_tutorial.rl.metalearners.meta_sgd import MetaSGDTRPO
 from awake_tutorial.rl.metalearners.base import InnerLoop, MetaLearner, Stopwatch
 from awake_tutorial.rl.metalearners.registry import LEARNERS, learner_class
 
-__all__ = ["MAMLTRPO", "MetaSGDTRPO", "InnerLoop", "MetaLearner", "Stopwatch", "LEARNERS", "learner_class", "inner_loop", "inner_loss", "inner_step", "policy_gradient",
+__all__ = ["MAMLTRPO", "MetaSGDTRPO", "InnerLoop", "MetaLearner", "Stopwatch", "LEARNERS", "learner_class",
+           "inner_loop", "inner_loss", "inner_step", "policy_gradient",
            "conjugate_gradient", "kl_divergence", "line_search"]
