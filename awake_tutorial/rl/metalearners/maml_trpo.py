@@ -69,8 +69,8 @@ from awake_tutorial.rl.policies import stack_params
 FISHER_PRODUCTS = ("auto", "analytic", "double_backward")
 # the learner's settings, as named in the config (MAMLTRPO reads them from the config it is given)
 SETTINGS = ("gamma", "gae_lambda", "fast_lr", "num_steps", "first_order", "max_kl", "cg_iters", "cg_damping",
-            "cg_residual_tol", "ls_max_steps", "ls_backtrack_ratio", "fisher_product", "fisher_max_samples", "adapted_std",
-            "inner_weighting", "zero_shot_weight", "inner_max_kl")
+            "cg_residual_tol", "ls_max_steps", "ls_backtrack_ratio", "fisher_product", "fisher_max_samples",
+            "adapted_std", "inner_weighting", "zero_shot_weight", "inner_max_kl")
 
 
 def detach_distribution(pi: Normal) -> Normal:
