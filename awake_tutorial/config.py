@@ -75,8 +75,17 @@ def migrate(data: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
+class Section:
+    """A group of config keys checked on construction: ``RULES`` maps each key to its rule."""
+
+    RULES: Mapping[str, Any] = {}
+
+    def __post_init__(self):
+        _validate(self, self.RULES)
+
+
 @dataclass(frozen=True)
-class PPOConfig:
+class PPOConfig(Section):
     """stable-baselines3 PPO settings for the single-task comparison (SB3 defaults)."""
 
     total_timesteps: int = 50_000
@@ -94,12 +103,9 @@ class PPOConfig:
              "n_epochs": Int(1), "gamma": FRACTION, "gae_lambda": FRACTION,
              "clip_range": POSITIVE, "ent_coef": Real(0), "seed": Int(0)}
 
-    def __post_init__(self):
-        _validate(self, self.RULES)
-
 
 @dataclass(frozen=True)
-class RL2Config:
+class RL2Config(Section):
     """What RL² training reads (``runs/rl2.py``, the recurrent GaussianGRUPolicy). Units: steps, episodes, nats."""
 
     iterations: int = 400
@@ -122,12 +128,9 @@ class RL2Config:
              "cg_damping": Real(0), "fisher_episodes": Int(1), "max_steps": Int(1), "seed": Int(0),
              "num_threads": Int(0)}
 
-    def __post_init__(self):
-        _validate(self, self.RULES)
-
 
 @dataclass(frozen=True)
-class TaskDistributionConfig:
+class TaskDistributionConfig(Section):
     """The keys of a task distribution; what they mean: ``physics.tasks.TaskDistribution``."""
 
     scale_low: float = 0.75  # each knob scaled by U(scale_low, scale_high)
@@ -146,7 +149,7 @@ class TaskDistributionConfig:
              "calibration_error": Real(0, 1, high_open=True), "bpm_noise": Real(0)}
 
     def __post_init__(self):
-        _validate(self, self.RULES)
+        super().__post_init__()
         if self.scale_low > self.scale_high:
             raise ValueError(f"config keys scale_low={self.scale_low} > scale_high={self.scale_high}; swap them.")
 
