@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -19,6 +18,7 @@ from typing import Any, Mapping
 import yaml
 
 from awake_tutorial.atomic import write_text_atomic
+from awake_tutorial.config_rules import BOOL, FRACTION, POSITIVE, Choice, Int, IntList, Name, Names, Real, ScaleRange
 from awake_tutorial.paths import PACKAGE_DIR
 
 DEFAULT_CONFIG_FILE = PACKAGE_DIR / "configs" / "awake.yaml"  # the course's method (Meta-SGD)
@@ -27,115 +27,6 @@ REFERENCE_CONFIG_FILE = PACKAGE_DIR / "configs" / "reference.yaml"  # the refere
 # choices of config keys that the layers below share, defined once here (the foundation)
 PLANES = ("horizontal", "vertical")  # the transverse planes: envs.steering, machine.line
 NONLINEARITY_NAMES = ("tanh", "relu")  # the policy's hidden layers (their functions: rl.policies.NONLINEARITIES)
-
-
-# --- rules: each checks one value and returns it normalised, or raises ValueError --------
-
-
-def _number(key, value, kind):
-    """``value`` as int/float; accepts numeric strings (YAML reads 1e-3 as a string)."""
-    if isinstance(value, bool):
-        raise ValueError(f"config key '{key}': got {value!r} (bool), expected {kind}.")
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise ValueError(f"config key '{key}': got {value!r} (str), expected {kind}.") from None
-    if not isinstance(value, (int, float)):
-        raise ValueError(f"config key '{key}': got {value!r} ({type(value).__name__}), expected {kind}.")
-    return value
-
-
-@dataclass(frozen=True)
-class Real:
-    """A float in [low, high] (open ends if low_open / high_open)."""
-
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-
-    def describe(self) -> str:
-        parts = []
-        if self.low is not None:
-            parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
-        if self.high is not None:
-            parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
-        return "a number " + " and ".join(parts) if parts else "a number"
-
-    def check(self, key, value):
-        value = float(_number(key, value, self.describe()))
-        ok = math.isfinite(value)
-        if self.low is not None:
-            ok &= value > self.low if self.low_open else value >= self.low
-        if self.high is not None:
-            ok &= value < self.high if self.high_open else value <= self.high
-        if not ok:
-            raise ValueError(f"config key '{key}': got {value!r}, allowed: {self.describe()}.")
-        return value
-
-
-@dataclass(frozen=True)
-class Int:
-    """An integer >= low."""
-
-    low: int = 0
-
-    def describe(self) -> str:
-        return f"an integer >= {self.low}"
-
-    def check(self, key, value):
-        number = _number(key, value, self.describe())
-        if isinstance(number, float) and not number.is_integer():
-            raise ValueError(f"config key '{key}': got {value!r}, allowed: {self.describe()}.")
-        if int(number) < self.low:
-            raise ValueError(f"config key '{key}': got {value!r}, allowed: {self.describe()}.")
-        return int(number)
-
-
-@dataclass(frozen=True)
-class Choice:
-    options: tuple
-
-    def describe(self) -> str:
-        return f"one of {list(self.options)}"
-
-    def check(self, key, value):
-        if value not in self.options or isinstance(value, bool) != isinstance(self.options[0], bool):
-            raise ValueError(f"config key '{key}': got {value!r}, allowed: {self.describe()}.")
-        return value
-
-
-class IntList:
-    """A non-empty list of integers >= 1 (layer widths); stored as a tuple."""
-
-    def describe(self) -> str:
-        return "a non-empty list of integers >= 1, e.g. [64, 64]"
-
-    def check(self, key, value):
-        if not isinstance(value, (list, tuple)) or not value:
-            raise ValueError(f"config key '{key}': got {value!r}, allowed: {self.describe()}.")
-        return tuple(Int(1).check(f"{key}[{i}]", v) for i, v in enumerate(value))
-
-
-class ScaleRange:
-    """[low, high] with 0 < low <= high (knob scale factors); stored as a tuple."""
-
-    def describe(self) -> str:
-        return "a list [low, high] of numbers with 0 < low <= high, e.g. [0.75, 1.25]"
-
-    def check(self, key, value):
-        if not isinstance(value, (list, tuple)) or len(value) != 2:
-            raise ValueError(f"config key '{key}': got {value!r}, allowed: {self.describe()}.")
-        low, high = (Real(0, low_open=True).check(f"{key}[{i}]", v) for i, v in enumerate(value))
-        if low > high:
-            raise ValueError(f"config key '{key}': got {value!r}, allowed: {self.describe()}.")
-        return (low, high)
-
-
-BOOL = Choice((True, False))
-POSITIVE = Real(0, low_open=True)
-FRACTION = Real(0, 1)
 
 
 def _validate(instance, rules: Mapping[str, Any]) -> None:
@@ -162,10 +53,39 @@ def _from_mapping(cls, data: Mapping[str, Any], section: str = ""):
 # --- the configs ---------------------------------------------------------------------------
 
 REMOVED_KEYS = {"device": "the course runs on the CPU, and nothing read this key"}  # in older run folders
+# keys of older run folders' config.yaml and data/*.json, read as their successors: old key -> (new key, {old: new})
+RENAMED_KEYS = {"meta_sgd": ("learner", {True: "meta-sgd-trpo", False: "maml-trpo"})}
+
+
+def migrate(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with the keys of :data:`RENAMED_KEYS` replaced by their successors
+    (``meta_sgd: true`` -> ``learner: meta-sgd-trpo``, ``false`` -> ``maml-trpo``)."""
+    data = dict(data)
+    for old, (new, values) in RENAMED_KEYS.items():
+        if old not in data:
+            continue
+        if new in data:
+            raise ValueError(f"config keys '{old}' and '{new}' both given; '{old}' is the old name of "
+                             f"'{new}': delete the '{old}' line.")
+        value = data.pop(old)
+        if value not in values or not isinstance(value, bool):
+            raise ValueError(f"config key '{old}' (now '{new}'): got {value!r}, allowed: one of "
+                             f"{list(values)}; better, write '{new}:' instead.")
+        data[new] = values[value]
+    return data
+
+
+class Section:
+    """A group of config keys checked on construction: ``RULES`` maps each key to its rule."""
+
+    RULES: Mapping[str, Any] = {}
+
+    def __post_init__(self):
+        _validate(self, self.RULES)
 
 
 @dataclass(frozen=True)
-class PPOConfig:
+class PPOConfig(Section):
     """stable-baselines3 PPO settings for the single-task comparison (SB3 defaults)."""
 
     total_timesteps: int = 50_000
@@ -183,21 +103,34 @@ class PPOConfig:
              "n_epochs": Int(1), "gamma": FRACTION, "gae_lambda": FRACTION,
              "clip_range": POSITIVE, "ent_coef": Real(0), "seed": Int(0)}
 
-    def __post_init__(self):
-        _validate(self, self.RULES)
 
+@dataclass(frozen=True)
+class RL2Config(Section):
+    """What RL² training reads (``runs/rl2.py``, the recurrent GaussianGRUPolicy). Units: steps, episodes, nats."""
 
-class Names:
-    """A list of names (strings), stored as a tuple; [] = all."""
+    iterations: int = 400
+    meta_batch_size: int = 16  # tasks per iteration
+    episodes_per_task: int = 16
+    hidden_size: int = 64
+    init_std: float = 0.5
+    gamma: float = 1.0
+    gae_lambda: float = 0.99
+    max_kl: float = 0.01
+    cg_iters: int = 10
+    cg_damping: float = 1e-3
+    fisher_episodes: int = 64  # episodes the KL Hessian is estimated on
+    max_steps: int = 100
+    seed: int = 0
+    num_threads: int = 1
 
-    def check(self, key, value):
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise ValueError(f"config key '{key}': got {value!r}, allowed: a list of names, e.g. [kqd430031].")
-        return tuple(value)
+    RULES = {"iterations": Int(1), "meta_batch_size": Int(1), "episodes_per_task": Int(1), "hidden_size": Int(1),
+             "init_std": POSITIVE, "gamma": FRACTION, "gae_lambda": FRACTION, "max_kl": POSITIVE, "cg_iters": Int(1),
+             "cg_damping": Real(0), "fisher_episodes": Int(1), "max_steps": Int(1), "seed": Int(0),
+             "num_threads": Int(0)}
 
 
 @dataclass(frozen=True)
-class TaskDistributionConfig:
+class TaskDistributionConfig(Section):
     """The keys of a task distribution; what they mean: ``physics.tasks.TaskDistribution``."""
 
     scale_low: float = 0.75  # each knob scaled by U(scale_low, scale_high)
@@ -216,7 +149,7 @@ class TaskDistributionConfig:
              "calibration_error": Real(0, 1, high_open=True), "bpm_noise": Real(0)}
 
     def __post_init__(self):
-        _validate(self, self.RULES)
+        super().__post_init__()
         if self.scale_low > self.scale_high:
             raise ValueError(f"config keys scale_low={self.scale_low} > scale_high={self.scale_high}; swap them.")
 
@@ -246,7 +179,8 @@ class Config:
     fast_batch_size: int = 16  # episodes per task and inner step
     num_steps: int = 1  # inner steps
     fast_lr: float = 0.01  # inner step size (Meta-SGD: the initial one)
-    meta_sgd: bool = True  # learn one inner step size per parameter tensor (Meta-SGD)
+    learner: str = "meta-sgd-trpo"  # the meta-learner, by name (rl/metalearners/registry.py); Meta-SGD learns
+    # one inner step size per parameter tensor
     inner_weighting: str = "sum"  # inner REINFORCE loss: "mean" or "sum" over each episode's steps
     inner_max_kl: float = 3.0  # > 0: trust region (nats) on each inner step, rl/metalearners/inner_bound.py
     stable_adaptation: bool = True  # adapt(): backtrack a step that would make the loop overshoot (runs/stability.py)
@@ -274,6 +208,7 @@ class Config:
     seed: int = 0
     num_threads: int = 1  # torch threads; 1 is robust on shared CPUs (0 = leave as is)
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    rl2: RL2Config = field(default_factory=RL2Config)  # the recurrent meta-learner (runs/rl2.py)
     # tasks: meta-training, held-out and comparison tasks; the out-of-distribution test set
     task_distribution: TaskDistributionConfig = field(default_factory=TaskDistributionConfig)
     ood_tasks: TaskDistributionConfig = field(default_factory=lambda: TaskDistributionConfig(**OOD_TASKS))
@@ -281,7 +216,8 @@ class Config:
     RULES = {
         "gamma": FRACTION, "gae_lambda": FRACTION, "hidden_sizes": IntList(),
         "nonlinearity": Choice(NONLINEARITY_NAMES), "init_std": POSITIVE, "first_order": BOOL,
-        "fast_batch_size": Int(1), "num_steps": Int(1), "fast_lr": POSITIVE, "meta_sgd": BOOL, "inner_weighting": Choice(("mean", "sum")),
+        "fast_batch_size": Int(1), "num_steps": Int(1), "fast_lr": POSITIVE, "learner": Name(),
+        "inner_weighting": Choice(("mean", "sum")),
         "inner_max_kl": Real(0), "stable_adaptation": BOOL,
         "num_batches": Int(1),
         "meta_batch_size": Int(1), "max_kl": POSITIVE, "cg_iters": Int(1), "cg_damping": Real(0),
@@ -295,12 +231,13 @@ class Config:
 
     def __post_init__(self):
         _validate(self, self.RULES)
-        ppo = self.ppo
-        if isinstance(ppo, Mapping):
-            ppo = _from_mapping(PPOConfig, ppo, section="ppo.")
-        if not isinstance(ppo, PPOConfig):
-            raise ValueError(f"config key 'ppo': got {ppo!r}, allowed: a mapping of PPO settings.")
-        object.__setattr__(self, "ppo", ppo)
+        for key, cls, what in (("ppo", PPOConfig, "PPO"), ("rl2", RL2Config, "RL²")):
+            section = getattr(self, key)
+            if isinstance(section, Mapping):
+                section = _from_mapping(cls, section, section=f"{key}.")
+            if not isinstance(section, cls):
+                raise ValueError(f"config key '{key}': got {section!r}, allowed: a mapping of {what} settings.")
+            object.__setattr__(self, key, section)
         for key, defaults in (("task_distribution", {}), ("ood_tasks", OOD_TASKS)):
             section = getattr(self, key)
             if isinstance(section, Mapping):
@@ -317,8 +254,8 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Config":
-        """Validated Config from a plain mapping (as read from YAML)."""
-        return _from_mapping(cls, data)
+        """Validated Config from a plain mapping (as read from YAML; old keys migrated, :func:`migrate`)."""
+        return _from_mapping(cls, migrate(data) if isinstance(data, Mapping) else data)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (lists, no tuples) for YAML/JSON."""
@@ -333,7 +270,7 @@ class Config:
 def load_config(path=None, **overrides) -> Config:
     """Read a YAML config (default ``configs/awake.yaml``), apply ``overrides``, validate.
 
-    ``ppo`` may be overridden with a partial mapping: ``load_config(ppo={"seed": 1})``.
+    ``ppo`` and ``rl2`` may be overridden with a partial mapping: ``load_config(ppo={"seed": 1})``.
     """
     path = DEFAULT_CONFIG_FILE if path is None else Path(path)
     if not path.exists():
@@ -342,9 +279,10 @@ def load_config(path=None, **overrides) -> Config:
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, Mapping):
         raise ValueError(f"config file {path} must hold a mapping of key: value, got {type(data).__name__}.")
-    data = dict(data)
-    if isinstance(overrides.get("ppo"), Mapping):
-        overrides["ppo"] = {**dict(data.get("ppo") or {}), **overrides["ppo"]}
+    data, overrides = migrate(data), migrate(overrides)
+    for section in ("ppo", "rl2"):
+        if isinstance(overrides.get(section), Mapping):
+            overrides[section] = {**dict(data.get(section) or {}), **overrides[section]}
     data.update(overrides)
     return Config.from_dict(data)
 

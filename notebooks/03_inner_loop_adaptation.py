@@ -56,6 +56,7 @@ from awake_tutorial.controllers import InverseResponsePolicy
 from awake_tutorial.envs import evaluate, per_task
 from awake_tutorial.physics.tasks import load_evaluation_tasks
 from awake_tutorial.quick import budget, mode_banner
+from awake_tutorial.rl.baseline import add_advantages
 from awake_tutorial.rl.metalearners import reinforce
 from awake_tutorial.runs import training
 from awake_tutorial.ui import plotting, plotting_compare
@@ -192,7 +193,7 @@ Code(inspect.getsource(reinforce.inner_loss) + "\n\n" + inspect.getsource(reinfo
 # advantages, take one `inner_step`:
 
 # %%
-Code(inspect.getsource(training.add_advantages), language="python")
+Code(inspect.getsource(add_advantages), language="python")
 
 # %% [markdown]
 # ### Exercise 1 (graded, a derivation): the score of a Gaussian policy

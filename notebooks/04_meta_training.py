@@ -58,7 +58,7 @@ from awake_tutorial import exercises
 from awake_tutorial.config import load_config
 from awake_tutorial.paths import REPO_DIR
 from awake_tutorial.quick import budget, mode_banner
-from awake_tutorial.runs import training
+from awake_tutorial.rl.metalearners import MetaLearner
 from awake_tutorial.runs.pretrained import load_pretrained
 from awake_tutorial.runs.training import meta_train
 from awake_tutorial.ui import plotting
@@ -169,7 +169,7 @@ print(mode_banner())
 # The code: `awake_tutorial/rl/metalearners/trpo.py` (conjugate gradient, line search) and
 # `awake_tutorial/rl/metalearners/maml_trpo.py` (the meta-objective and the step).
 #
-# ### Algorithm: one MAML-TRPO meta-batch (`training.meta_batch`)
+# ### Algorithm: one MAML-TRPO meta-batch (`MetaLearner.meta_batch`)
 #
 # ```text
 # input: meta-parameters theta (Meta-SGD: with the log step sizes), settings of awake.yaml
@@ -199,12 +199,14 @@ print(mode_banner())
 #
 # (The loss is minimised, so the code steps along $-x$; "improves" means a lower $L$.)
 #
-# The same meta-batch in the course's code: the learner (`MAMLTRPO`, or `MetaSGDTRPO`)
-# owns the inner loop (`num_steps`, the step sizes, `adapt_step`) and the TRPO step; the
-# sampler's `streams` carry each task's random numbers from one round to the next.
+# The same meta-batch in the course's code, a method of every learner
+# (`awake_tutorial/rl/metalearners/base.py`): the learner (`MAMLTRPO`, or `MetaSGDTRPO`; the
+# config's `learner` key picks it) owns the inner loop (`num_steps`, the step sizes,
+# `adapt_step`) and the TRPO step (`step`); the sampler's `streams` carry each task's random
+# numbers from one round to the next. `runs/training.py` only seeds the streams and keeps the record.
 
 # %%
-Code(inspect.getsource(training.meta_batch), language="python")
+Code(inspect.getsource(MetaLearner.meta_batch), language="python")
 
 # %% [markdown]
 #
@@ -299,7 +301,7 @@ for name, alpha in load_pretrained("meta").step_sizes(fast_lr).items():
 
 # %%
 config = load_config(num_batches=budget(500, 20))
-for key in ("num_batches", "meta_batch_size", "fast_batch_size", "num_steps", "fast_lr", "meta_sgd",
+for key in ("num_batches", "meta_batch_size", "fast_batch_size", "num_steps", "fast_lr", "learner",
             "inner_weighting", "adapted_std", "zero_shot_weight",
             "first_order", "max_kl", "cg_iters", "cg_damping", "ls_backtrack_ratio"):
     print(f"{key:20s} {getattr(config, key)}")

@@ -1,6 +1,6 @@
 """The layers of the package, checked on its import graph (every import, also inside functions).
 
-    awake_tutorial/          atomic, paths, quick, config, episode_loop: the foundation, imports no layer
+    awake_tutorial/          atomic, paths, quick, config (+ config_rules), episode_loop: the foundation, imports no layer
     physics/                 optics, tasks
     envs/                    the steering envs, their rollout engine and the score
     controllers/, machine/   classical controllers; the simulated line served over EPICS
@@ -53,7 +53,7 @@ def in_layer(name: str, *prefixes: str) -> bool:
 
 
 LAYERS = {"physics": 1, "envs": 2, "controllers": 3, "machine": 3, "rl": 3, "runs": 4, "ui": 5, "exercises": 5}
-ROOT_MODULES = {"atomic", "paths", "quick", "config", "episode_loop"}  # the foundation, rank 0
+ROOT_MODULES = {"atomic", "paths", "quick", "config", "config_rules", "episode_loop"}  # the foundation, rank 0
 
 
 def layer(name: str) -> str:
@@ -170,9 +170,9 @@ def test_the_env_steps_one_backend_without_branching_on_it():
 
 
 # names that are also something else: the shipped policies' names (runs/pretrained.SHIPPED),
-# the CLI's `ppo` subcommand and its `--policy random`, the config's `ppo` section and
+# the CLI's `ppo` subcommand and its `--policy random`, the config's `ppo` and `rl2` sections and
 # wall_penalty "reference". Every other method name lives in the registry alone.
-SHARED_NAMES = {"meta", "reference", "ppo", "random"}
+SHARED_NAMES = {"meta", "reference", "ppo", "random", "rl2"}
 
 
 def test_a_method_name_is_a_string_literal_in_one_module_only():
@@ -188,6 +188,20 @@ def test_a_method_name_is_a_string_literal_in_one_module_only():
         literals = {n.value for n in ast.walk(ast.parse(path.read_text()))
                     if isinstance(n, ast.Constant) and isinstance(n.value, str)}
         assert not literals & names, (name, sorted(literals & names))
+
+
+def test_a_learner_name_is_a_string_literal_in_the_registry_only():
+    """The learner registry (rl/metalearners/registry.py) names every meta-learner; the config
+    spells only its default and the migration of the old ``meta_sgd`` key (older run folders)."""
+    from awake_tutorial.rl.metalearners import LEARNERS
+
+    assert {"maml-trpo", "meta-sgd-trpo"} <= set(LEARNERS)
+    allowed = {"awake_tutorial.rl.metalearners.registry", "awake_tutorial.config"}
+    for name, path in MODULES.items():
+        literals = {n.value for n in ast.walk(ast.parse(path.read_text()))
+                    if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        if name not in allowed:
+            assert not literals & set(LEARNERS), (name, sorted(literals & set(LEARNERS)))
 
 
 # --- issue 22: one seam for the fast path, one set of defaults ---

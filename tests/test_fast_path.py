@@ -27,14 +27,14 @@ from awake_tutorial.physics.tasks import sample_tasks
 from awake_tutorial.rl.fast.gradients import MeanJacobian, reinforce_gradient
 from awake_tutorial.rl.fast.rollout import RolloutPolicy
 from awake_tutorial.rl.engine import TEXTBOOK
+from awake_tutorial.rl.baseline import add_advantages
 from awake_tutorial.rl.metalearners import MAMLTRPO, policy_gradient
 from awake_tutorial.rl.metalearners.trpo import flatten, gradient, hessian_vector_product, unflatten
 from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
 from awake_tutorial.rl.samplers import TorchRolloutPolicy
 from awake_tutorial.runs.training import (
     ROLLOUT,
-    TaskStream,
-    add_advantages,
+    MetaBatchTasks,
     make_learner,
     meta_train,
     new_policy,
@@ -76,7 +76,7 @@ def test_the_jacobian_runs_the_policy_s_own_network():
 
 def test_the_config_switch_selects_every_piece():
     policy = GaussianMLPPolicy(seed=0)
-    fast, textbook = (make_learner(policy, Config(meta_sgd=False, fast_path=f)) for f in (True, False))
+    fast, textbook = (make_learner(policy, Config(learner="maml-trpo", fast_path=f)) for f in (True, False))
     assert (fast.fisher_product, fast.gradient) == ("analytic", reinforce_gradient)
     assert (textbook.fisher_product, textbook.gradient) == ("double_backward", policy_gradient)
     assert new_sampler(Config()).fast_path and not new_sampler(Config(fast_path=False)).fast_path
@@ -131,7 +131,7 @@ def both_paths(seed: int, fisher_max_samples: int) -> dict:
     and not the rollouts' rounding.
     """
     fast_config = _config(seed, fisher_max_samples)
-    tasks = TaskStream(sample_tasks, fast_config.meta_batch_size, fast_config.seed).tasks(0)
+    tasks = MetaBatchTasks(sample_tasks, fast_config.meta_batch_size, fast_config.seed).tasks(0)
     paths = {}
     for name, config in (("fast", fast_config), ("textbook", dataclasses.replace(fast_config, fast_path=False))):
         policy = new_policy(config, config.seed)
@@ -141,7 +141,7 @@ def both_paths(seed: int, fisher_max_samples: int) -> dict:
     train, valid, adapted = paths["fast"]["episodes"]
     # the inner loop's REINFORCE step (hand gradient vs autograd) on the same episodes
     moved = [{n: p - path["learner"].initial_params(len(tasks))[n] for n, p in
-              path["learner"].adapt(train).items()} for path in paths.values()]
+              path["learner"].inner_loop(train).items()} for path in paths.values()]
     out["inner_step"] = max(_relative(moved[0][n], moved[1][n]) for n in moved[1])
     for name, path in paths.items():
         learner = path["learner"]

@@ -12,7 +12,8 @@ from awake_tutorial.rl.metalearners.inner_bound import bound_step, step_scale
 from awake_tutorial.rl.metalearners.trpo import kl_divergence
 from awake_tutorial.rl.policies import stack_params
 from awake_tutorial.runs.pretrained import load_pretrained
-from awake_tutorial.runs.training import add_advantages, make_learner, new_sampler
+from awake_tutorial.rl.baseline import add_advantages
+from awake_tutorial.runs.training import make_learner, new_sampler
 
 
 def _setup():
@@ -52,7 +53,7 @@ def test_the_learner_applies_the_bound_in_training_and_adaptation_alike():
         learner = make_learner(policy, dataclasses.replace(config, inner_max_kl=max_kl))
         stepped = learner.adapt_step(episodes, theta)
         with torch.no_grad():
-            again = learner.adapt([episodes], first_order=True)
+            again = learner.inner_loop([episodes], first_order=True)
         for n in theta:
             torch.testing.assert_close(stepped[n], again[n].detach(), rtol=1e-5, atol=1e-6)
         if max_kl:

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from awake_tutorial.config import REFERENCE_CONFIG_FILE, Config, load_config
 from awake_tutorial.rl.engine import FAST, TEXTBOOK, select
 from awake_tutorial.rl.episodes import BatchEpisodes
-from awake_tutorial.rl.metalearners import MAMLTRPO, MetaSGDTRPO
+from awake_tutorial.rl.metalearners import LEARNERS, MAMLTRPO, MetaSGDTRPO
 from awake_tutorial.rl.metalearners.inner_bound import step_scale
 from awake_tutorial.rl.metalearners.maml_trpo import SETTINGS, surrogate_and_kl
 from awake_tutorial.rl.metalearners.trpo import flatten, gradient, hessian_vector_product, kl_divergence, unflatten
@@ -126,7 +126,7 @@ def test_second_order_step_and_reused_adaptation():
     # first order: passing the adapted params from sampling gives the same loss and gradient
     policy, learner, train, valid = tiny(first_order=True)
     theta = policy.params()
-    adapted = {k: v.detach() for k, v in learner.adapt(train, theta).items()}
+    adapted = {k: v.detach() for k, v in learner.inner_loop(train, theta).items()}
     loss_a, _, _, _ = learner.surrogate_loss(train, valid, theta)
     loss_b, _, _, _ = learner.surrogate_loss(train, valid, theta, adapted=adapted)
     grad_a = torch.autograd.grad(loss_a, list(theta.values()))
@@ -153,12 +153,16 @@ def test_bad_settings():
         MAMLTRPO(policy, SimpleNamespace(**{**Config().to_dict(), "fisher_product": "exact"}), FAST)
 
 
-@pytest.mark.parametrize("cls", [MAMLTRPO, MetaSGDTRPO])
+@pytest.mark.parametrize("cls", LEARNERS.values(), ids=list(LEARNERS))
 def test_the_learner_has_no_defaults_of_its_own(cls):
-    """One set of defaults, the config's: the learner reads every setting from the config it is given."""
+    """One set of defaults, the config's: every registered learner reads every setting from the
+    config it is given (no keyword defaults of its own)."""
     parameters = inspect.signature(cls.__init__).parameters.values()
     assert all(p.default is inspect.Parameter.empty for p in parameters)
     config = Config()
+    if not issubclass(cls, MAMLTRPO):  # RL²: its settings are the config's rl2 section
+        assert cls(cls.new_policy(config, 0), config, select(config.fast_path)).settings is config.rl2
+        return
     learner = cls(GaussianMLPPolicy(seed=0), config, select(config.fast_path))
     for name in SETTINGS:
         want = getattr(config, name)
@@ -172,7 +176,7 @@ def check_fast_outer(learner, train, valid):
     """The fast path's TRPO step by hand (rl/fast/outer.py) equals the textbook surrogate:
     loss and gradient at theta, and (loss, KL) at trial steps, with the inner loop re-run."""
     theta = learner.meta_parameters()
-    adapted = {n: p.detach() for n, p in learner.adapt(train, theta).items()}
+    adapted = {n: p.detach() for n, p in learner.inner_loop(train, theta).items()}
     loss, _, old_pi, _ = learner.surrogate_loss(train, valid, theta, adapted=adapted)
     grad = flatten(gradient(loss, theta.values()))
     outer = FAST.outer(learner.policy, theta, adapted, train, valid, fast_lr=learner.fast_lr,

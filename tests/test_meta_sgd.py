@@ -1,5 +1,6 @@
 """Meta-SGD: learned inner step sizes; outer gradient, Fisher, TRPO step, files and adapt."""
 
+import dataclasses
 import math
 
 import pytest
@@ -7,7 +8,7 @@ import torch
 from test_maml import binding_inner_max_kl, build, check_fast_outer, episodes  # a learner from the reference settings; tiny float64 episode batches
 
 from awake_tutorial.config import REFERENCE_CONFIG_FILE, load_config
-from awake_tutorial.rl.metalearners import MetaSGDTRPO
+from awake_tutorial.rl.metalearners import LEARNERS, MetaSGDTRPO
 from awake_tutorial.rl.metalearners.meta_sgd import STEP_SIZES
 from awake_tutorial.rl.fast.gradients import reinforce_gradient
 from awake_tutorial.rl.metalearners.trpo import flatten, hessian_vector_product, unflatten
@@ -79,7 +80,7 @@ def test_analytic_fisher_with_step_sizes_equals_the_double_backward_hessian(adap
 def test_reused_adaptation_has_the_same_loss_and_gradient():
     policy, learner, train, valid = tiny()
     theta = learner.meta_parameters()
-    adapted = {k: v.detach() for k, v in learner.adapt(train, theta).items()}
+    adapted = {k: v.detach() for k, v in learner.inner_loop(train, theta).items()}
     loss_a = learner.surrogate_loss(train, valid, theta)[0]
     loss_b = learner.surrogate_loss(train, valid, theta, adapted=adapted)[0]
     grad_a = torch.autograd.grad(loss_a, list(theta.values()))
@@ -99,7 +100,7 @@ def test_trpo_step_moves_weights_and_step_sizes_within_the_trust_region(fisher_p
 def test_inner_step_uses_one_step_size_per_tensor():
     policy, learner, train, _ = tiny()
     theta = learner.meta_parameters()
-    adapted = learner.adapt(train, theta)
+    adapted = learner.inner_loop(train, theta)
     grads = reinforce_gradient(policy, train[0], {n: p.unsqueeze(0).expand(2, *p.shape) for n, p in policy.params().items()})
     for (name, p), alpha in zip(policy.params().items(), ALPHAS):
         assert torch.allclose(adapted[name], p - alpha * grads[name])
@@ -111,7 +112,7 @@ def test_step_sizes_are_saved_loaded_and_used_by_adapt(tmp_path):
     policy = GaussianMLPPolicy(seed=0).set_step_sizes(math.log(0.05))
     loaded = load_policy(save_policy(policy, tmp_path / "p.pt"))
     assert torch.equal(loaded.log_step_sizes, policy.log_step_sizes)
-    assert torch.load(tmp_path / "p.pt", weights_only=True)["log_step_sizes"].shape == (7,)
+    assert torch.load(tmp_path / "p.pt", weights_only=True)["state_dict"]["log_step_sizes"].shape == (7,)
     tasks = load_evaluation_tasks()[:2]
     learned = adapt(loaded, tasks, 1, config, seed=0).policies[0]
     fixed = adapt(load_policy(save_policy(GaussianMLPPolicy(seed=0), tmp_path / "old.pt")), tasks, 1,
@@ -122,15 +123,37 @@ def test_step_sizes_are_saved_loaded_and_used_by_adapt(tmp_path):
     assert load_policy(tmp_path / "old.pt").step_sizes(0.01) == 0.01
 
 
+def test_adaptation_uses_the_policy_s_step_sizes_whichever_learner_the_config_names(tmp_path):
+    """adapt() runs the inner loop alone: no learner kind is guessed from the policy, and the
+    config's learner (what meta-training would use) does not change how a policy adapts."""
+    config = load_config(fast_batch_size=4, max_steps=20)
+    tasks = load_evaluation_tasks()[:2]
+    runs = [adapt(GaussianMLPPolicy(seed=0).set_step_sizes(math.log(0.05)), tasks, 2,
+                  dataclasses.replace(config, learner=name), seed=0) for name in LEARNERS]
+    for result in runs[1:]:
+        assert result.records == [dict(r, wall_time=o["wall_time"]) for r, o in zip(runs[0].records, result.records)]
+        assert all(torch.equal(x, y) for a, b in zip(runs[0].policies, result.policies)
+                   for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    plain = GaussianMLPPolicy(seed=0)  # a MAML policy: the Meta-SGD config does not give it step sizes
+    adapt(plain, tasks[:1], 1, config, seed=0)
+    assert plain.log_step_sizes is None
+
+
+def test_an_unknown_learner_fails_before_the_run_folder_is_written(tmp_path):
+    with pytest.raises(ValueError, match="allowed: one of"):
+        meta_train(load_config(learner="reptile", num_batches=1), run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_meta_sgd_training_learns_step_sizes_and_reference_config_still_trains():
     tasks = load_evaluation_tasks()
     small = dict(num_batches=2, meta_batch_size=2, fast_batch_size=4, max_steps=15, cg_iters=10, ls_max_steps=10)
     source = lambda n, seed: [tasks[i % len(tasks)] for i in range(seed % 5, seed % 5 + n)]  # noqa: E731
-    learned = meta_train(load_config(meta_sgd=True, max_kl=1e-2, **small), task_source=source).policy
+    learned = meta_train(load_config(learner="meta-sgd-trpo", max_kl=1e-2, **small), task_source=source).policy
     assert learned.log_step_sizes is not None
     assert not torch.allclose(learned.log_step_sizes, torch.full((7,), math.log(0.01)))
     reference = load_config(REFERENCE_CONFIG_FILE)
-    assert (reference.num_steps, reference.meta_batch_size, reference.meta_sgd) == (4, 8, False)
+    assert (reference.num_steps, reference.meta_batch_size, reference.learner) == (4, 8, "maml-trpo")
     result = meta_train(load_config(REFERENCE_CONFIG_FILE, **small), task_source=source)
     assert result.policy.log_step_sizes is None and len(result.records) == 2
 

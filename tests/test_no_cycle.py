@@ -72,7 +72,8 @@ def test_shipped_meta_policy_has_no_overshooting_mode_before_and_after_adaptatio
 
 
 def _episodes(policy, tasks, config, seed=0):
-    from awake_tutorial.runs.training import add_advantages, new_sampler
+    from awake_tutorial.rl.baseline import add_advantages
+    from awake_tutorial.runs.training import new_sampler
 
     return add_advantages(new_sampler(config).sample(policy, tasks, [seed] * len(tasks)), config)
 

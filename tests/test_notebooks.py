@@ -182,13 +182,15 @@ def test_notebook_head_objectives_time_equations_and_quiz(name):
 def test_glossary_lists_every_config_key_and_the_scoring_convention():
     import dataclasses
 
-    from awake_tutorial.config import Config, PPOConfig
+    from awake_tutorial.config import Config, PPOConfig, RL2Config
 
     page = (NOTEBOOK_DIR / "README.md").read_text()
     for field in dataclasses.fields(Config):
-        if field.name != "ppo":
+        if field.name not in ("ppo", "rl2"):
             assert f"| `{field.name}` |" in page, f"notebooks/README.md: config key `{field.name}` missing"
-    for field in dataclasses.fields(PPOConfig):
-        assert f"`{field.name}`" in page, f"notebooks/README.md: ppo key `{field.name}` missing"
+    for section, cls in (("ppo", PPOConfig), ("rl2", RL2Config)):
+        assert f"| `{section}.*` |" in page, f"notebooks/README.md: section `{section}` missing"
+        for field in dataclasses.fields(cls):
+            assert f"`{field.name}`" in page, f"notebooks/README.md: {section} key `{field.name}` missing"
     for heading in ("## The scoring convention", "## Glossary", "## Troubleshooting", "## Further reading"):
         assert heading in page

@@ -12,7 +12,7 @@ from awake_tutorial.rl.policies import GaussianMLPPolicy, stack_params
 from awake_tutorial.envs import AwakeSteeringVectorEnv
 from awake_tutorial.rl.samplers import MultiTaskSampler
 from awake_tutorial.physics.tasks import load_evaluation_tasks
-from awake_tutorial.runs.training import add_advantages
+from awake_tutorial.rl.baseline import add_advantages
 
 
 def synthetic_episodes(K=2, T=5, B=4, seed=0):

@@ -14,7 +14,8 @@ from awake_tutorial.physics.tasks import get_evaluation_task, load_evaluation_ta
 from awake_tutorial.rl.recurrent import FEATURES, GaussianGRUPolicy, features
 from awake_tutorial.runs import pretrained
 from awake_tutorial.runs.compare import FIELDS, heldout_tasks
-from awake_tutorial.runs.rl2 import RL2Settings, rollout, train
+from awake_tutorial.config import RL2Config
+from awake_tutorial.runs.rl2 import rollout, train
 from awake_tutorial.runs.training import INIT, seed_for
 from awake_tutorial.runs.rl2_policy import load_rl2, save_rl2, score_rl2, summary_of
 
@@ -60,9 +61,9 @@ def test_hidden_state_carries_information_over_the_episode():
 
 
 def test_training_improves_the_policy_and_is_seeded():
-    settings = RL2Settings(iterations=15, meta_batch_size=8, episodes_per_task=8, fisher_episodes=16, seed=1)
+    settings = RL2Config(iterations=15, meta_batch_size=8, episodes_per_task=8, fisher_episodes=16, seed=1)
     policy, records = train(settings)
-    again, records_again = train(RL2Settings(**{**settings.__dict__, "iterations": 2}))
+    again, records_again = train(RL2Config(**{**settings.__dict__, "iterations": 2}))
     assert [r["score"] for r in records[:2]] == [r["score"] for r in records_again]  # seeded
     initial = GaussianGRUPolicy(settings.hidden_size, settings.init_std, seed=seed_for(settings.seed, INIT))
     tasks = load_evaluation_tasks()
@@ -108,9 +109,37 @@ def test_shipped_rl2_policy_metadata_and_quality():
     meta = json.loads((DATA / "rl2_meta_policy.json").read_text())
     assert meta["sha256"] == pretrained.file_sha256(DATA / "rl2_meta_policy.pt")
     assert meta["command"] == "python -m awake_tutorial.runs.rl2 --export data/rl2_meta_policy.pt"
-    assert meta["settings"] == {**RL2Settings().__dict__}
+    assert meta["settings"] == {**RL2Config().__dict__}
     policy = load_rl2()
     # measured (data/rl2_meta_policy.json, 4 seeds x 100 episodes): held-out ~2.9 steps,
     # >= 99.8 % success; here 8 held-out tasks x 25 episodes, one seed: well inside 4.0 / 99 %
     summary = summary_of(score_rl2(policy, heldout_tasks()[:8], "held-out", episodes=25, seeds=(0,)))
     assert summary["steps"] < 4.0 and summary["success"] >= 0.99, summary
+
+
+def test_rl2_is_a_registered_learner_meta_train_runs_and_its_folder_reloads(tmp_path):
+    """learner: rl2-trpo in the config is all it takes: meta_train builds the GRU policy, samples
+    through the course's sampler (the policy hands it its recurrent actor) and saves a policy file
+    that load_policy rebuilds as a GaussianGRUPolicy without being told."""
+    from awake_tutorial.config import load_config
+    from awake_tutorial.runs.folders import POLICY_FILE
+    from awake_tutorial.runs.policy_files import load_policy
+    from awake_tutorial.runs.training import adapt, meta_train
+
+    tasks = load_evaluation_tasks()
+    source = lambda n, seed: [tasks[i % len(tasks)] for i in range(seed % 5, seed % 5 + n)]  # noqa: E731
+    config = load_config(learner="rl2-trpo", num_batches=2, meta_batch_size=2, fast_batch_size=4, max_steps=15,
+                         rl2={"hidden_size": 8, "fisher_episodes": 4, "cg_iters": 3})
+    result = meta_train(config, run_dir=tmp_path / "run", task_source=source)
+    assert isinstance(result.policy, GaussianGRUPolicy) and result.policy.hidden_size == 8
+    assert len(result.records) == 2 and all(r["kl"] <= 0.01 * 1.5 + 1e-9 for r in result.records)
+    loaded = load_policy(tmp_path / "run" / POLICY_FILE, config=config)
+    assert isinstance(loaded, GaussianGRUPolicy)
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in result.policy.state_dict().items())
+    pretrained.export_meta_policy(result.policy, config, tmp_path / "rl2.pt", 2, 1.0)  # as `meta-train --export`
+    assert isinstance(pretrained.load_pretrained(tmp_path / "rl2.pt"), GaussianGRUPolicy)
+    assert json.loads((tmp_path / "rl2.json").read_text())["kind"] == "meta-policy (RL²-TRPO)"
+    again = meta_train(config, task_source=source)  # seeded: the same run again
+    assert all(torch.equal(v, again.policy.state_dict()[k]) for k, v in result.policy.state_dict().items())
+    with pytest.raises(ValueError, match="hidden state"):
+        adapt(result.policy, tasks[:1], 1, config)

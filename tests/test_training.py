@@ -11,7 +11,7 @@ from awake_tutorial.rl.policies import GaussianMLPPolicy
 from awake_tutorial.runs.policy_files import load_policy
 from awake_tutorial.physics.tasks import load_evaluation_tasks
 from awake_tutorial.runs.folders import run_finished
-from awake_tutorial.runs.training import TASK_CHUNK, TaskStream, adapt, meta_train, new_policy
+from awake_tutorial.runs.training import TASK_CHUNK, MetaBatchTasks, adapt, meta_train, new_policy
 
 EVAL = load_evaluation_tasks()
 META_KEYS = {"batch", "num_batches", "return_before", "return_after", "length_before", "length_after",
@@ -155,10 +155,10 @@ def test_task_stream_depends_only_on_seed_and_batch():
         calls.append((n, seed))
         return eval_task_source(n, seed)
 
-    stream = TaskStream(source, meta_batch_size=3, seed=7)
+    stream = MetaBatchTasks(source, meta_batch_size=3, seed=7)
     first = [t.id for b in range(3) for t in stream.tasks(b)]
     assert len(calls) == 1 and calls[0][0] == 3 * TASK_CHUNK  # one batched call per chunk
-    again = TaskStream(eval_task_source, meta_batch_size=3, seed=7)
+    again = MetaBatchTasks(eval_task_source, meta_batch_size=3, seed=7)
     assert [t.id for t in again.tasks(2)] == first[6:9]
     assert len(stream.tasks(TASK_CHUNK)) == 3 and len(calls) == 2
 

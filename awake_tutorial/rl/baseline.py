@@ -92,3 +92,11 @@ class LinearFeatureBaseline:
         X = self.features(episodes)
         values = X.double() @ self.weights[..., None, :, None]  # (..., T, B, 1)
         return values.squeeze(-1).to(episodes.rewards.dtype)
+
+
+def add_advantages(episodes: BatchEpisodes, settings) -> BatchEpisodes:
+    """Fit a fresh linear baseline on ``episodes`` (per task) and attach normalized GAE
+    advantages; ``settings``: anything with ``gamma`` and ``gae_lambda`` (a Config, a learner)."""
+    baseline = LinearFeatureBaseline(episodes.observations.shape[-1]).fit(episodes, settings.gamma)
+    episodes.compute_advantages(baseline.predict(episodes), settings.gamma, settings.gae_lambda)
+    return episodes

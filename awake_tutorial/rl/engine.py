@@ -35,7 +35,9 @@ class Engine:
     """Which implementation each piece uses.
 
     gradient: (policy, episodes, per-task params, weighting) -> per-task REINFORCE gradient.
-    actor: (policy, per-task params (K, ...)) -> callable (obs (K, B, obs_dim), noise (K, B, A)) -> actions.
+    actor: (policy, per-task params (K, ...)) -> callable (obs (K, B, obs_dim), noise (K, B, A)) -> actions,
+        the Gaussian MLP's; the sampler asks the policy (``policy.rollout_actor(params, engine)``),
+        which takes this one or hands over its own (another policy class).
     maml_fisher, meta_sgd_fisher: the analytic first-order Fisher-vector products (settings as
         keywords, see :func:`awake_tutorial.rl.fast.gradients.maml_fisher`), or None: the
         learner then uses the double-backward Hessian of the KL.

@@ -166,6 +166,25 @@ class GaussianMLPPolicy(nn.Module):
         """The module's own parameters as a dict (the tensors themselves, not copies)."""
         return dict(self.named_parameters())
 
+    def architecture(self) -> dict:
+        """What rebuilds this policy (:meth:`from_architecture`), as plain values: a policy file records it."""
+        return {"obs_dim": self.obs_dim, "action_dim": self.action_dim, "hidden_sizes": list(self.hidden_sizes),
+                "nonlinearity": self.nonlinearity, "step_sizes": self.log_step_sizes is not None}
+
+    @classmethod
+    def from_architecture(cls, architecture: Mapping) -> "GaussianMLPPolicy":
+        """A policy of that architecture (weights to be loaded; with a step-size buffer if it had one)."""
+        arch = dict(architecture)
+        step_sizes = arch.pop("step_sizes", False)
+        policy = cls(**arch, seed=0)
+        return policy.set_step_sizes(torch.zeros(len(policy.params()))) if step_sizes else policy
+
+    def rollout_actor(self, params: Mapping[str, torch.Tensor], engine) -> Callable:
+        """What the sampler acts with at per-task ``params`` (K, ...): (obs (K, B, obs_dim), noise
+        (K, B, A)) -> actions (K, B, A). The engine (``rl.engine.select``) picks the fast numpy
+        actor or the torch forward pass; another policy class hands over its own."""
+        return engine.actor(self, params)
+
     def set_step_sizes(self, log_step_sizes: torch.Tensor | float | None) -> "GaussianMLPPolicy":
         """Store learned inner step sizes (Meta-SGD): log alpha per parameter tensor, shape
         (len(params()),), or one float for all; None removes them (adapt with fast_lr)."""

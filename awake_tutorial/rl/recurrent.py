@@ -22,6 +22,7 @@ readings 1.0 = 10 mm, actions 1.0 = 1e-4 rad. The hidden state starts at 0 each 
 from __future__ import annotations
 
 import math
+from typing import Mapping
 
 import numpy as np
 import torch
@@ -66,6 +67,7 @@ class GaussianGRUPolicy(nn.Module):
         if not init_std > 0:
             raise ValueError(f"init_std must be > 0 (action units), got {init_std!r}.")
         self.hidden_size = int(hidden_size)
+        self.obs_dim, self.action_dim = OBS_DIM, ACTION_DIM  # as the Gaussian MLP policy (the sampler reads them)
         with torch.random.fork_rng(devices=[], enabled=seed is not None):
             if seed is not None:
                 torch.manual_seed(int(seed))
@@ -76,6 +78,14 @@ class GaussianGRUPolicy(nn.Module):
             self.head.weight.mul_(0.1)
             self.head.bias.zero_()
         self.log_std = nn.Parameter(torch.full((ACTION_DIM,), math.log(init_std)))
+
+    def architecture(self) -> dict:
+        """What rebuilds this policy (:meth:`from_architecture`): a policy file records it."""
+        return {"hidden_size": self.hidden_size}
+
+    @classmethod
+    def from_architecture(cls, architecture: Mapping) -> "GaussianGRUPolicy":
+        return cls(**architecture, seed=0)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Mean actions (N, T, 10), as :meth:`sequence_means` (also under functional_call)."""
@@ -106,6 +116,21 @@ class GaussianGRUPolicy(nn.Module):
         out, hidden = self.gru(torch.tanh(self.encoder(x)).unsqueeze(1), hidden)
         return self.head(out[:, 0]), hidden
 
+    def params(self) -> dict[str, torch.Tensor]:
+        """The module's own parameters as a dict (the tensors themselves)."""
+        return dict(self.named_parameters())
+
+    def rollout_actor(self, params, engine):
+        """What the sampler acts with: (obs (K, B, 10), noise (K, B, 10)) -> sampled actions (K, B, 10),
+        each row keeping its hidden state. A recurrent policy adapts in its hidden state, not in its
+        weights: ``params`` are its own (stacked per task) and the engine's fast actor does not apply."""
+        actor = RecurrentActor(self)
+
+        def act(obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
+            K, B = obs.shape[:2]
+            return actor.act(obs.reshape(K * B, -1), noise.reshape(K * B, -1)).reshape(K, B, -1)
+        return act
+
     def actor(self, deterministic: bool = True, seed: int | None = None) -> "RecurrentActor":
         """The policy as :func:`awake_tutorial.envs.evaluate` runs it (``act`` and ``reset``)."""
         return RecurrentActor(self, deterministic, seed)
@@ -130,7 +155,9 @@ class RecurrentActor:
     def reset(self) -> None:
         self.hidden, self.previous_obs, self.previous_action = None, None, None
 
-    def act(self, obs) -> np.ndarray:
+    def act(self, obs, noise=None) -> np.ndarray:
+        """Actions (n, 10) for readings (n, 10): the mean, or mean + std * noise (``noise`` (n, 10)
+        standard normal, e.g. the sampler's; None: drawn here unless deterministic)."""
         obs = np.asarray(obs, dtype=np.float32)
         if self.hidden is None or self.hidden.shape[1] != len(obs):  # the first step of the episodes
             self.hidden, self.previous_obs = None, obs
@@ -138,8 +165,11 @@ class RecurrentActor:
         x = torch.from_numpy(np.concatenate([obs, obs - self.previous_obs, self.previous_action], axis=-1))
         with torch.no_grad():
             mean, self.hidden = self.policy.step(x, self.hidden)
-            action = mean if self.deterministic else (
-                mean + self.policy.log_std.exp() * torch.randn(mean.shape, generator=self.generator))
+            if noise is not None:
+                action = mean + self.policy.log_std.exp() * torch.as_tensor(noise, dtype=mean.dtype)
+            else:
+                action = mean if self.deterministic else (
+                    mean + self.policy.log_std.exp() * torch.randn(mean.shape, generator=self.generator))
         action = action.numpy()
         self.previous_obs = obs
         self.previous_action = applied(action).astype(np.float32)

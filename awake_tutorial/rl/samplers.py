@@ -135,6 +135,7 @@ def action_noise(rngs: Sequence[np.random.Generator], B: int, A: int) -> Iterato
 
 
 def rollout_policy(policy: GaussianMLPPolicy, params: Mapping[str, torch.Tensor], fast_path: bool = True):
-    """(obs (K, B, obs_dim), noise (K, B, A)) -> actions (K, B, A): the fast numpy sampler or the
-    textbook torch one (:func:`awake_tutorial.rl.engine.select`), for per-task ``params`` (K, ...)."""
-    return select(fast_path).actor(policy, params)
+    """(obs (K, B, obs_dim), noise (K, B, A)) -> actions (K, B, A) for per-task ``params`` (K, ...):
+    the policy hands over its own actor (``policy.rollout_actor``); the engine of ``fast_path``
+    (:func:`awake_tutorial.rl.engine.select`) offers the fast numpy one or the textbook torch one."""
+    return policy.rollout_actor(params, select(fast_path))

@@ -36,6 +36,7 @@ from awake_tutorial.paths import DATA_DIR
 from awake_tutorial.physics.tasks import Task
 from awake_tutorial.rl.recurrent import GaussianGRUPolicy
 from awake_tutorial.runs.ppo import ppo_policy
+from awake_tutorial.runs.policy_files import load_policy
 from awake_tutorial.runs.pretrained import check_sha256
 from awake_tutorial.runs.training import EVALUATE, adapt, new_policy, new_sampler, seed_for
 
@@ -164,7 +165,12 @@ def load_rl2(path=None) -> GaussianGRUPolicy:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise ValueError(f"{path} is not a state_dict readable with weights_only=True ({error}).") from None
-    if not isinstance(state, Mapping) or "encoder.weight" not in state:
+    if isinstance(state, Mapping) and "policy_class" in state:  # a file that records its class (policy_files)
+        policy = load_policy(path)
+        if not isinstance(policy, GaussianGRUPolicy):
+            raise ValueError(f"{path} holds a {type(policy).__name__}, not the RL² GaussianGRUPolicy.")
+        return policy
+    if not isinstance(state, Mapping) or "encoder.weight" not in state:  # the older plain state_dict
         raise ValueError(f"{path} is not a GaussianGRUPolicy state_dict (no 'encoder.weight'); "
                          "write it with awake_tutorial.runs.rl2_policy.save_rl2.")
     hidden = int(meta.get("architecture", {}).get("hidden_size", state["encoder.weight"].shape[0]))

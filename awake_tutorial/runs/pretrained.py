@@ -22,6 +22,7 @@ from awake_tutorial import __version__
 from awake_tutorial.atomic import write_json_atomic
 from awake_tutorial.config import DEFAULT_CONFIG_FILE, REFERENCE_CONFIG_FILE, load_config
 from awake_tutorial.paths import DATA_DIR, REPO_DIR
+from awake_tutorial.rl.metalearners import learner_class
 from awake_tutorial.rl.policies import GaussianMLPPolicy
 from awake_tutorial.runs.policy_files import load_policy, save_policy
 
@@ -80,15 +81,14 @@ def export_meta_policy(policy, config, path, num_batches: int, wall_time: float)
     config_file = next((f for f in (DEFAULT_CONFIG_FILE, REFERENCE_CONFIG_FILE)
                         if load_config(f, seed=config.seed) == config), None)
     config_arg = "your_config.yaml" if config_file is None else config_file.relative_to(REPO_DIR).as_posix()
-    step_sizes = policy.step_sizes(config.fast_lr)
+    step_sizes = policy.step_sizes(config.fast_lr) if hasattr(policy, "step_sizes") else None  # RL²: none
     write_metadata(path, {
-        "kind": "meta-policy (Meta-SGD-TRPO)" if config.meta_sgd else "meta-policy (MAML-TRPO)",
-        "architecture": {"obs_dim": policy.obs_dim, "action_dim": policy.action_dim,
-                         "hidden_sizes": list(policy.hidden_sizes), "nonlinearity": policy.nonlinearity},
+        "kind": f"meta-policy ({learner_class(config.learner).LABEL})",
+        "architecture": policy.architecture(),
         "config": asdict(config), "seed": config.seed, "num_batches": int(num_batches),
         "wall_time_s": round(float(wall_time), 1),
         "inner_step_sizes": ({name: float(alpha) for name, alpha in step_sizes.items()}
-                             if isinstance(step_sizes, dict) else float(step_sizes)),
+                             if isinstance(step_sizes, dict) else step_sizes and float(step_sizes)),
         "command": f"awake-tutorial meta-train --config {config_arg} --seed {config.seed} "
                    f"--run-dir runs/pretrained --export data/{path.name}",
     })

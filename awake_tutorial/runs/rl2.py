@@ -10,7 +10,7 @@ the two meta-learners differ only in what adapts: weights by gradient steps (MAM
 hidden state inside the episode (RL²).
 
 One iteration (``seed_for(seed, purpose, iteration)`` seeds every random number):
-    tasks  = meta_batch_size tasks of the distribution (chunked as meta_train's TaskStream)
+    tasks  = meta_batch_size tasks of the distribution (chunked as meta_train's MetaBatchTasks)
     roll   = episodes_per_task episodes of each, in one vector env, sampled actions
     A_t    = GAE advantages from a linear baseline fit per task on the inputs x_t
     TRPO   : min -E[pi/pi_old A]  s.t.  E[KL(pi_old || pi)] <= max_kl  (means over all steps)
@@ -21,53 +21,25 @@ learns within the episode, at 0 machine steps spent before it.
 from __future__ import annotations
 
 import argparse
-import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
+from awake_tutorial.config import RL2Config, load_config
 from awake_tutorial.envs import AwakeSteeringVectorEnv
 from awake_tutorial.envs.scoring import steps_failed_as_max
 from awake_tutorial.physics.tasks import Task, sample_tasks
 from awake_tutorial.rl.baseline import LinearFeatureBaseline
 from awake_tutorial.rl.episodes import BatchEpisodes
-from awake_tutorial.rl.metalearners.trpo import (conjugate_gradient, flatten, gradient, hessian_vector_product,
-                                                 kl_divergence, line_search, unflatten)
+from awake_tutorial.rl.metalearners.rl2_trpo import trpo_step
 from awake_tutorial.rl.recurrent import FEATURES, GaussianGRUPolicy, features
-from awake_tutorial.runs.training import INIT, ROLLOUT, TaskStream, seed_for, torch_threads
+from awake_tutorial.runs.training import INIT, ROLLOUT, MetaBatchTasks, seed_for, torch_threads
 
 KIND = "recurrent meta-policy (RL², GRU, TRPO)"
-
-
-@dataclass(frozen=True)
-class RL2Settings:
-    """What RL² training reads. Units: steps, episodes, nats."""
-
-    iterations: int = 400
-    meta_batch_size: int = 16  # tasks per iteration
-    episodes_per_task: int = 16
-    hidden_size: int = 64
-    init_std: float = 0.5
-    gamma: float = 1.0
-    gae_lambda: float = 0.99
-    max_kl: float = 0.01
-    cg_iters: int = 10
-    cg_damping: float = 1e-3
-    fisher_episodes: int = 64  # episodes the KL Hessian is estimated on
-    max_steps: int = 100
-    seed: int = 0
-    num_threads: int = 1
-
-    def __post_init__(self):
-        for name in ("iterations", "meta_batch_size", "episodes_per_task", "hidden_size", "fisher_episodes"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}.")
-        if not self.max_kl > 0:
-            raise ValueError(f"max_kl must be > 0 (nats), got {self.max_kl!r}.")
 
 
 def rollout(policy: GaussianGRUPolicy, tasks: Sequence[Task], episodes: int, seed: int,
@@ -87,69 +59,21 @@ def rollout(policy: GaussianGRUPolicy, tasks: Sequence[Task], episodes: int, see
     return x, batch
 
 
-def trpo_step(policy: GaussianGRUPolicy, x: torch.Tensor, batch: BatchEpisodes, settings: RL2Settings) -> dict:
-    """One TRPO update of ``policy`` on inputs x (N, T, 30) of the episodes in ``batch``."""
-    K, T, B = batch.mask.shape
-    to_episodes = (lambda a: a.transpose(1, 2).reshape(K * B, T, *a.shape[3:]))
-    actions, mask, adv = to_episodes(batch.actions), to_episodes(batch.mask), to_episodes(batch.advantages)
-    params = dict(policy.named_parameters())
-    lengths = mask.sum(1)
-    with torch.no_grad():
-        old = policy.distribution(x, lengths)
-    old_log_prob = old.log_prob(actions).sum(-1)
-
-    def evaluate_at(values, rows=slice(None)):
-        pi = _distribution(policy, values, x[rows], lengths[rows])
-        old_rows = torch.distributions.Normal(old.loc[rows], old.scale[rows], validate_args=False)
-        w = mask[rows] / mask[rows].sum()
-        ratio = torch.exp(pi.log_prob(actions[rows]).sum(-1) - old_log_prob[rows])
-        return -(ratio * adv[rows] * w).sum(), (kl_divergence(old_rows, pi) * w).sum()
-
-    loss, _ = evaluate_at(params)
-    grad = flatten(gradient(loss, params.values()))
-    rows = torch.randperm(K * B, generator=torch.Generator().manual_seed(0))[:settings.fisher_episodes]
-    _, kl = evaluate_at(params, rows)
-    fvp = hessian_vector_product(kl, params, settings.cg_damping)
-    direction, _, _ = conjugate_gradient(fvp, grad, settings.cg_iters)
-    shs = 0.5 * torch.dot(direction, fvp(direction)).item()
-    old_flat = flatten(params).detach()
-    if not (math.isfinite(shs) and shs > 0):
-        return {"accepted": False, "kl": 0.0}
-
-    def trial(flat):
-        with torch.no_grad():
-            new_loss, new_kl = evaluate_at(unflatten(flat, params))
-        return new_loss.item(), new_kl.item()
-
-    result = line_search(trial, old_flat, direction * math.sqrt(settings.max_kl / shs), loss.item(),
-                         settings.max_kl, 15, 0.6)
-    with torch.no_grad():
-        for name, value in unflatten(result.params, params).items():
-            params[name].copy_(value)
-    return {"accepted": result.accepted, "kl": result.kl}
-
-
-def _distribution(policy: GaussianGRUPolicy, values: dict, x: torch.Tensor,
-                  lengths: torch.Tensor) -> torch.distributions.Normal:
-    """pi for inputs x (N, T, 30) of episodes of ``lengths`` steps at parameter ``values``
-    (a dict by the policy's parameter names)."""
-    mean = torch.func.functional_call(policy, values, (x, lengths))
-    return torch.distributions.Normal(mean, values["log_std"].exp().expand_as(mean), validate_args=False)
-
-
-def train(settings: RL2Settings = RL2Settings(), callback: Callable[[dict], bool | None] | None = None,
+def train(settings: RL2Config | None = None, callback: Callable[[dict], bool | None] | None = None,
           task_source=sample_tasks) -> tuple[GaussianGRUPolicy, list[dict]]:
-    """Meta-train a GaussianGRUPolicy; returns (policy, one record per iteration)."""
+    """Meta-train a GaussianGRUPolicy with ``settings`` (default: the ``rl2`` section of
+    ``configs/awake.yaml``); returns (policy, one record per iteration)."""
+    settings = load_config().rl2 if settings is None else settings
     policy = GaussianGRUPolicy(settings.hidden_size, settings.init_std, seed=seed_for(settings.seed, INIT))
-    stream = TaskStream(task_source, settings.meta_batch_size, settings.seed)
+    task_batches = MetaBatchTasks(task_source, settings.meta_batch_size, settings.seed)
     records, start = [], time.perf_counter()
     with torch_threads(settings.num_threads):
         for it in range(settings.iterations):
-            tasks = stream.tasks(it)
+            tasks = task_batches.tasks(it)
             x, batch = rollout(policy, tasks, settings.episodes_per_task, seed_for(settings.seed, ROLLOUT, it),
                                settings.max_steps)
-            baseline = LinearFeatureBaseline(FEATURES).fit(batch, settings.gamma)
-            batch.compute_advantages(baseline.predict(batch), settings.gamma, settings.gae_lambda)
+            batch.compute_advantages(LinearFeatureBaseline(FEATURES).fit(batch, settings.gamma).predict(batch),
+                                     settings.gamma, settings.gae_lambda)
             log = trpo_step(policy, x, batch, settings)
             lengths, success = batch.lengths, batch.success
             record = {"iteration": it, "length": float(lengths.mean()), "success": float(success.float().mean()),
@@ -168,12 +92,15 @@ def main(argv: Sequence[str] | None = None) -> Path:
 
     parser = argparse.ArgumentParser(description="Meta-train the recurrent RL² policy and export it.")
     parser.add_argument("--export", default=None, help="policy file to write (+ .json)")
-    parser.add_argument("--iterations", type=int, default=RL2Settings.iterations)
-    parser.add_argument("--seed", type=int, default=RL2Settings.seed)
-    parser.add_argument("--threads", type=int, default=RL2Settings.num_threads, help="torch threads")
+    parser.add_argument("--config", default=None, help="config file whose rl2 section is read (default awake.yaml)")
+    parser.add_argument("--iterations", type=int, default=None, help="default: the config's rl2.iterations")
+    parser.add_argument("--seed", type=int, default=None, help="default: the config's rl2.seed")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the config's)")
     args = parser.parse_args(argv)
     args.export = args.export or f"data/{SHIPPED_FILE}"
-    settings = RL2Settings(iterations=args.iterations, seed=args.seed, num_threads=args.threads)
+    given = {"iterations": args.iterations, "seed": args.seed, "num_threads": args.threads}
+    settings = load_config(args.config, rl2={k: v for k, v in given.items() if v is not None}).rl2
+    defaults = RL2Config()
 
     def report(record):
         if record["iteration"] % 25 == 0 or record["iteration"] + 1 == settings.iterations:
@@ -182,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
 
     policy, records = train(settings, callback=report)
     command = "python -m awake_tutorial.runs.rl2" + "".join(
-        f" --{k} {v}" for k, v in (("iterations", args.iterations), ("seed", args.seed)) if v != getattr(RL2Settings, k))
+        f" --{k} {getattr(settings, k)}" for k in ("iterations", "seed") if getattr(settings, k) != getattr(defaults, k))
     path = save_rl2(policy, args.export, {
         "kind": KIND, "settings": asdict(settings), "iterations": len(records),
         "wall_time_s": round(records[-1]["wall_time"], 1),

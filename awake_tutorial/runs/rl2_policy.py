@@ -1,6 +1,8 @@
 """The shipped recurrent (RL²) meta-policy: save, load and score it the course's way.
 
-The file is a plain state_dict (``torch.load(weights_only=True)``) with a .json beside it
+The file is a policy file (:mod:`awake_tutorial.runs.policy_files`: class, architecture and
+weights, ``torch.load(weights_only=True)``; the shipped one is an older plain state_dict, which
+:func:`load_rl2` still reads) with a .json beside it
 (architecture, settings, training time, the command that makes it, sha256), as the other
 shipped policies (:mod:`awake_tutorial.runs.pretrained`).
 
@@ -18,14 +20,13 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
-import torch
 
-from awake_tutorial.atomic import atomic_path
 from awake_tutorial.envs import evaluate
 from awake_tutorial.physics.tasks import Task
 from awake_tutorial.rl.recurrent import GaussianGRUPolicy
 from awake_tutorial.runs.compare import SEEDS, STEPS, spread_over_seeds, task_scores
 from awake_tutorial.runs.methods import RL2, SHIPPED_RL2 as SHIPPED_FILE, load_rl2  # noqa: F401 (this module's API)
+from awake_tutorial.runs.policy_files import save_policy
 from awake_tutorial.runs.pretrained import write_metadata
 from awake_tutorial.runs.training import EVALUATE, seed_for
 
@@ -33,12 +34,10 @@ METHOD = RL2  # its name in the method registry
 
 
 def save_rl2(policy: GaussianGRUPolicy, path, info: Mapping) -> Path:
-    """Write the policy's state_dict atomically and its metadata ``info`` (+ sha256) beside it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save({k: v.detach().cpu() for k, v in policy.state_dict().items()}, tmp)
-    write_metadata(path, {"architecture": {"hidden_size": policy.hidden_size}, **dict(info)})
+    """Write the policy (class, architecture, weights: ``policy_files.save_policy``) and its
+    metadata ``info`` (+ sha256) beside it."""
+    path = save_policy(policy, path)
+    write_metadata(path, {"architecture": policy.architecture(), **dict(info)})
     return path
 
 

@@ -1,4 +1,4 @@
-"""Meta-training (MAML-TRPO) and adaptation loops, with callbacks and run folders.
+"""Meta-training (the config's learner, e.g. MAML-TRPO) and adaptation loops, with callbacks and run folders.
 
 ``meta_train(config)`` learns a meta-policy; ``adapt(policy, tasks, num_batches, config)``
 runs the inner loop alone (e.g. from the meta-policy, or from a random one) on given tasks.
@@ -36,12 +36,11 @@ import numpy as np
 import torch
 
 from awake_tutorial.runs import folders
-from awake_tutorial.rl.baseline import LinearFeatureBaseline
 from awake_tutorial.config import Config
 from awake_tutorial.envs import AwakeSteeringVectorEnv
 from awake_tutorial.rl.engine import select
 from awake_tutorial.rl.episodes import BatchEpisodes
-from awake_tutorial.rl.metalearners import MAMLTRPO, MetaSGDTRPO
+from awake_tutorial.rl.metalearners import InnerLoop, MetaLearner, Stopwatch, learner_class
 from awake_tutorial.rl.policies import GaussianMLPPolicy
 from awake_tutorial.runs.policy_files import load_policy, save_policy
 from awake_tutorial.runs.stability import stable_step
@@ -87,18 +86,9 @@ def torch_threads(num_threads: int):
 
 
 def new_policy(config: Config, seed: int) -> GaussianMLPPolicy:
-    """A randomly initialised policy of the configured architecture (with Meta-SGD: every
-    inner step size starts at ``fast_lr``)."""
-    policy = GaussianMLPPolicy(hidden_sizes=config.hidden_sizes, nonlinearity=config.nonlinearity,
-                               init_std=config.init_std, seed=seed_for(seed, INIT))
-    return policy.set_step_sizes(np.log(config.fast_lr) if config.meta_sgd else None)
-
-
-def add_advantages(episodes: BatchEpisodes, config: Config) -> BatchEpisodes:
-    """Fit a fresh linear baseline on ``episodes`` (per task) and attach normalized GAE advantages."""
-    baseline = LinearFeatureBaseline(episodes.observations.shape[-1]).fit(episodes, config.gamma)
-    episodes.compute_advantages(baseline.predict(episodes), config.gamma, config.gae_lambda)
-    return episodes
+    """A randomly initialised policy of the config's learner (its ``new_policy``: the configured
+    architecture; with Meta-SGD every inner step size starts at ``fast_lr``; RL²: the GRU of ``rl2``)."""
+    return learner_class(config.learner).new_policy(config, seed_for(seed, INIT))
 
 
 def new_sampler(config: Config, bpm_noise: float = 0.0) -> MultiTaskSampler:
@@ -107,15 +97,15 @@ def new_sampler(config: Config, bpm_noise: float = 0.0) -> MultiTaskSampler:
         config.max_steps, config.plane, config.wall_penalty, bpm_noise), fast_path=config.fast_path)
 
 
-def make_learner(policy: GaussianMLPPolicy, config: Config, meta_sgd: bool | None = None) -> MAMLTRPO:
-    """The meta-learner with the configured settings: Meta-SGD-TRPO (``meta_sgd``, default the
-    config's) or MAML-TRPO. It owns the inner loop: num_steps, step sizes, the gradient."""
-    meta_sgd = config.meta_sgd if meta_sgd is None else meta_sgd
-    return (MetaSGDTRPO if meta_sgd else MAMLTRPO)(policy, config, select(config.fast_path))
+def make_learner(policy: GaussianMLPPolicy, config: Config) -> MetaLearner:
+    """The config's ``learner`` (the registry, ``rl/metalearners/registry.py``) with the configured
+    settings. It owns the inner loop (num_steps, step sizes, the gradient) and the meta-batch."""
+    return learner_class(config.learner)(policy, config, select(config.fast_path))
 
 
-class TaskStream:
-    """The tasks of meta-batch b, drawn chunk by chunk (see the seeding notes above)."""
+class MetaBatchTasks:
+    """The tasks of meta-batch b, drawn chunk by chunk (see the seeding notes above). Not to be
+    confused with the sampler's ``TaskStreams`` (rl/samplers.py): each task's random numbers."""
 
     def __init__(self, task_source: TaskSource, meta_batch_size: int, seed: int):
         self.task_source, self.meta_batch_size, self.seed = task_source, meta_batch_size, seed
@@ -129,44 +119,14 @@ class TaskStream:
         return self._chunk[position * self.meta_batch_size:(position + 1) * self.meta_batch_size]
 
 
-class Stopwatch:
-    """Seconds spent per part: ``with stopwatch("sampling"): ...`` adds to ``seconds["sampling"]``."""
-
-    def __init__(self):
-        self.seconds: dict[str, float] = {}
-
-    @contextlib.contextmanager
-    def __call__(self, part: str):
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[part] = self.seconds.get(part, 0.0) + time.perf_counter() - start
-
-
-def meta_batch(learner: MAMLTRPO, sampler: MultiTaskSampler, tasks: Sequence[Task], config: Config,
+def meta_batch(learner: MetaLearner, sampler: MultiTaskSampler, tasks: Sequence[Task], config: Config,
                batch: int) -> dict:
-    """One meta-batch (notebook 04's algorithm box). Returns a record.
-
-    For every task k at once: sample episodes with theta and adapt, ``num_steps`` times;
-    sample validation episodes with the adapted policies; then one TRPO meta-update.
-    """
-    policy, stopwatch = learner.policy, Stopwatch()
+    """Meta-batch ``batch`` on ``tasks`` (``learner.meta_batch``, rl/metalearners/base.py), seeded as
+    the notes above say. Returns its record."""
+    stopwatch = Stopwatch()
     streams = sampler.streams(tasks, [seed_for(config.seed, ROLLOUT, batch, k) for k in range(len(tasks))])
-    params, train_episodes = learner.initial_params(len(tasks)), []  # theta, once per task
-    for _ in range(learner.num_steps):
-        with stopwatch("sampling"):
-            episodes = streams.sample(policy, params)
-        with stopwatch("inner"):
-            train_episodes.append(add_advantages(episodes, config))
-            params = learner.adapt_step(episodes, params)  # theta'_k, one per task
-    with stopwatch("sampling"):
-        valid_episodes = streams.sample(policy, learner.deployed(params))  # as the outer loss scores them
-    with stopwatch("inner"):
-        add_advantages(valid_episodes, config)
-    with stopwatch("outer"):
-        log = learner.step(train_episodes, valid_episodes, adapted=params)  # reused if first-order
-    return _record(batch, config, train_episodes[0], valid_episodes, log, stopwatch.seconds)
+    done = learner.meta_batch(streams, len(tasks), stopwatch)
+    return _record(batch, config, done.train_episodes[0], done.valid_episodes, done.log, stopwatch.seconds)
 
 
 def _summary(episodes: BatchEpisodes) -> dict[str, list[float]]:
@@ -196,7 +156,8 @@ def _record(batch: int, config: Config, before: BatchEpisodes, after: BatchEpiso
 def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | None] | None = None,
                resume: bool = False, overwrite: bool = False,
                task_source: TaskSource | None = None) -> MetaTrainResult:
-    """Meta-train a policy with MAML-TRPO for ``config.num_batches`` meta-batches.
+    """Meta-train a policy with the config's ``learner`` (rl/metalearners/registry.py) for
+    ``config.num_batches`` meta-batches.
 
     Args:
         config: validated settings (``awake_tutorial.config.load_config``).
@@ -211,6 +172,7 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
     if not isinstance(config, Config):
         raise TypeError(f"config must be an awake_tutorial.config.Config, got {type(config).__name__}; "
                         "use load_config().")
+    learner_class(config.learner)  # an unknown learner fails here, before the run folder is touched
     state = folders.RunState() if run_dir is None else folders.prepare_run_dir(run_dir, config, "meta_train",
                                                                          resume, overwrite)
     policy = new_policy(config, config.seed)
@@ -220,7 +182,7 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
     sampler = new_sampler(config)
     if task_source is None:  # the training tasks: the config's distribution over train_scale_range
         task_source = TaskDistribution.from_config(config).with_scale_range(*config.train_scale_range).sample
-    stream = TaskStream(task_source, config.meta_batch_size, config.seed)
+    task_batches = MetaBatchTasks(task_source, config.meta_batch_size, config.seed)
     records = list(state.records)
     elapsed_before = records[-1]["wall_time"] if records else 0.0
     with torch_threads(config.num_threads):
@@ -228,7 +190,7 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
         try:
             for batch in range(state.start_batch, config.num_batches):
                 task_start = time.perf_counter()
-                tasks = stream.tasks(batch)
+                tasks = task_batches.tasks(batch)
                 task_time = time.perf_counter() - task_start
                 record = meta_batch(learner, sampler, tasks, config, batch)
                 record["timings"]["tasks"] = task_time
@@ -273,20 +235,24 @@ def adapt(policy: GaussianMLPPolicy | None, tasks: Sequence[Task], num_batches: 
     if not tasks:
         raise ValueError("tasks is empty; pass at least one Task.")
     policy = new_policy(config, seed) if policy is None else policy
+    if not hasattr(policy, "step_sizes"):
+        raise ValueError(f"adapt() takes inner gradient steps; a {type(policy).__name__} adapts in its hidden "
+                         "state (RL²): evaluate it on the tasks directly (envs.evaluate(policy.actor(), tasks)).")
     if run_dir is not None:
         folders.prepare_run_dir(run_dir, config, "adapt", overwrite=overwrite)
     # sampler: where the episodes come from; default the in-process simulation (another
     # sampler, e.g. awake_tutorial.rl.env_sampler.EnvSampler, runs them on a served machine)
     sampler = sampler or new_sampler(config)
-    # the policy's learned step sizes if it has them (Meta-SGD), else the config's fast_lr
-    learner = make_learner(policy, config, meta_sgd=policy.log_step_sizes is not None)
-    params, records, kept = learner.initial_params(len(tasks)), [], {}
+    # the inner loop alone, with the step sizes the policy carries (learned by Meta-SGD) or the config's
+    # fast_lr: adaptation needs no meta-learner, whichever trained the policy
+    inner = InnerLoop(policy, config, select(config.fast_path))
+    params, records, kept = inner.initial_params(len(tasks)), [], {}
     with torch_threads(config.num_threads):
         start = time.perf_counter()
         for batch in range(int(num_batches)):
             seeds = [seed_for(seed, ADAPT, batch, task.id) for task in tasks]
-            episodes = add_advantages(sampler.sample(policy, tasks, seeds, params), config)
-            adapted = learner.adapt_step(episodes, params)
+            episodes = inner.add_advantages(sampler.sample(policy, tasks, seeds, params))
+            adapted = inner.adapt_step(episodes, params)
             # the safeguard: a step may not create an overshooting mode (runs/stability.py)
             params = stable_step(policy, episodes, params, adapted) if config.stable_adaptation else adapted
             summary = _summary(episodes)

@@ -22,7 +22,7 @@ learned step sizes, :mod:`.meta_sgd`) and the trust region, read from a validate
 (``MAMLTRPO(policy, config, engine)``: the :data:`SETTINGS` keys; the learner has no defaults
 of its own, the config's are the defaults). Which path computes it is the ``engine``
 (:mod:`awake_tutorial.rl.engine`, chosen there by the config's ``fast_path``). One
-meta-batch, as ``runs.training.meta_batch`` runs it:
+meta-batch, as ``learner.meta_batch`` (:mod:`.base`) runs it:
 
     params = learner.initial_params(K)                       # theta for every task
     for step in range(learner.num_steps):
@@ -52,6 +52,7 @@ import torch
 from torch.distributions import Normal
 
 from awake_tutorial.rl.episodes import BatchEpisodes, PackedSteps
+from awake_tutorial.rl.metalearners.base import InnerLoop, MetaLearner
 from awake_tutorial.rl.metalearners.inner_bound import bound_step
 from awake_tutorial.rl.metalearners.reinforce import StepSizes, inner_loop, inner_step, policy_gradient, step_size
 from awake_tutorial.rl.metalearners.trpo import (
@@ -67,9 +68,9 @@ from awake_tutorial.rl.policies import stack_params
 
 FISHER_PRODUCTS = ("auto", "analytic", "double_backward")
 # the learner's settings, as named in the config (MAMLTRPO reads them from the config it is given)
-SETTINGS = ("fast_lr", "num_steps", "first_order", "max_kl", "cg_iters", "cg_damping", "cg_residual_tol",
-            "ls_max_steps", "ls_backtrack_ratio", "fisher_product", "fisher_max_samples", "adapted_std",
-            "inner_weighting", "zero_shot_weight", "inner_max_kl")
+SETTINGS = ("gamma", "gae_lambda", "fast_lr", "num_steps", "first_order", "max_kl", "cg_iters", "cg_damping",
+            "cg_residual_tol", "ls_max_steps", "ls_backtrack_ratio", "fisher_product", "fisher_max_samples",
+            "adapted_std", "inner_weighting", "zero_shot_weight", "inner_max_kl")
 
 
 def detach_distribution(pi: Normal) -> Normal:
@@ -77,17 +78,20 @@ def detach_distribution(pi: Normal) -> Normal:
     return Normal(pi.loc.detach(), pi.scale.detach(), validate_args=False)
 
 
-class MAMLTRPO:
+class MAMLTRPO(MetaLearner):
     """Meta-learner: inner loop = REINFORCE (:mod:`.reinforce`), outer loop = TRPO (:mod:`.trpo`).
 
     Episodes are batched over tasks: every BatchEpisodes has shapes (K, T, B, ...) and
     carries advantages. ``train_episodes`` is a list with one batch per inner step.
     """
 
+    LABEL = "MAML-TRPO"
+
     def __init__(self, policy, config, engine):
         """``config``: a validated ``awake_tutorial.config.Config`` (its :data:`SETTINGS` are read);
         ``engine``: the textbook or fast implementations (``awake_tutorial.rl.engine.select``)."""
-        settings = {name: getattr(config, name) for name in SETTINGS}
+        super().__init__(policy, config, engine)  # the inner loop's settings (.base.InnerLoop)
+        settings = {name: getattr(config, name) for name in SETTINGS if name not in InnerLoop.SETTINGS}
         fisher_product, first_order = settings["fisher_product"], settings["first_order"]
         analytic_available = first_order and self._analytic_fisher(engine) is not None
         if fisher_product not in FISHER_PRODUCTS:
@@ -95,38 +99,23 @@ class MAMLTRPO:
         if fisher_product == "analytic" and not analytic_available:
             raise ValueError("fisher_product='analytic' is the fast path's first-order Fisher: it needs "
                              "first_order=True and fast_path=True; use 'double_backward' or 'auto'.")
-        if int(settings["num_steps"]) < 1:
-            raise ValueError(f"num_steps must be >= 1 (inner steps per task), got {settings['num_steps']}.")
         if fisher_product == "auto":
             settings["fisher_product"] = "analytic" if analytic_available else "double_backward"
-        self.policy, self.engine = policy, engine
         for name, value in settings.items():
             setattr(self, name, value)
-        self.num_steps = int(self.num_steps)
         # fisher_max_samples: analytic Fisher, steps per task used (0 = all); adapted_std > 0: std of the
         # adapted policies in the outer loss (see deployed); inner_weighting: how the inner REINFORCE
         # loss weighs steps (.reinforce); zero_shot_weight: weight of the unadapted policy's loss
-        self.gradient = engine.gradient  # the inner loop's first-order gradient: by hand or autograd
 
     @staticmethod
     def _analytic_fisher(engine):
         """The engine's analytic Fisher product for this learner (None: double backward only)."""
         return engine.maml_fisher
 
-    # --- the inner loop: adaptation to each task ---
-
-    def initial_params(self, num_tasks: int) -> dict[str, torch.Tensor]:
-        """theta for each of ``num_tasks`` tasks, (K, ...) each, detached: where adaptation starts."""
-        return {n: p.detach() for n, p in stack_params(self.policy.params(), num_tasks).items()}
-
-    def adapt_step(self, episodes: BatchEpisodes, params: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """One inner step from per-task ``params`` on ``episodes`` (with advantages), first
-        order and detached: what a task's next episodes are sampled with."""
+    def inner_step_sizes(self) -> StepSizes:
+        """The step sizes of :meth:`adapt_step` during meta-training: the learner's own (detached)."""
         sizes = self.step_sizes(self.meta_parameters())
-        sizes = sizes if not isinstance(sizes, Mapping) else {n: a.detach() for n, a in sizes.items()}
-        adapted = inner_step(self.policy, episodes, params, sizes, True, self.inner_weighting, self.gradient)
-        adapted = bound_step(self.policy, episodes, params, adapted, self.inner_max_kl)
-        return {n: p.detach() for n, p in adapted.items()}
+        return sizes if not isinstance(sizes, Mapping) else {n: a.detach() for n, a in sizes.items()}
 
     # --- what the outer loop learns: MAML learns theta; Meta-SGD (.meta_sgd) adds step sizes ---
 
@@ -161,8 +150,8 @@ class MAMLTRPO:
             return dict(adapted)
         return {**adapted, "log_std": torch.full_like(adapted["log_std"], math.log(self.adapted_std)).detach()}
 
-    def adapt(self, train_episodes: Sequence[BatchEpisodes], params: Mapping[str, torch.Tensor] | None = None,
-              first_order: bool | None = None) -> dict[str, torch.Tensor]:
+    def inner_loop(self, train_episodes: Sequence[BatchEpisodes], params: Mapping[str, torch.Tensor] | None = None,
+                   first_order: bool | None = None) -> dict[str, torch.Tensor]:
         """Per-task adapted parameters theta'_k (K, ...) from meta-parameters ``params`` (default:
         the current ones): ``num_steps`` inner steps, step i on ``train_episodes[i]``."""
         if len(train_episodes) != self.num_steps:
@@ -191,7 +180,7 @@ class MAMLTRPO:
         (:meth:`step_scales`), which has the same value and first-order gradient as adapting again.
         """
         if adapted is None:
-            adapted = self.adapt(train_episodes, params, first_order)
+            adapted = self.inner_loop(train_episodes, params, first_order)
         else:
             if not (self.first_order if first_order is None else first_order):
                 raise ValueError("precomputed adapted params are first-order only; pass adapted=None.")
@@ -245,7 +234,7 @@ class MAMLTRPO:
         evaluate_many, per_pass = None, 1
         if self.fisher_product == "analytic" and self.engine.outer is not None:  # first order, by hand
             if adapted is None:
-                adapted = {n: p.detach() for n, p in self.adapt(train_episodes, theta).items()}
+                adapted = {n: p.detach() for n, p in self.inner_loop(train_episodes, theta).items()}
             outer = self.engine.outer(self.policy, theta, adapted, train_episodes, valid_episodes,
                                       fast_lr=self.fast_lr, inner_weighting=self.inner_weighting,
                                       adapted_std=self.adapted_std, zero_shot_weight=self.zero_shot_weight,
@@ -287,7 +276,7 @@ class MAMLTRPO:
 
     def _evaluate(self, train_episodes, valid_episodes, params, old_pi):
         """Surrogate loss and KL at trial parameters (first-order adaptation, no outer graph)."""
-        adapted = self.adapt(train_episodes, params, first_order=True)  # either gradient works inside no_grad
+        adapted = self.inner_loop(train_episodes, params, first_order=True)  # either gradient works inside no_grad
         adapted = self.deployed({n: p.detach() for n, p in adapted.items()})
         return self._loss_and_kl(self._distributions(train_episodes, valid_episodes, params, adapted), old_pi)
 

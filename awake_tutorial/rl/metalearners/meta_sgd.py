@@ -44,6 +44,9 @@ class MetaSGDTRPO(MAMLTRPO):
     only if the policy has no step sizes yet (``policy.log_step_sizes`` is None).
     """
 
+    LABEL = "Meta-SGD-TRPO"
+    LEARNS_STEP_SIZES = True
+
     def __init__(self, policy, config, engine):
         super().__init__(policy, config, engine)
         if policy.log_step_sizes is None:
