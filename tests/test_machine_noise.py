@@ -103,7 +103,7 @@ def test_machine_commands_have_plain_help():
         assert "``" not in result.stdout and ":class:" not in result.stdout
     result = subprocess.run([sys.executable, "-m", "awake_tutorial.ui.cli", "adapt", "--help"],
                             capture_output=True, text=True, timeout=60)
-    assert "--machine PREFIX" in result.stdout and "--dry-run" in result.stdout
+    assert "--machine ADDRESS" in result.stdout and "--machine-backend" in result.stdout and "--dry-run" in result.stdout
 
 
 def test_drift_moves_the_optics_within_bounds_reproducibly():
