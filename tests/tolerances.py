@@ -47,10 +47,16 @@ def assert_same_tasks(new, old, rtol: float = OPTICS_RTOL) -> None:
 #   fisher        analytic Fisher product vs double backward (relative)     2.8e-7
 #   fixed_step    surrogate loss and KL at one fixed trial step (relative)   2.4e-6
 #   loss          the outer loss at theta_old (absolute; ~0 there)           0
-#   cosine        between the two TRPO steps, full Fisher                    >= 0.99966
+#   cosine        between the two TRPO steps, full Fisher                    >= 0.99839
 #                 with the default 64-step Fisher estimate on the fast path  >= 0.900
+# Re-measured when the fast path moved to the chunk layout (rl/fast/chunks.py, issue 25: the
+# per-task sums run over chunks, another order of float additions) on this project's 2-core
+# dev machine, native, AVX2 and generic kernels: inner_step 1.5e-6, gradient 3.6e-7, fisher
+# 2.2e-7, fixed_step 2.9e-6, loss 0; cosine (full Fisher) >= 0.99987 except native seed 2,
+# 0.99839: 20 CG iterations at cg_damping 1e-5 amplify a 2.7e-7 gradient difference ~1e4-fold
+# (before the change the same seed gave 0.999998 and the smallest was 0.99966).
 # float32 rounding is 6e-8 per operation; each tolerance is ~5-10x the largest measured
-# value (the cosine: ~10x its distance to 1; the subsampled one is an estimator's spread,
+# value (the cosine: ~6x its distance to 1; the subsampled one is an estimator's spread,
 # the same on every CPU), so that it holds on other CPUs and still fails on a wrong formula:
 # the fast outer step that ignored the inner trust region (issue 24 + 25 merge) moved the
 # fixed-step loss by 1.2e-2 and failed here. The episodes' closed loop amplifies rounding
@@ -59,4 +65,4 @@ def assert_same_tasks(new, old, rtol: float = OPTICS_RTOL) -> None:
 # move by percent between kernel sets (fast path, seed 3, 64-step Fisher: KL 0.00644,
 # 0.00624, 0.00609, 5.7 %): never compared.
 FAST_PATH = {"episodes": 0.1, "inner_step": 1e-5, "loss": 1e-6, "gradient": 1e-5, "fisher": 2e-6,
-             "fixed_step": 3e-5, "cosine_full": 0.999, "cosine_subsampled": 0.8}
+             "fixed_step": 3e-5, "cosine_full": 0.99, "cosine_subsampled": 0.8}

@@ -14,6 +14,7 @@ from typing import Mapping
 import torch
 
 from awake_tutorial.rl.episodes import BatchEpisodes, step_weights
+from awake_tutorial.rl.fast.chunks import Chunks
 from awake_tutorial.rl.policies import NONLINEARITIES, STEP_SIZES, Params, flatten, linear, stack_params, unflatten
 
 
@@ -85,13 +86,15 @@ def reinforce_gradient(policy, episodes: BatchEpisodes, params: Mapping[str, tor
     one_task = params["log_std"].dim() == 1  # one task without a task dim: add it
     lead = (lambda x: x.unsqueeze(0)) if one_task else (lambda x: x)
     with torch.no_grad():
-        params = {name: lead(p.detach()) for name, p in params.items()}
-        jacobian = MeanJacobian(policy, lead(steps.observations), params)
-        inv_var = torch.exp(-2 * params["log_std"]).unsqueeze(1)  # (K, 1, A)
-        diff = lead(steps.actions) - jacobian.output  # a - mean, (K, N, A)
-        coef = -lead(step_weights(episodes, weighting) * steps.advantages).unsqueeze(-1)  # d loss/d log pi
+        chunks = Chunks(lead(steps.weights))  # the steps that ran, in chunks of one task each (.chunks)
+        params = {name: chunks.params(lead(p.detach())) for name, p in params.items()}
+        jacobian = MeanJacobian(policy, chunks.steps(lead(steps.observations)), params)
+        inv_var = torch.exp(-2 * params["log_std"]).unsqueeze(1)  # (G, 1, A)
+        diff = chunks.steps(lead(steps.actions)) - jacobian.output  # a - mean, (G, L, A)
+        coef = -chunks.steps(lead(step_weights(episodes, weighting) * steps.advantages)).unsqueeze(-1)  # d loss/d log pi
         grads = jacobian.vjp(coef * diff * inv_var, per_task=True)
         grads["log_std"] = (coef * (diff * diff * inv_var - 1)).sum(dim=1)
+        grads = {name: chunks.sum_tasks(g) for name, g in grads.items()}
     return {name: grads[name][0] if one_task else grads[name] for name in params}  # in params' order
 
 

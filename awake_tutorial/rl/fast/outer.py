@@ -16,6 +16,9 @@ steps one after another, each re-running the inner loop. Same maths here, with l
   (:data:`CANDIDATES_PER_PASS`; measured, 2-4 at once cost 2-4x one: the work is arithmetic,
   not call overhead, so one per pass). The inner step's forward pass at theta_c on the first
   adaptation batch is also the zero-shot term's mean, computed once.
+* every per-task product runs on the steps that ran only, in chunks of one task each
+  (:mod:`.chunks`): the (K, N) packed layout pads each task to the longest one (~3.7x the
+  mean over a default training), and at these sizes the line search is bound by arithmetic.
 * the Gaussian log-ratio and KL in closed form for per-task stds (K, A):
   log pi - log pi_old = sum_a [(a - mu_old)^2 / 2 sigma_old^2 - (a - mu)^2 / 2 sigma^2 + log sigma_old - log sigma],
   KL(pi || pi_old) = sum_a [log sigma_old - log sigma + (sigma^2 + (mu - mu_old)^2) / 2 sigma_old^2 - 1/2].
@@ -39,6 +42,7 @@ from typing import Mapping, Sequence
 import torch
 
 from awake_tutorial.rl.episodes import BatchEpisodes, step_weights
+from awake_tutorial.rl.fast.chunks import ChunkedSteps
 from awake_tutorial.rl.fast.gradients import MeanJacobian
 from awake_tutorial.rl.policies import STEP_SIZES, Params, flatten
 
@@ -104,6 +108,9 @@ class FirstOrderOuter:
         self.per_pass = CANDIDATES_PER_PASS
         self.train = [(e.packed(), step_weights(e, inner_weighting)) for e in train_episodes]
         self.valid = valid_episodes.packed()
+        # the steps that ran, in chunks of one task each (.chunks): the padding's arithmetic is skipped
+        self.train_chunks = [ChunkedSteps.of(steps, weights) for steps, weights in self.train]
+        self.valid_chunks = ChunkedSteps.of(self.valid)
         self.num_tasks = valid_episodes.rewards.shape[0]
         with torch.no_grad():
             self.gradient = self._gradient({n: a.detach() for n, a in adapted.items()})
@@ -112,24 +119,26 @@ class FirstOrderOuter:
         return torch.full_like(log_std, math.log(self.adapted_std)) if self.adapted_std else log_std
 
     def _gradient(self, adapted: Params) -> torch.Tensor:
-        K, valid = self.num_tasks, self.valid
+        K, valid, chunked = self.num_tasks, self.valid, self.valid_chunks
         log_std = self._deployed_log_std(adapted["log_std"])
-        deployed = {**adapted, "log_std": log_std}
-        jacobian = MeanJacobian(self.policy, valid.observations, deployed)
-        self.old_valid = (jacobian.output, log_std)
-        per_task = _score_gradient(jacobian, valid.actions, log_std, -valid.weights * valid.advantages / K,
-                                   not self.adapted_std)
+        deployed = {n: chunked.chunks.params(p) for n, p in {**adapted, "log_std": log_std}.items()}
+        jacobian = MeanJacobian(self.policy, chunked.observations, deployed)
+        self.old_valid = (jacobian.output, deployed["log_std"])  # per chunk
+        per_chunk = _score_gradient(jacobian, chunked.actions, deployed["log_std"],
+                                    -chunked.weights * chunked.advantages / K, not self.adapted_std)
+        per_task = {n: chunked.chunks.sum_tasks(per_chunk[n]) for n in self.names}
         grads = {n: per_task[n].sum(0) for n in self.names}
         loss = -valid.mean(valid.advantages).mean()
         if STEP_SIZES in self.theta:  # d theta'_k,n / d log alpha_n = theta'_k,n - theta_n
             grads[STEP_SIZES] = torch.stack([(per_task[n] * (adapted[n] - self.theta[n])).sum() for n in self.names])
         if self.zero_shot_weight:
-            steps = self.train[0][0]
+            steps, chunked = self.train[0][0], self.train_chunks[0]
             params = {n: self.theta[n].unsqueeze(0) for n in self.names}  # one set for all tasks, (1, ...)
-            jacobian = MeanJacobian(self.policy, steps.observations.reshape(1, -1, steps.observations.shape[-1]), params)
-            self.old_zero_shot = (jacobian.output.view_as(steps.actions), self.theta["log_std"])
-            coef = -self.zero_shot_weight / K * (steps.weights * steps.advantages).reshape(1, -1)
-            zero_shot = _score_gradient(jacobian, steps.actions.reshape(1, -1, steps.actions.shape[-1]),
+            obs, actions = chunked.observations, chunked.actions  # all steps as one batch, (1, G L, .)
+            jacobian = MeanJacobian(self.policy, obs.reshape(1, -1, obs.shape[-1]), params)
+            self.old_zero_shot = (jacobian.output.view_as(actions), self.theta["log_std"])
+            coef = -self.zero_shot_weight / K * (chunked.weights * chunked.advantages).reshape(1, -1)
+            zero_shot = _score_gradient(jacobian, actions.reshape(1, -1, actions.shape[-1]),
                                         params["log_std"], coef, True)
             for n in self.names:
                 grads[n] = grads[n] + zero_shot[n][0]
@@ -137,12 +146,16 @@ class FirstOrderOuter:
         self.loss = float(loss)
         return flatten([grads[n] for n in self.theta])
 
-    def _bound(self, steps, C: int, params: Params, mean: torch.Tensor, stepped: Params) -> Params:
+    def _bound(self, chunked: ChunkedSteps, C: int, params: Params, mean: torch.Tensor, stepped: Params) -> Params:
         """The inner step's trust region (``metalearners.inner_bound``): params + c (stepped - params),
         c = min(1, sqrt(inner_max_kl / KL)) per candidate and task (G = C * K), KL(pi_stepped || pi_params)
-        on the batch's states weighted as ``steps.mean``; ``mean`` (G, N, A) is pi_params' mean there."""
-        stepped_mean = self.policy.forward_layers(_repeat(steps.observations, C), stepped)[-1]
-        kl = _gaussian_kl(stepped_mean, stepped["log_std"], mean, params["log_std"], _repeat(steps.weights, C))
+        on the batch's states weighted as ``steps.mean``; ``mean`` (C * chunks, L, A) is pi_params' mean there."""
+        chunks = chunked.chunks
+        per_chunk = {n: chunks.params(p, C) for n, p in stepped.items()}
+        stepped_mean = self.policy.forward_layers(_repeat(chunked.observations, C), per_chunk)[-1]
+        kl = _gaussian_kl(stepped_mean, per_chunk["log_std"], mean, chunks.params(params["log_std"], C),
+                          _repeat(chunked.weights, C))
+        kl = chunks.sum_tasks(kl, C)
         scale = (self.inner_max_kl / kl.clamp(min=1e-30)).sqrt().clamp(max=1.0)
         return {n: p + _expand_like(scale, p) * (stepped[n] - p) for n, p in params.items()}
 
@@ -161,28 +174,33 @@ class FirstOrderOuter:
                 sizes = {n: self.fast_lr for n in self.names}
             params = {n: _repeat_candidates(cand[n], K) for n in self.names}  # (C * K, ...), task-minor
             zero_shot_mean = None
-            for i, (steps, weights) in enumerate(self.train):
-                jacobian = MeanJacobian(self.policy, _repeat(steps.observations, C), params)
+            for i, chunked in enumerate(self.train_chunks):
+                chunks = chunked.chunks
+                per_chunk = {n: chunks.params(p, C) for n, p in params.items()}
+                jacobian = MeanJacobian(self.policy, _repeat(chunked.observations, C), per_chunk)
                 if i == 0:
                     zero_shot_mean = jacobian.output  # theta_c on the first batch: the unadapted policy
-                grads = _score_gradient(jacobian, _repeat(steps.actions, C), params["log_std"],
-                                        -_repeat(weights * steps.advantages, C), True)
-                stepped = {n: p - _expand_like(sizes[n], p) * grads[n] for n, p in params.items()}
-                params = self._bound(steps, C, params, jacobian.output, stepped) if self.inner_max_kl else stepped
-            valid, old_mean, old_log_std = self.valid, *self.old_valid
-            mean = self.policy.forward_layers(_repeat(valid.observations, C), params)[-1]
-            log_std = self._deployed_log_std(params["log_std"])
+                grads = _score_gradient(jacobian, _repeat(chunked.actions, C), per_chunk["log_std"],
+                                        _repeat(chunked.coef, C), True)
+                stepped = {n: p - _expand_like(sizes[n], p) * chunks.sum_tasks(grads[n], C) for n, p in params.items()}
+                params = self._bound(chunked, C, params, jacobian.output, stepped) if self.inner_max_kl else stepped
+            valid, (old_mean, old_log_std) = self.valid_chunks, self.old_valid
+            per_chunk = {n: valid.chunks.params(p, C) for n, p in params.items()}
+            mean = self.policy.forward_layers(_repeat(valid.observations, C), per_chunk)[-1]
+            log_std = self._deployed_log_std(per_chunk["log_std"])
             losses, kls = _gaussian_terms(_repeat(valid.actions, C), mean, log_std, _repeat(old_mean, C),
                                           _repeat(old_log_std, C), _repeat(valid.weights, C),
                                           _repeat(valid.advantages, C))
-            losses, kls = losses.view(C, K).mean(1), kls.view(C, K).mean(1)
+            losses = valid.chunks.sum_tasks(losses, C).view(C, K).mean(1)
+            kls = valid.chunks.sum_tasks(kls, C).view(C, K).mean(1)
             if self.zero_shot_weight:
-                steps, old_mean, old_log_std = self.train[0][0], *self.old_zero_shot
-                z_losses, z_kls = _gaussian_terms(_repeat(steps.actions, C), zero_shot_mean,
-                                                  _repeat_candidates(cand["log_std"], K), _repeat(old_mean, C),
-                                                  old_log_std, _repeat(steps.weights, C), _repeat(steps.advantages, C))
-                losses = losses + self.zero_shot_weight * z_losses.view(C, K).mean(1)
-                kls = kls + self.zero_shot_weight * z_kls.view(C, K).mean(1)
+                chunked, (old_mean, old_log_std) = self.train_chunks[0], self.old_zero_shot
+                log_std = chunked.chunks.params(_repeat_candidates(cand["log_std"], K), C)
+                z_losses, z_kls = _gaussian_terms(_repeat(chunked.actions, C), zero_shot_mean, log_std,
+                                                  _repeat(old_mean, C), old_log_std, _repeat(chunked.weights, C),
+                                                  _repeat(chunked.advantages, C))
+                losses = losses + self.zero_shot_weight * chunked.chunks.sum_tasks(z_losses, C).view(C, K).mean(1)
+                kls = kls + self.zero_shot_weight * chunked.chunks.sum_tasks(z_kls, C).view(C, K).mean(1)
         return losses, kls
 
 
