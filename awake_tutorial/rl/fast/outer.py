@@ -24,7 +24,7 @@ steps one after another, each re-running the inner loop. Same maths here, with l
   KL(pi || pi_old) = sum_a [log sigma_old - log sigma + (sigma^2 + (mu - mu_old)^2) / 2 sigma_old^2 - 1/2].
 
 * the inner step's trust region (``inner_max_kl`` > 0, ``metalearners.inner_bound``) on each
-  candidate's inner steps, as the textbook's ``adapt`` applies it: c = min(1, sqrt(inner_max_kl / KL))
+  candidate's inner steps, as the textbook's ``inner_loop`` applies it: c = min(1, sqrt(inner_max_kl / KL))
   per candidate and task, KL in closed form on the batch's states (one more forward pass per step).
   At theta the ``adapted`` handed in are already bounded, and c is a constant for the gradient
   in both paths, so the gradient above is unchanged.
