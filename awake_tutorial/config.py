@@ -247,7 +247,6 @@ class Config:
     num_steps: int = 1  # inner steps
     fast_lr: float = 0.01  # inner step size (Meta-SGD: the initial one)
     meta_sgd: bool = True  # learn one inner step size per parameter tensor (Meta-SGD)
-    step_sizes: str = "per_tensor"  # Meta-SGD: one learned step size "per_tensor" or "per_element" (Li et al.)
     inner_weighting: str = "sum"  # inner REINFORCE loss: "mean" or "sum" over each episode's steps
     inner_max_kl: float = 3.0  # > 0: trust region (nats) on each inner step, rl/metalearners/inner_bound.py
     stable_adaptation: bool = True  # adapt(): backtrack a step that would make the loop overshoot (runs/stability.py)
@@ -282,8 +281,7 @@ class Config:
     RULES = {
         "gamma": FRACTION, "gae_lambda": FRACTION, "hidden_sizes": IntList(),
         "nonlinearity": Choice(NONLINEARITY_NAMES), "init_std": POSITIVE, "first_order": BOOL,
-        "fast_batch_size": Int(1), "num_steps": Int(1), "fast_lr": POSITIVE, "meta_sgd": BOOL,
-        "step_sizes": Choice(("per_tensor", "per_element")), "inner_weighting": Choice(("mean", "sum")),
+        "fast_batch_size": Int(1), "num_steps": Int(1), "fast_lr": POSITIVE, "meta_sgd": BOOL, "inner_weighting": Choice(("mean", "sum")),
         "inner_max_kl": Real(0), "stable_adaptation": BOOL,
         "num_batches": Int(1),
         "meta_batch_size": Int(1), "max_kl": POSITIVE, "cg_iters": Int(1), "cg_damping": Real(0),

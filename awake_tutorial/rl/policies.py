@@ -11,10 +11,9 @@ e.g. ``stack_params(params, K)``): then observations are (K, N, obs_dim) and eve
 is evaluated with its own parameters in one batched matrix product.
 
 Meta-SGD (Li et al. 2017) also learns the inner loop's step sizes: one per parameter
-tensor, or one per parameter element (Li et al.'s original), kept as the flat buffer
-``log_step_sizes`` (in the order of :meth:`params`; length: the number of tensors, or of
-elements) so that they are saved and loaded with the weights. A policy without it adapts
-with the config's ``fast_lr``.
+tensor, kept as the buffer ``log_step_sizes`` (in the order of :meth:`params`) so that they
+are saved and loaded with the weights. A policy without it adapts with the config's
+``fast_lr``.
 
 Saving and loading: :mod:`awake_tutorial.runs.policy_files` (a ``state_dict`` only, read with
 ``torch.load(weights_only=True)``); this layer writes no files.
@@ -73,25 +72,6 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.T
     if weight.dim() == 3:
         return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
     return nn.functional.linear(x, weight, bias)
-
-
-def split_step_sizes(values: torch.Tensor, like: Mapping[str, torch.Tensor]) -> Params:
-    """Per-parameter step sizes (or their logs) from a flat (..., S) layout: S = len(like) (one per
-    tensor) gives {name: (...)}; S = the number of elements gives {name: (..., *shape)}. Either
-    multiplies a per-task parameter (K, *shape) by broadcasting."""
-    if values.shape[-1] == len(like):
-        return {name: values[..., i] for i, name in enumerate(like)}
-    pieces = torch.split(values, [t.numel() for t in like.values()], dim=-1)
-    return {name: piece.reshape(*values.shape[:-1], *t.shape) for (name, t), piece in zip(like.items(), pieces)}
-
-
-def gather_step_sizes(products: Mapping[str, torch.Tensor], num_step_sizes: int) -> torch.Tensor:
-    """The inverse layout for derivatives: d/d log alpha from elementwise products {name: (*shape)}
-    (e.g. gradient * (theta' - theta), summed over tasks), summed per tensor (num_step_sizes =
-    number of tensors) or flattened per element; (num_step_sizes,)."""
-    if num_step_sizes == len(products):
-        return torch.stack([t.sum() for t in products.values()])
-    return flatten(products)
 
 
 def stack_params(params: Mapping[str, torch.Tensor], num_tasks: int) -> Params:
@@ -186,17 +166,12 @@ class GaussianMLPPolicy(nn.Module):
         """The module's own parameters as a dict (the tensors themselves, not copies)."""
         return dict(self.named_parameters())
 
-    def set_step_sizes(self, log_step_sizes: torch.Tensor | float | None,
-                       per_element: bool = False) -> "GaussianMLPPolicy":
+    def set_step_sizes(self, log_step_sizes: torch.Tensor | float | None) -> "GaussianMLPPolicy":
         """Store learned inner step sizes (Meta-SGD): log alpha per parameter tensor, shape
-        (len(params()),), or per element, shape (number of parameters,), or one float for all
-        (per tensor, or per element with ``per_element``); None removes them (adapt with fast_lr)."""
+        (len(params()),), or one float for all; None removes them (adapt with fast_lr)."""
         if log_step_sizes is not None:
-            log_step_sizes = torch.as_tensor(log_step_sizes, dtype=self.log_std.dtype).detach().clone().reshape(-1)
-            sizes = (len(self.params()), sum(p.numel() for p in self.parameters()))
-            if log_step_sizes.numel() not in sizes:
-                log_step_sizes = log_step_sizes.expand(sizes[per_element])
-            log_step_sizes = log_step_sizes.clone()
+            log_step_sizes = torch.as_tensor(log_step_sizes, dtype=self.log_std.dtype).detach().clone()
+            log_step_sizes = log_step_sizes.expand(len(self.params())).clone()
         self.log_step_sizes = log_step_sizes
         return self
 
@@ -204,7 +179,7 @@ class GaussianMLPPolicy(nn.Module):
         """The inner step sizes: {parameter name: alpha} if learned, else ``fast_lr``."""
         if self.log_step_sizes is None:
             return fast_lr
-        return split_step_sizes(self.log_step_sizes.detach().exp(), self.params())
+        return dict(zip(self.params(), self.log_step_sizes.detach().exp()))
 
     def as_numpy_policy(self, params: Mapping[str, torch.Tensor] | None = None,
                         deterministic: bool = True, seed: int | None = None) -> Callable:

@@ -91,8 +91,7 @@ def new_policy(config: Config, seed: int) -> GaussianMLPPolicy:
     inner step size starts at ``fast_lr``)."""
     policy = GaussianMLPPolicy(hidden_sizes=config.hidden_sizes, nonlinearity=config.nonlinearity,
                                init_std=config.init_std, seed=seed_for(seed, INIT))
-    return policy.set_step_sizes(np.log(config.fast_lr) if config.meta_sgd else None,
-                                 per_element=config.step_sizes == "per_element")
+    return policy.set_step_sizes(np.log(config.fast_lr) if config.meta_sgd else None)
 
 
 def add_advantages(episodes: BatchEpisodes, config: Config) -> BatchEpisodes:

@@ -14,8 +14,7 @@ from typing import Mapping
 import torch
 
 from awake_tutorial.rl.episodes import BatchEpisodes, step_weights
-from awake_tutorial.rl.policies import (NONLINEARITIES, STEP_SIZES, Params, flatten, gather_step_sizes, linear,
-                                        split_step_sizes, stack_params, unflatten)
+from awake_tutorial.rl.policies import NONLINEARITIES, STEP_SIZES, Params, flatten, linear, stack_params, unflatten
 
 
 class MeanJacobian:
@@ -178,14 +177,13 @@ def meta_sgd_fisher(policy, theta: Params, adapted: Params, valid_episodes: Batc
 
     def product(vector):
         v = unflatten(vector, theta)
-        v_alpha = split_step_sizes(v[STEP_SIZES], policy_theta)  # per tensor () or per element (*shape)
-        u = {n: v[n] + v_alpha[n] * delta[n] for n in names}  # per task
+        u = {n: v[n] + v[STEP_SIZES][i] * delta[n] for i, n in enumerate(names)}  # per task
         out = jacobian.vjp(metric * jacobian.jvp(u), per_task=True)
         out["log_std"] = log_std_curvature * u["log_std"]
         result = {n: out[n].sum(0) for n in names}
         if zero_shot is not None:  # the unadapted policy moves with v_theta only
             result = {n: result[n] + extra for n, extra in zero_shot(v).items()}
-        result[STEP_SIZES] = gather_step_sizes({n: (out[n] * delta[n]).sum(0) for n in names}, v[STEP_SIZES].numel())
+        result[STEP_SIZES] = torch.stack([(out[n] * delta[n]).sum() for n in names])
         return torch.add(flatten([result[n] for n in theta]), vector, alpha=damping)
 
     return product

@@ -40,7 +40,7 @@ import torch
 
 from awake_tutorial.rl.episodes import BatchEpisodes, step_weights
 from awake_tutorial.rl.fast.gradients import MeanJacobian
-from awake_tutorial.rl.policies import STEP_SIZES, Params, flatten, gather_step_sizes, split_step_sizes
+from awake_tutorial.rl.policies import STEP_SIZES, Params, flatten
 
 CANDIDATES_PER_PASS = 1  # line-search steps per pass: 2-4 cost 2-4x one (measured: the work is arithmetic, not overhead)
 
@@ -122,8 +122,7 @@ class FirstOrderOuter:
         grads = {n: per_task[n].sum(0) for n in self.names}
         loss = -valid.mean(valid.advantages).mean()
         if STEP_SIZES in self.theta:  # d theta'_k,n / d log alpha_n = theta'_k,n - theta_n
-            grads[STEP_SIZES] = gather_step_sizes({n: (per_task[n] * (adapted[n] - self.theta[n])).sum(0)
-                                                   for n in self.names}, self.theta[STEP_SIZES].numel())
+            grads[STEP_SIZES] = torch.stack([(per_task[n] * (adapted[n] - self.theta[n])).sum() for n in self.names])
         if self.zero_shot_weight:
             steps = self.train[0][0]
             params = {n: self.theta[n].unsqueeze(0) for n in self.names}  # one set for all tasks, (1, ...)
@@ -155,9 +154,9 @@ class FirstOrderOuter:
         pieces = torch.split(candidates, [t.numel() for t in self.theta.values()], dim=1)
         cand = {n: piece.reshape(C, *t.shape) for (n, t), piece in zip(self.theta.items(), pieces)}
         with torch.no_grad():
-            if STEP_SIZES in cand:  # alpha per candidate, (C, S) -> (C * K,) per tensor or (C * K, ...) per element
-                alphas = split_step_sizes(torch.exp(cand[STEP_SIZES]), {n: self.theta[n] for n in self.names})
-                sizes = {n: _repeat_candidates(alphas[n], K) for n in self.names}
+            if STEP_SIZES in cand:  # alpha_n per candidate, (C, number of tensors) -> (C * K, 1, ...)
+                alphas = torch.exp(cand[STEP_SIZES])
+                sizes = {n: _repeat_candidates(alphas[:, i], K) for i, n in enumerate(self.names)}
             else:
                 sizes = {n: self.fast_lr for n in self.names}
             params = {n: _repeat_candidates(cand[n], K) for n in self.names}  # (C * K, ...), task-minor
@@ -194,4 +193,4 @@ def _repeat_candidates(x: torch.Tensor, num_tasks: int) -> torch.Tensor:
 
 def _expand_like(size, p: torch.Tensor):
     """A step size (float, or (G,) per candidate and task) shaped to multiply p (G, ...)."""
-    return size if isinstance(size, float) or size.dim() == p.dim() else size.view(-1, *([1] * (p.dim() - 1)))
+    return size if isinstance(size, float) else size.view(-1, *([1] * (p.dim() - 1)))

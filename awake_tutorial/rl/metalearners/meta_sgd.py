@@ -34,12 +34,11 @@ from typing import Mapping
 import torch
 
 from awake_tutorial.rl.metalearners.maml_trpo import MAMLTRPO
-from awake_tutorial.rl.policies import STEP_SIZES, split_step_sizes  # STEP_SIZES: their name among the meta-parameters
+from awake_tutorial.rl.policies import STEP_SIZES  # the step sizes' name among the meta-parameters
 
 
 class MetaSGDTRPO(MAMLTRPO):
-    """MAML-TRPO whose inner step sizes alpha_n (one per parameter tensor, or per element with the
-    config's ``step_sizes: per_element``) are learned too.
+    """MAML-TRPO whose inner step sizes alpha_n (one per parameter tensor) are learned too.
 
     Same arguments as :class:`MAMLTRPO`; the config's ``fast_lr`` is the initial step size, used
     only if the policy has no step sizes yet (``policy.log_step_sizes`` is None).
@@ -48,7 +47,7 @@ class MetaSGDTRPO(MAMLTRPO):
     def __init__(self, policy, config, engine):
         super().__init__(policy, config, engine)
         if policy.log_step_sizes is None:
-            policy.set_step_sizes(math.log(self.fast_lr), per_element=getattr(config, "step_sizes", "per_tensor") == "per_element")
+            policy.set_step_sizes(math.log(self.fast_lr))
 
     @staticmethod
     def _analytic_fisher(engine):
@@ -66,9 +65,9 @@ class MetaSGDTRPO(MAMLTRPO):
 
     def step_sizes(self, params: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """alpha_n = exp(log_alpha_n), by parameter name (differentiable)."""
-        return split_step_sizes(params[STEP_SIZES].exp(), self.policy.params())
+        return dict(zip(self.policy.params(), params[STEP_SIZES].exp()))
 
     def step_scales(self, params: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """exp(log_alpha - log_alpha.detach()): 1, with gradient 1 w.r.t. log_alpha."""
         log_alpha = params[STEP_SIZES]
-        return split_step_sizes((log_alpha - log_alpha.detach()).exp(), self.policy.params())
+        return dict(zip(self.policy.params(), (log_alpha - log_alpha.detach()).exp()))
