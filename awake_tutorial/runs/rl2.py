@@ -33,10 +33,10 @@ from awake_tutorial.config import RL2Config, load_config
 from awake_tutorial.envs import AwakeSteeringVectorEnv
 from awake_tutorial.envs.scoring import steps_failed_as_max
 from awake_tutorial.physics.tasks import Task, sample_tasks
-from awake_tutorial.rl.baseline import LinearFeatureBaseline
+from awake_tutorial.rl.baseline import add_advantages
 from awake_tutorial.rl.episodes import BatchEpisodes
 from awake_tutorial.rl.metalearners.rl2_trpo import trpo_step
-from awake_tutorial.rl.recurrent import FEATURES, GaussianGRUPolicy, features
+from awake_tutorial.rl.recurrent import GaussianGRUPolicy, features
 from awake_tutorial.runs.training import INIT, ROLLOUT, MetaBatchTasks, seed_for, torch_threads
 
 KIND = "recurrent meta-policy (RL², GRU, TRPO)"
@@ -72,8 +72,7 @@ def train(settings: RL2Config | None = None, callback: Callable[[dict], bool | N
             tasks = task_batches.tasks(it)
             x, batch = rollout(policy, tasks, settings.episodes_per_task, seed_for(settings.seed, ROLLOUT, it),
                                settings.max_steps)
-            batch.compute_advantages(LinearFeatureBaseline(FEATURES).fit(batch, settings.gamma).predict(batch),
-                                     settings.gamma, settings.gae_lambda)
+            add_advantages(batch, settings)  # a linear baseline on the inputs x_t (the batch's observations)
             log = trpo_step(policy, x, batch, settings)
             lengths, success = batch.lengths, batch.success
             record = {"iteration": it, "length": float(lengths.mean()), "success": float(success.float().mean()),

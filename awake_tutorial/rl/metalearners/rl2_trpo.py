@@ -25,7 +25,7 @@ import time
 
 import torch
 
-from awake_tutorial.rl.baseline import LinearFeatureBaseline
+from awake_tutorial.rl.baseline import add_advantages
 from awake_tutorial.rl.episodes import BatchEpisodes
 from awake_tutorial.rl.metalearners.base import MetaBatch, Stopwatch
 from awake_tutorial.rl.metalearners.trpo import (conjugate_gradient, flatten, gradient, hessian_vector_product,
@@ -91,10 +91,7 @@ def with_advantages(x: torch.Tensor, batch: BatchEpisodes, settings) -> BatchEpi
     """``batch`` with GAE advantages from a linear baseline fit per task on the inputs x (K*B, T, 30)."""
     K, T, B = batch.mask.shape
     inputs = x.reshape(K, B, T, FEATURES).transpose(1, 2)  # (K, T, B, 30)
-    batch = BatchEpisodes(inputs, batch.actions, batch.rewards, batch.mask, batch.success)
-    baseline = LinearFeatureBaseline(FEATURES).fit(batch, settings.gamma)
-    batch.compute_advantages(baseline.predict(batch), settings.gamma, settings.gae_lambda)
-    return batch
+    return add_advantages(BatchEpisodes(inputs, batch.actions, batch.rewards, batch.mask, batch.success), settings)
 
 
 class RL2TRPO:
