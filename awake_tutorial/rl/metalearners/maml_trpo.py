@@ -54,7 +54,7 @@ from torch.distributions import Normal
 from awake_tutorial.rl.episodes import BatchEpisodes, PackedSteps
 from awake_tutorial.rl.metalearners.base import InnerLoop, MetaLearner
 from awake_tutorial.rl.metalearners.inner_bound import bound_step
-from awake_tutorial.rl.metalearners.reinforce import StepSizes, inner_loop, inner_step, policy_gradient, step_size
+from awake_tutorial.rl.metalearners.reinforce import StepSizes, inner_loop, inner_step, step_size
 from awake_tutorial.rl.metalearners.trpo import (
     conjugate_gradient,
     flatten,
