@@ -84,7 +84,7 @@ def test_response_estimated_from_the_batch_itself():
     config = load_config()
     policy = load_pretrained("meta").set_step_sizes(None)
     policy.log_std.data.fill_(np.log(0.3))  # explore: many directions, several steps per episode
-    tasks = [get_evaluation_task(1), get_evaluation_task(4)]
+    tasks = [get_evaluation_task(2), get_evaluation_task(3)]  # 10 transitions each (tasks 1, 4: 1 and 6)
     episodes = _episodes(policy, tasks, config)
     gains, transitions = estimated_gains(episodes)
     assert (transitions >= MIN_TRANSITIONS).all()
