@@ -151,7 +151,7 @@ print(mode_banner())
 #
 # Two safeguards of the default configuration (`awake.yaml`; the reference configuration
 # has neither) act on this step. A **trust region on the inner step** (`inner_max_kl`
-# $= \eta_\text{in} = 3$ nats) scales the step so that the new policy stays close to the
+# $= \eta_\text{in} = 1$ nat) scales the step so that the new policy stays close to the
 # old on the batch's states:
 #
 # $$ \theta' = \theta - c\,\alpha\,\nabla_\theta \mathcal L_\text{inner}(\theta), \qquad

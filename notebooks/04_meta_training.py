@@ -42,8 +42,8 @@
 #
 # **Which configuration:** every equation below is written for the course's default,
 # `awake_tutorial/configs/awake.yaml` (`inner_weighting: sum`, `adapted_std: 0.1`,
-# `zero_shot_weight: 1`, `max_kl: 0.01`, Meta-SGD, first order, and the inner step's trust
-# region `inner_max_kl: 3` of notebook 3, which scales each task's step $\theta'_k$ by its
+# `zero_shot_weight: 1`, `max_kl: 0.03`, Meta-SGD, first order, and the inner step's trust
+# region `inner_max_kl: 1` of notebook 3, which scales each task's step $\theta'_k$ by its
 # $c_k \le 1$, a constant for the meta-gradient); where the reference course's
 # configuration (`configs/reference.yaml`) differs, the text says so.
 
@@ -382,13 +382,13 @@ exercises.quiz(r"1. In the figure the return <i>before</i> adaptation rises too,
 }, answer=0)
 
 # %% jupyter={"source_hidden": true}
-exercises.quiz(r"2. The default <code>max_kl</code> is $10^{-2}$ (the reference course's is $10^{-3}$). What do you expect from $10^{-3}$? Predict, then try it on 20 meta-batches: <code>load_config(max_kl=1e-3)</code> and a budget of 20.", {
+exercises.quiz(r"2. The default <code>max_kl</code> is $3\cdot10^{-2}$ (the reference course's is $10^{-3}$). What do you expect from $10^{-3}$? Predict, then try it on 20 meta-batches: <code>load_config(max_kl=1e-3)</code> and a budget of 20.", {
     r"Slower progress per meta-batch, with fewer rejected or shrunk steps":
-        r"Right: each outer step may change the policy ten times less (in KL). Larger steps learn faster early on, but the line search shrinks them more often (<code>ls_steps</code> in the records), and late in training a large step can undo progress.",
+        r"Right: each outer step may change the policy thirty times less (in KL). Larger steps learn faster early on, but the line search shrinks them more often (<code>ls_steps</code> in the records), and late in training a large step can undo progress.",
     r"The same progress: the line search makes up for it":
         r"No: the line search only shrinks steps, it never lengthens them beyond the trust region.",
     r"Faster progress: smaller steps are more accurate":
-        r"No: the steps are more accurate, but ten times smaller in KL; over 20 meta-batches that shows as slower progress.",
+        r"No: the steps are more accurate, but thirty times smaller in KL; over 20 meta-batches that shows as slower progress.",
 }, answer=0)
 
 # %% jupyter={"source_hidden": true}

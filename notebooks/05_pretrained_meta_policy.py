@@ -218,7 +218,7 @@ exercises.quiz(r"1. Why does adaptation sample its actions while the headline sc
 # %% jupyter={"source_hidden": true}
 exercises.quiz(r"2. <code>meta-1</code> costs how many episodes of the new task, and how many machine steps if its 16 episodes last 5 steps on average?", {
     r"16 episodes, about 80 machine steps":
-        r"Right: $16 \times 5 = 80$; each step sets the correctors and reads the BPMs once. (Measured: 48 machine steps per evaluation task, <code>docs/results</code>: the shipped policy succeeds in about 3 steps.)",
+        r"Right: $16 \times 5 = 80$; each step sets the correctors and reads the BPMs once. (Measured: 37 machine steps per evaluation task, <code>docs/results</code>: the shipped policy succeeds in about 2 to 3 steps.)",
     r"1 episode, 5 machine steps":
         r"No: one <i>batch</i> is <code>fast_batch_size</code> = 16 episodes.",
     r"16 episodes, 1,600 machine steps":
@@ -249,8 +249,8 @@ exercises.quiz(r"4. The previous shipped policy, adapted without safeguards, nee
 # ## Summary
 #
 # Meta-learning turned "ten batches of 16 episodes per new optics" (notebook 3; 1,374
-# machine steps per evaluation task for 2.30 steps per correction) into "one batch" (48
-# machine steps for 2.41 steps; both `docs/results/comparison_summary.csv`, 4 seeds).
+# machine steps per evaluation task for 2.30 steps per correction) into "one batch" (37
+# machine steps for 2.15 steps; both `docs/results/comparison_summary.csv`, 4 seeds).
 # The cost was paid once, offline, during meta-training (notebook 4), on simulated tasks.
 #
 # **Next:** notebook 6 puts every method of the course side by side on 20 more held-out
