@@ -67,9 +67,11 @@ def test_a_policy_file_records_its_class_and_architecture(make, tmp_path):
 
 
 def test_older_plain_state_dict_files_still_load(policy, tmp_path):
-    """Files written before the class was recorded (run folders, the shipped data/*.pt) load as before."""
-    for name in ("pretrained_meta_policy.pt", "reference_meta_policy.pt"):
-        assert "policy_class" not in torch.load(DATA_DIR / name, weights_only=True)  # still the old format
+    """Files written before the class was recorded (older run folders, the shipped reference
+    policy) load as before; the reshipped meta-policy is in the new format."""
+    assert "policy_class" not in torch.load(DATA_DIR / "reference_meta_policy.pt", weights_only=True)
+    assert "policy_class" in torch.load(DATA_DIR / "pretrained_meta_policy.pt", weights_only=True)
+    assert load_policy(DATA_DIR / "reference_meta_policy.pt").architecture()["hidden_sizes"] == [64, 64]
     policy.set_step_sizes(-4.0)
     torch.save(policy.state_dict(), tmp_path / "old.pt")
     loaded = load_policy(tmp_path / "old.pt")
