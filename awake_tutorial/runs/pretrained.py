@@ -3,8 +3,10 @@
 The metadata records how the file was made (config, seed, meta-batches, wall time,
 package version) and its sha256, so a learner can trust what they load:
 :func:`load_pretrained` checks the hash and the architecture and says what to do
-when either does not match. Weights are plain state_dicts (``torch.load`` with
-``weights_only=True``); nothing in ``data/`` is a pickle of objects.
+when either does not match. Weights are tensors and plain values (``torch.load`` with
+``weights_only=True``): the meta-policy as ``{policy_class, architecture, state_dict}``
+(runs/policy_files.py), the older files as a plain state_dict; nothing in ``data/`` is a
+pickle of objects.
 """
 
 from __future__ import annotations
