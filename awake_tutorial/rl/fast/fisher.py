@@ -34,50 +34,59 @@ class StackedJacobian:
     rows stacked, for one tangent v shared by all (no task dim).
 
     ``blocks``: MeanJacobians of one network (per-task weights (K_b, out, in), inputs (K_b, N_b, in)).
-    Outputs and cotangents are (R, action_dim), R = sum_b K_b N_b, in block order.
+    Outputs and cotangents are (R, action_dim), R = sum_b K_b N_b, in block order. Every product
+    writes into buffers made once (with each block's view of them), so :meth:`jvp` returns a
+    buffer that the next call overwrites: use it (or copy it) before calling again.
     """
 
     def __init__(self, blocks: Sequence):
         self.blocks, self.num_layers = list(blocks), blocks[0].num_layers
-        self.shapes = [b.inputs[0].shape[:2] for b in self.blocks]  # (K_b, N_b)
-        self.rows = []
-        start = 0
-        for K, N in self.shapes:
-            self.rows.append(slice(start, start + K * N))
-            start += K * N
-        self.num_rows = start
+        self.shapes = [tuple(b.inputs[0].shape[:2]) for b in self.blocks]  # (K_b, N_b)
+        self.num_rows = sum(K * N for K, N in self.shapes)
         stack = lambda tensors: torch.cat([t.reshape(-1, t.shape[-1]) for t in tensors])  # noqa: E731
         self.inputs = [stack([b.inputs[i] for b in self.blocks]) for i in range(self.num_layers)]  # (R, in)
         self.slopes = [stack([b.slopes[i] for b in self.blocks]) for i in range(self.num_layers - 1)]  # (R, out)
         self.weights_t = [[b.weights[i].transpose(1, 2).contiguous() for b in self.blocks]  # (K_b, in, out)
                           for i in range(self.num_layers)]
+        widths = [w.shape[1] for w in self.blocks[0].weights]  # each layer's output
+        self._forward = [self._buffer(width) for width in widths]  # J v, layer by layer
+        self._backward = [self._buffer(x.shape[-1]) for x in self.inputs]  # J^T g at each layer's input
 
-    def _block(self, x: torch.Tensor, b: int) -> torch.Tensor:
-        """Block b's rows of x (R, d) as (K_b, N_b, d) (a view)."""
-        return x[self.rows[b]].view(*self.shapes[b], x.shape[-1])
+    def _buffer(self, width: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """An (R, width) buffer and its blocks' views (K_b, N_b, width)."""
+        whole = self.inputs[0].new_empty(self.num_rows, width)
+        return whole, self.block_views(whole)
+
+    def block_views(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """x (R, d) as each block's (K_b, N_b, d) (views)."""
+        pieces = torch.split(x, [K * N for K, N in self.shapes])
+        return [piece.view(K, N, x.shape[-1]) for piece, (K, N) in zip(pieces, self.shapes)]
 
     def jvp(self, v: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """J v, (R, action_dim), for v one set of layer parameters (no task dim)."""
-        dx = None
+        previous = None
         for i in range(self.num_layers):
-            da = torch.addmm(v[f"layers.{i}.bias"], self.inputs[i], v[f"layers.{i}.weight"].t())
-            if dx is not None:  # the change of this layer's input, through each block's weights
-                for b in range(len(self.blocks)):
-                    self._block(da, b).baddbmm_(self._block(dx, b), self.weights_t[i][b])
-            dx = da.mul_(self.slopes[i]) if i < self.num_layers - 1 else da
-        return dx
+            da, views = self._forward[i]
+            torch.addmm(v[f"layers.{i}.bias"], self.inputs[i], v[f"layers.{i}.weight"].t(), out=da)
+            if previous is not None:  # the change of this layer's input, through each block's weights
+                for view, dx, weight_t in zip(views, previous, self.weights_t[i]):
+                    view.baddbmm_(dx, weight_t)
+            if i < self.num_layers - 1:
+                da.mul_(self.slopes[i])
+            previous = views
+        return da
 
     def vjp(self, g: torch.Tensor) -> Params:
         """J^T g for g (R, action_dim): the gradient of sum(g * mean) w.r.t. the shared parameters."""
-        grads = {}
+        grads, g_views = {}, self.block_views(g)
         for i in reversed(range(self.num_layers)):
             grads[f"layers.{i}.weight"] = torch.mm(g.t(), self.inputs[i])
             grads[f"layers.{i}.bias"] = g.sum(dim=0)
             if i > 0:
-                back = g.new_empty(self.num_rows, self.inputs[i].shape[-1])
-                for b, block in enumerate(self.blocks):
-                    torch.bmm(self._block(g, b), block.weights[i], out=self._block(back, b))
-                g = back.mul_(self.slopes[i - 1])
+                back, views = self._backward[i]
+                for view, g_block, block in zip(views, g_views, self.blocks):
+                    torch.bmm(g_block, block.weights[i], out=view)
+                g, g_views = back.mul_(self.slopes[i - 1]), views
         return grads
 
 
@@ -100,11 +109,11 @@ class FirstOrderFisher:
         self.jacobian = StackedJacobian([jacobian for jacobian, _ in blocks])
         self.metric = torch.cat([m.reshape(-1, m.shape[-1]) for _, m in blocks])  # (R, A)
         self.curvature, self.zero_shot_curvature, self.delta = log_std_curvature, zero_shot_curvature, delta
+        K, N = self.jacobian.shapes[0]
+        self.adapted_rows = slice(0, K * N)  # the adapted block comes first
         if delta is not None:  # D_n = J_k delta_k,n on the adapted block's rows, (n, K N A)
-            adapted, rows = blocks[0][0], self.jacobian.rows[0]
-            zeros = {n: torch.zeros_like(delta[n]) for n in self.mean_names}
-            self.D = torch.stack([adapted.jvp({**zeros, n: delta[n]}).reshape(-1) for n in self.mean_names])
-            self.adapted_rows = rows
+            D = _step_size_directions(blocks[0][0], delta)
+            self.D = torch.stack([D[n].reshape(-1) for n in self.mean_names])
 
     def __call__(self, vector: torch.Tensor) -> torch.Tensor:
         v = unflatten(vector, self.theta)
@@ -124,3 +133,21 @@ class FirstOrderFisher:
             by_tensor["log_std"] = (log_std_term * self.delta["log_std"]).sum()
             out[STEP_SIZES] = torch.stack([by_tensor[n] for n in self.names])
         return torch.add(flatten([out[n] for n in self.theta]), vector, alpha=self.damping)
+
+
+def _step_size_directions(jacobian, delta: Params) -> Params:
+    """D_n = J_k delta_k,n for each weight and bias n of the mean network, (K, N, A) each: the change
+    of layer i's pre-activation, x_i delta_W^T or delta_b, carried through the layers after it
+    (what ``jacobian.jvp`` gives for a tangent that is delta_k on tensor n and zero elsewhere)."""
+    L = jacobian.num_layers
+    K, N = jacobian.inputs[0].shape[:2]
+    out = {}
+    for i in range(L):
+        weight, bias = delta[f"layers.{i}.weight"], delta[f"layers.{i}.bias"]
+        changes = {f"layers.{i}.weight": torch.bmm(jacobian.inputs[i], weight.transpose(1, 2)),
+                   f"layers.{i}.bias": bias.unsqueeze(1).expand(K, N, bias.shape[-1])}
+        for name, da in changes.items():
+            for j in range(i + 1, L):
+                da = torch.bmm(da * jacobian.slopes[j - 1], jacobian.weights[j].transpose(1, 2))
+            out[name] = da
+    return out
