@@ -122,3 +122,22 @@ def test_acting_for_the_running_tasks_only_changes_no_bit(tasks, monkeypatch):
     for a, b in zip(skipping, every):
         for field in ("observations", "actions", "rewards", "mask", "success"):
             assert torch.equal(getattr(a, field), getattr(b, field)), field
+
+
+def test_action_noise_drawn_in_pieces_is_the_block_by_block_stream():
+    """ActionNoise draws several blocks per generator call; the numbers are those of one call
+    per NOISE_BLOCK steps, each round starting at a fresh block (the leftover steps skipped)."""
+    from awake_tutorial.rl.samplers import NOISE_BLOCK, ActionNoise
+
+    def block_by_block(rngs, B, A):  # the stream's definition: one call per block, per task
+        while True:
+            block = np.stack([rng.standard_normal((NOISE_BLOCK, B, A), dtype=np.float32) for rng in rngs])
+            yield from (block[:, t] for t in range(NOISE_BLOCK))
+
+    rounds = (3, 9, 1, 4, 17, 70, 2)  # steps per sampling round
+    pieces = ActionNoise([np.random.default_rng(s) for s in (1, 2, 3)], 5, 10)
+    reference = [np.random.default_rng(s) for s in (1, 2, 3)]
+    for steps in rounds:
+        got, expected = pieces.round(), block_by_block(reference, 5, 10)
+        for _ in range(steps):
+            assert np.array_equal(next(got), next(expected))
