@@ -182,12 +182,12 @@ class Config:
     learner: str = "meta-sgd-trpo"  # the meta-learner, by name (rl/metalearners/registry.py); Meta-SGD learns
     # one inner step size per parameter tensor
     inner_weighting: str = "sum"  # inner REINFORCE loss: "mean" or "sum" over each episode's steps
-    inner_max_kl: float = 3.0  # > 0: trust region (nats) on each inner step, rl/metalearners/inner_bound.py
+    inner_max_kl: float = 1.0  # > 0: trust region (nats) on each inner step, rl/metalearners/inner_bound.py
     stable_adaptation: bool = True  # adapt(): backtrack a step that would make the loop overshoot (runs/stability.py)
     # outer loop (TRPO)
     num_batches: int = 500
     meta_batch_size: int = 16  # tasks per meta-batch
-    max_kl: float = 1e-2
+    max_kl: float = 3e-2
     cg_iters: int = 20
     cg_damping: float = 1e-5
     cg_residual_tol: float = 1e-10
