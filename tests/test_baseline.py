@@ -72,3 +72,17 @@ def test_features_layout():
     obs = ep.observations[0, t, 0]
     assert torch.allclose(row[:10], obs) and torch.allclose(row[10:20], obs**2)
     assert torch.allclose(row[20:], torch.tensor([0.02, 0.02**2, 0.02**3, 1.0]))
+
+
+def test_predict_on_the_fitted_episodes_reuses_their_features_bit_for_bit():
+    """fit keeps the features of its episodes; predict on those same episodes reuses them
+    (the inner loop fits and predicts on each batch), on others it computes theirs."""
+    import dataclasses
+
+    ep, other = synthetic_episodes(seed=2), synthetic_episodes(seed=3)
+    baseline = LinearFeatureBaseline().fit(ep, gamma=1.0)
+    reused = baseline.predict(ep)
+    fresh = baseline.predict(dataclasses.replace(ep))  # equal episodes, another object: features computed anew
+    assert torch.equal(reused, fresh)
+    expected = (baseline.features(other).double() @ baseline.weights[..., None, :, None]).squeeze(-1).float()
+    assert torch.equal(baseline.predict(other), expected)  # not the fitted episodes' features

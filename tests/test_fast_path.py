@@ -74,6 +74,28 @@ def test_the_jacobian_runs_the_policy_s_own_network():
     assert torch.equal(MeanJacobian(policy, obs, params).output, policy.mean(obs, params).detach())
 
 
+def test_the_stacked_jacobian_equals_its_blocks_one_by_one():
+    """The Fisher's blocks in one pass (fast.fisher.StackedJacobian): J v is each block's J v,
+    rows stacked; J^T g is the sum of the blocks' J^T g (float64: equal to rounding)."""
+    from awake_tutorial.rl.fast.fisher import StackedJacobian
+
+    policy = GaussianMLPPolicy(hidden_sizes=(8, 6), seed=2).double()
+    g = torch.Generator().manual_seed(4)
+    adapted = {n: p.double() for n, p in per_task_params(policy, 3).items()}  # per task, 3 tasks x 5 steps
+    shared = {n: p.detach().unsqueeze(0) for n, p in policy.params().items()}  # one policy, 7 steps
+    blocks = [MeanJacobian(policy, torch.randn(3, 5, 10, generator=g, dtype=torch.float64), adapted),
+              MeanJacobian(policy, torch.randn(1, 7, 10, generator=g, dtype=torch.float64), shared)]
+    stacked = StackedJacobian(blocks)
+    v = {n: torch.randn(p.shape, generator=g, dtype=torch.float64) for n, p in policy.params().items()}
+    expected = torch.cat([b.jvp(v).reshape(-1, 10) for b in blocks])
+    assert torch.allclose(stacked.jvp(v), expected, rtol=1e-12, atol=1e-12)
+    cotangent = torch.randn(22, 10, generator=g, dtype=torch.float64)
+    got = stacked.vjp(cotangent)
+    parts = [blocks[0].vjp(cotangent[:15].view(3, 5, 10)), blocks[1].vjp(cotangent[15:].view(1, 7, 10))]
+    for name in got:
+        assert torch.allclose(got[name], parts[0][name] + parts[1][name], rtol=1e-12, atol=1e-12), name
+
+
 def test_the_config_switch_selects_every_piece():
     policy = GaussianMLPPolicy(seed=0)
     fast, textbook = (make_learner(policy, Config(learner="maml-trpo", fast_path=f)) for f in (True, False))

@@ -60,3 +60,22 @@ def test_the_learner_applies_the_bound_in_training_and_adaptation_alike():
             assert (_kl(policy, episodes, theta, stepped) <= max_kl * 1.5).all()
     with pytest.raises(ValueError, match="inner_max_kl"):
         dataclasses.replace(config, inner_max_kl=-1.0)
+
+
+def test_the_fast_path_step_kl_equals_the_textbook_one():
+    """The engine's KL of an inner step: on the chunked steps that ran, in closed form (fast path),
+    equal to torch.distributions on the padded steps (textbook) to float32 rounding; the learner
+    uses its engine's."""
+    from awake_tutorial.rl.engine import FAST, TEXTBOOK
+
+    config, policy, episodes, theta = _setup()
+    g = torch.Generator().manual_seed(1)
+    adapted = {n: theta[n] + 0.01 * torch.randn(p.shape, generator=g) for n, p in theta.items()}
+    lengths = episodes.mask.sum(1)  # steps per episode, (K, B): the tasks' batches differ in length
+    assert len(set(episodes.mask.sum((1, 2)).tolist())) > 1 and lengths.max() > 1
+    fast, textbook = FAST.step_kl(policy, episodes, theta, adapted), TEXTBOOK.step_kl(policy, episodes, theta, adapted)
+    assert (textbook > 0).all()
+    np.testing.assert_allclose(fast.numpy(), textbook.numpy(), rtol=1e-5)  # measured 8e-8 here
+    for fast_path, engine in ((True, FAST), (False, TEXTBOOK)):
+        learner = make_learner(policy, dataclasses.replace(config, fast_path=fast_path))
+        assert learner.step_kl is engine.step_kl

@@ -97,3 +97,47 @@ def test_streams_continue_from_round_to_round(tasks):
     assert torch.equal(other.sample(policy).actions, runs[0][0].actions)
     with pytest.raises(ValueError, match="one seed per task"):
         sampler.streams(tasks, [1, 2])
+
+
+def test_acting_for_the_running_tasks_only_changes_no_bit(tasks, monkeypatch):
+    """Once a task's episodes have all ended the sampler acts for the others alone
+    (RunningTasksActor with the actor's on_tasks): the episodes are bit for bit those of
+    acting for every task at every step (an actor without on_tasks)."""
+    from awake_tutorial.rl import samplers
+    from awake_tutorial.rl.fast.rollout import RolloutPolicy
+
+    policy = GaussianMLPPolicy(seed=3)
+    params = per_task_params(policy, len(tasks))
+    sampler = MultiTaskSampler(5, AwakeSteeringVectorEnv.factory(max_steps=60))
+    subsets = []
+    on_tasks = RolloutPolicy.on_tasks
+    monkeypatch.setattr(RolloutPolicy, "on_tasks", lambda self, index: subsets.append(index) or on_tasks(self, index))
+    streams = sampler.streams(tasks, [7, 8, 9, 10])
+    skipping = [streams.sample(policy, params) for _ in range(2)]  # two rounds: the streams continue alike
+    assert subsets and all(0 < len(index) < len(tasks) for index in subsets)  # the subset path ran
+    actor = samplers.rollout_policy
+    monkeypatch.setattr(samplers, "rollout_policy", lambda *args: (lambda obs, noise: actor(*args)(obs, noise)))
+    streams = sampler.streams(tasks, [7, 8, 9, 10])
+    every = [streams.sample(policy, params) for _ in range(2)]
+    for a, b in zip(skipping, every):
+        for field in ("observations", "actions", "rewards", "mask", "success"):
+            assert torch.equal(getattr(a, field), getattr(b, field)), field
+
+
+def test_action_noise_drawn_in_pieces_is_the_block_by_block_stream():
+    """ActionNoise draws several blocks per generator call; the numbers are those of one call
+    per NOISE_BLOCK steps, each round starting at a fresh block (the leftover steps skipped)."""
+    from awake_tutorial.rl.samplers import NOISE_BLOCK, ActionNoise
+
+    def block_by_block(rngs, B, A):  # the stream's definition: one call per block, per task
+        while True:
+            block = np.stack([rng.standard_normal((NOISE_BLOCK, B, A), dtype=np.float32) for rng in rngs])
+            yield from (block[:, t] for t in range(NOISE_BLOCK))
+
+    rounds = (3, 9, 1, 4, 17, 70, 2)  # steps per sampling round
+    pieces = ActionNoise([np.random.default_rng(s) for s in (1, 2, 3)], 5, 10)
+    reference = [np.random.default_rng(s) for s in (1, 2, 3)]
+    for steps in rounds:
+        got, expected = pieces.round(), block_by_block(reference, 5, 10)
+        for _ in range(steps):
+            assert np.array_equal(next(got), next(expected))

@@ -245,3 +245,20 @@ def test_run_episodes_bad_actions_are_clear_errors():
         envs.run_episodes(lambda obs: np.zeros((3, 9)), seed=0)
     with pytest.raises(ValueError, match="NaN or inf"):
         envs.run_episodes(lambda obs: np.full((3, 10), np.nan), seed=0)
+
+
+def test_start_slots_are_written_before_they_are_read():
+    """StartSampler keeps its valid kicks in an uninitialised buffer: filled with NaN first, the
+    starts (an easy task, the hardest evaluation task, and one that needs the fallback) are
+    the same as from a zeroed one, reset after reset."""
+    from awake_tutorial.envs.starts import StartSampler
+
+    R = np.stack([load_evaluation_tasks()[0].response_h, load_evaluation_tasks()[4].response_h,
+                  Task.from_response(0.5 * np.eye(10)).response_h])
+    starts = {}
+    for fill in (0.0, np.nan):
+        sampler, rngs = StartSampler(3), [np.random.default_rng(s) for s in (1, 2, 3)]
+        sampler._valid[:] = fill
+        starts[fill] = [sampler.sample(np.arange(3), rngs, R) for _ in range(40)]
+    assert all(np.isfinite(s).all() for s in starts[np.nan])
+    assert all(np.array_equal(a, b) for a, b in zip(starts[0.0], starts[np.nan]))

@@ -55,7 +55,9 @@ class StartSampler:
     FIRST_PIECE = 16  # a block is drawn in pieces 16, 16, 32, 64, 128: each doubles what was drawn
 
     def __init__(self, num_envs: int):
-        self._valid = np.zeros((num_envs, self.BLOCK, N_CORRECTORS))  # valid kicks of the block, in order
+        # valid kicks of the block, in order; not zeroed (5 MB for a meta-batch's 256 envs, ~1 ms): a slot is
+        # written before it is read, or the read is replaced by the fallback start (tested with NaN garbage)
+        self._valid = np.empty((num_envs, self.BLOCK, N_CORRECTORS))
         self._count = np.zeros(num_envs, dtype=np.int64)  # valid kicks found in the current block
         self._taken = np.zeros(num_envs, dtype=np.int64)  # of which used already
         self._drawn = np.full(num_envs, self.BLOCK, dtype=np.int64)  # candidates of the block drawn (BLOCK: done)

@@ -199,8 +199,8 @@ class AwakeSteeringVectorEnv(VectorEnv):
                         _final_info=done.copy())
         return self._obs.copy(), reward, terminated, truncated, info
 
-    def run_episodes(self, act: Callable[[np.ndarray], Any],
-                     seed: int | Sequence[int | None] | None = None) -> Rollout:
+    def run_episodes(self, act: Callable[..., Any], seed: int | Sequence[int | None] | None = None, *,
+                     pass_alive: bool = False) -> Rollout:
         """Reset with ``seed`` (as :meth:`reset`), then run exactly one episode per sub-env.
 
         Autoreset would restart an ended sub-env and the restarted steps would be thrown
@@ -209,6 +209,8 @@ class AwakeSteeringVectorEnv(VectorEnv):
         each episode is the one ``AwakeSteeringEnv`` gives with the same seed and actions.
         ``act``: observations (n, 10) float32 -> actions (n, 10), called once per step with
         every row; it must not modify its input. ``seed=None`` continues the generators.
+        ``pass_alive``: call ``act(obs, alive)`` instead, ``alive`` (n,) bool the rows whose episode
+        still runs (read-only), so that ``act`` may skip ended rows (their actions are ignored).
         """
         obs = self.reset(seed=seed)[0]
         n, strict = self.num_envs, self.wall_penalty == "strict"
@@ -216,7 +218,7 @@ class AwakeSteeringVectorEnv(VectorEnv):
         returns, lengths = np.zeros(n), np.zeros(n, dtype=np.int64)
         observations, actions, rewards, alives = [], [], [], []
         for _ in range(self.max_steps):  # every episode ends within max_steps
-            action = np.asarray(act(obs))
+            action = np.asarray(act(obs, alive) if pass_alive else act(obs))
             if action.shape != obs.shape:
                 raise ValueError(f"the policy returned actions of shape {action.shape} for observations of "
                                  f"shape {obs.shape}; it must return one action (10,) per row.")

@@ -61,6 +61,7 @@ class LinearFeatureBaseline:
         self.obs_dim = int(obs_dim)
         self.reg_coeff = float(reg_coeff)
         self.weights: torch.Tensor | None = None  # (..., F) after fit
+        self._fitted = None  # (episodes, their features) of the last fit: predict on them reuses the features
 
     @property
     def feature_size(self) -> int:
@@ -78,7 +79,8 @@ class LinearFeatureBaseline:
 
     def fit(self, episodes: BatchEpisodes, gamma: float) -> "LinearFeatureBaseline":
         """Fit the weights to the discounted returns of ``episodes`` (one fit per task)."""
-        X = self.features(episodes)
+        X = self.features(episodes).double()  # (exact: float32 -> float64) converted once for fit and predict
+        self._fitted = (episodes, X)
         lead = X.shape[:-3]
         returns = episodes.returns(gamma)
         self.weights = ridge_regression(X.reshape(*lead, -1, X.shape[-1]),
@@ -89,7 +91,7 @@ class LinearFeatureBaseline:
         """V(s_t) for every step (..., T, B), zero after each episode's end."""
         if self.weights is None:
             raise RuntimeError("call fit(episodes, gamma) before predict().")
-        X = self.features(episodes)
+        X = self._fitted[1] if self._fitted is not None and self._fitted[0] is episodes else self.features(episodes)
         values = X.double() @ self.weights[..., None, :, None]  # (..., T, B, 1)
         return values.squeeze(-1).to(episodes.rewards.dtype)
 

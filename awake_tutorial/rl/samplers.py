@@ -33,7 +33,7 @@ from awake_tutorial.rl.episodes import BatchEpisodes
 from awake_tutorial.rl.policies import GaussianMLPPolicy, TorchRolloutPolicy, stack_params  # noqa: F401 (re-export)
 
 MAX_SEED = 2**31 - 1
-NOISE_BLOCK = 4  # steps of action noise drawn per generator call (same numbers as step by step)
+NOISE_BLOCK = 4  # steps per block of the action-noise stream (ActionNoise draws 1-8 blocks per generator call)
 
 
 class MultiTaskSampler:
@@ -88,6 +88,7 @@ class TaskStreams:
         self.envs, self.rngs, self.episodes_per_task, self.fast_path = envs, rngs, episodes_per_task, fast_path
         self.env_seeds = env_seeds  # sub-env i's first episode = AwakeSteeringEnv.reset(seed=env_seeds[i])
         self._started = False
+        self.noise: ActionNoise | None = None
 
     def sample(self, policy: GaussianMLPPolicy, params: Mapping[str, torch.Tensor] | None = None) -> BatchEpisodes:
         """Roll out B episodes per task with a ~ pi_params(. | s).
@@ -102,13 +103,9 @@ class TaskStreams:
         params = policy.params() if params is None else dict(params)
         if params["log_std"].dim() == 1:
             params = stack_params(params, K)
-        policy_k = rollout_policy(policy, params, self.fast_path)
-        noise = action_noise(self.rngs, B, A)
-
-        def act(obs: np.ndarray) -> np.ndarray:  # (K * B, obs_dim) -> (K * B, A), task k's params on its B rows
-            return policy_k(obs.reshape(K, B, -1), next(noise)).reshape(K * B, A)
-
-        rollout = self.envs.run_episodes(act, seed=None if self._started else self.env_seeds)
+        self.noise = self.noise or ActionNoise(self.rngs, B, A)  # continued round after round
+        act = RunningTasksActor(rollout_policy(policy, params, self.fast_path), K, B, A, self.noise.round())
+        rollout = self.envs.run_episodes(act, seed=None if self._started else self.env_seeds, pass_alive=True)
         self._started = True
 
         def by_task(array: np.ndarray) -> torch.Tensor:  # (T, K * B, ...) -> (K, T, B, ...)
@@ -125,13 +122,71 @@ class TaskStreams:
         )
 
 
+class RunningTasksActor:
+    """The sampler's act function, ``(obs (K * B, obs_dim), alive (K * B,)) -> actions (K * B, A)``:
+    task k's parameters on its B rows, acting only for the tasks with an episode still running.
+
+    Late in meta-training most tasks' episodes end within a few steps while one long episode
+    keeps the rollout going (~26 % of the task-steps of a default training have a running
+    episode): the actor then acts for those tasks alone, through the actor's ``on_tasks(index)``
+    (the actor of those tasks' parameters, made once per set of running tasks). Rows of ended
+    tasks get zeros (their actions are ignored). Each task's actions are those of the whole
+    batch bit for bit: every task's product is computed alone either way (tested). An actor
+    without ``on_tasks`` (e.g. a recurrent policy's, whose rows keep hidden states) acts on
+    every row. The action noise is drawn for every task at every step (the same streams).
+    """
+
+    def __init__(self, actor, K: int, B: int, A: int, noise: Iterator[np.ndarray]):
+        self.actor, self.K, self.B, self.A, self.noise = actor, K, B, A, noise
+        self.running, self.actor_running = None, actor  # the last set of running tasks and its actor
+
+    def __call__(self, obs: np.ndarray, alive: np.ndarray) -> np.ndarray:
+        K, B, A = self.K, self.B, self.A
+        noise = next(self.noise)
+        running = alive.reshape(K, B).any(axis=1)
+        if running.all() or not hasattr(self.actor, "on_tasks"):
+            return self.actor(obs.reshape(K, B, -1), noise).reshape(K * B, A)
+        index = np.flatnonzero(running)
+        if self.running is None or not np.array_equal(index, self.running):
+            self.running, self.actor_running = index, self.actor.on_tasks(index)
+        actions = np.zeros((K, B, A), dtype=np.float32)
+        actions[index] = self.actor_running(obs.reshape(K, B, -1)[index], noise[index])
+        return actions.reshape(K * B, A)
+
+
+class ActionNoise:
+    """Standard normal action noise (K, B, A) float32, step after step, task k's from ``rngs[k]``.
+
+    The stream: task k's generator gives its steps in blocks of ``NOISE_BLOCK`` (as one call
+    ``standard_normal((NOISE_BLOCK, B, A))`` per block would), and each sampling round
+    (:meth:`round`) starts at a block boundary: the steps left in the last round's block are
+    skipped. The blocks are drawn in pieces of 1, 1, 2, 4 then 8 blocks per call (a generator
+    gives the same numbers at once or in pieces, tested): a few calls per task and round
+    instead of one per block, and never more than twice the steps used plus 8 blocks.
+    """
+
+    MAX_PIECE = 8 * NOISE_BLOCK
+
+    def __init__(self, rngs: Sequence[np.random.Generator], B: int, A: int):
+        self.rngs, self.shape = rngs, (B, A)
+        self.steps = np.empty((len(rngs), 0, B, A), dtype=np.float32)  # (K, steps drawn, B, A)
+        self.position = 0  # the next step to use
+
+    def round(self) -> Iterator[np.ndarray]:
+        """The steps of one sampling round: (K, B, A) each, from the next block boundary on."""
+        self.position = -(-self.position // NOISE_BLOCK) * NOISE_BLOCK
+        while True:
+            if self.position == self.steps.shape[1]:
+                size = min(max(NOISE_BLOCK, self.steps.shape[1]), self.MAX_PIECE)
+                piece = np.stack([rng.standard_normal((size, *self.shape), dtype=np.float32) for rng in self.rngs])
+                self.steps = np.concatenate([self.steps, piece], axis=1)
+            self.position += 1
+            yield self.steps[:, self.position - 1]
+
+
 def action_noise(rngs: Sequence[np.random.Generator], B: int, A: int) -> Iterator[np.ndarray]:
-    """Standard normal action noise (K, B, A) float32 for step after step; task k's from
-    ``rngs[k]``, drawn ``NOISE_BLOCK`` steps at a time (one generator call per task)."""
-    while True:
-        block = np.stack([rng.standard_normal((NOISE_BLOCK, B, A), dtype=np.float32) for rng in rngs])
-        for t in range(NOISE_BLOCK):
-            yield block[:, t]
+    """One round of :class:`ActionNoise`: (K, B, A) float32 step after step, task k's from ``rngs[k]``."""
+    return ActionNoise(rngs, B, A).round()
 
 
 def rollout_policy(policy: GaussianMLPPolicy, params: Mapping[str, torch.Tensor], fast_path: bool = True):

@@ -15,7 +15,8 @@ import torch
 
 from awake_tutorial.rl.episodes import BatchEpisodes, step_weights
 from awake_tutorial.rl.fast.chunks import Chunks
-from awake_tutorial.rl.policies import NONLINEARITIES, STEP_SIZES, Params, flatten, linear, stack_params, unflatten
+from awake_tutorial.rl.fast.fisher import FirstOrderFisher
+from awake_tutorial.rl.policies import NONLINEARITIES, Params, linear
 
 
 class MeanJacobian:
@@ -101,40 +102,32 @@ def reinforce_gradient(policy, episodes: BatchEpisodes, params: Mapping[str, tor
 # --- TRPO's Fisher-vector products (first-order MAML), the textbook one is a double backward ---
 # They take tensors and settings, not the learner: ``max_samples`` (the config's fisher_max_samples),
 # ``adapted_std``, ``zero_shot_weight`` and ``damping`` (cg_damping), see metalearners.maml_trpo.
+# The product itself: :class:`awake_tutorial.rl.fast.fisher.FirstOrderFisher` (every block in one pass).
 
 
-def zero_shot_fisher(policy, theta: Params, train_episodes: BatchEpisodes, max_samples: int, weight: float):
-    """v (theta's tensors) -> weight * F_0 v, F_0 the Fisher of the unadapted policy (parameters
-    ``theta``) on the first adaptation batch; None without a zero-shot term (weight 0).
-    J^T M J v as in ``trpo.gauss_newton_vector_product``."""
-    if not weight:
-        return None
-    num_tasks = train_episodes.rewards.shape[0]
-    steps = train_episodes.packed().subsample(max_samples)
-    params = {n: p.detach().unsqueeze(0) for n, p in theta.items()}  # one policy for all tasks: their
-    obs = steps.observations.reshape(1, -1, steps.observations.shape[-1])  # steps as one batch, (1, K N, .)
-    jacobian = MeanJacobian(policy, obs, params)
-    scale = weight / num_tasks
-    metric = scale * steps.weights.reshape(1, -1, 1) / torch.exp(2 * params["log_std"]).unsqueeze(1)
-    log_std_curvature = 2.0 * scale * steps.weights.sum()
-
-    def product(v):
-        out = jacobian.vjp(metric * jacobian.jvp(v))
-        out["log_std"] = log_std_curvature * v["log_std"]
-        return out
-
-    return product
-
-
-def _fisher_at_adapted(policy, adapted, valid_episodes: BatchEpisodes, max_samples: int):
-    """What both first-order Fisher products start from: the number of tasks K, the (subsampled)
-    validation steps, J at the adapted policies and the metric w / (K sigma_k^2), (K, N, A)."""
+def _fisher_blocks(policy, theta: Params, adapted: Params, valid_episodes: BatchEpisodes,
+                   train_episodes: BatchEpisodes | None, max_samples: int, adapted_std: float,
+                   zero_shot_weight: float):
+    """The Gauss-Newton blocks of the first-order Fisher: [(J, metric)] of the adapted policies on the
+    (subsampled) validation steps, metric w / (K sigma_k^2) (K, N, A), then with a zero-shot term the
+    unadapted policy (``theta``) on the first adaptation batch's steps as one batch, metric
+    weight * w / (K sigma^2) (1, K N_0, A); the adapted block's log-std curvature per task (K, 1)
+    (d2 KL / d log_std2 = 2 w / K; 0 with ``adapted_std``: the std is fixed) and the zero-shot one's."""
     num_tasks = valid_episodes.rewards.shape[0]
     steps = valid_episodes.packed().subsample(max_samples)
-    log_std = adapted["log_std"].detach()
-    jacobian = MeanJacobian(policy, steps.observations, adapted)
-    metric = steps.weights.unsqueeze(-1) / num_tasks / torch.exp(2 * log_std).unsqueeze(1)  # (K, N, A)
-    return num_tasks, steps, jacobian, metric
+    metric = steps.weights.unsqueeze(-1) / num_tasks / torch.exp(2 * adapted["log_std"].detach()).unsqueeze(1)
+    blocks = [(MeanJacobian(policy, steps.observations, adapted), metric)]
+    curvature = (0.0 if adapted_std else 2.0) * steps.weights.sum(-1).unsqueeze(-1) / num_tasks
+    zero_shot_curvature = 0.0
+    if zero_shot_weight:
+        steps = train_episodes.packed().subsample(max_samples)
+        params = {n: theta[n].detach().unsqueeze(0) for n in adapted}  # one policy for all tasks: their
+        obs = steps.observations.reshape(1, -1, steps.observations.shape[-1])  # steps as one batch, (1, K N, .)
+        scale = zero_shot_weight / num_tasks
+        metric = scale * steps.weights.reshape(1, -1, 1) / torch.exp(2 * params["log_std"]).unsqueeze(1)
+        blocks.append((MeanJacobian(policy, obs, params), metric))
+        zero_shot_curvature = 2.0 * scale * steps.weights.sum()
+    return blocks, curvature, zero_shot_curvature
 
 
 def maml_fisher(policy, theta: Params, adapted: Params, valid_episodes: BatchEpisodes,
@@ -147,21 +140,11 @@ def maml_fisher(policy, theta: Params, adapted: Params, valid_episodes: BatchEpi
     > 0: the std is fixed); no cross terms. With ``max_samples`` > 0 the mean block is
     estimated on at most that many evenly spaced steps per task (a subsampled Fisher, as in
     the original TRPO). ``theta``: the policy's parameters; ``adapted``: theta'_k, (K, ...).
+    With ``zero_shot_weight`` the unadapted policy's Fisher on the first adaptation batch is added.
     """
-    num_tasks, steps, jacobian, metric = _fisher_at_adapted(policy, adapted, valid_episodes, max_samples)
-    log_std_curvature = 0.0 if adapted_std else 2.0 * steps.weights.sum() / num_tasks  # d2 KL/d log_std2
-    mean_names = [n for n in theta if n != "log_std"]
-    zero_shot = zero_shot_fisher(policy, theta, train_episodes, max_samples, zero_shot_weight)
-
-    def product(vector):
-        v = unflatten(vector, theta)
-        out = jacobian.vjp(metric * jacobian.jvp({n: v[n] for n in mean_names}))
-        out["log_std"] = log_std_curvature * v["log_std"]
-        if zero_shot is not None:
-            out = {n: out[n] + extra for n, extra in zero_shot(v).items()}
-        return torch.add(flatten([out[n] for n in theta]), vector, alpha=damping)
-
-    return product
+    blocks, curvature, zero_shot_curvature = _fisher_blocks(policy, theta, adapted, valid_episodes, train_episodes,
+                                                            max_samples, adapted_std, zero_shot_weight)
+    return FirstOrderFisher(theta, blocks, curvature.sum(), zero_shot_curvature, None, damping)
 
 
 def meta_sgd_fisher(policy, theta: Params, adapted: Params, valid_episodes: BatchEpisodes,
@@ -171,22 +154,7 @@ def meta_sgd_fisher(policy, theta: Params, adapted: Params, valid_episodes: Batc
     task k's adapted parameters move along u_k = v_theta + (theta'_k - theta) * v_alpha.
     ``theta``: the policy's parameters and ``log_step_sizes``; settings as :func:`maml_fisher`."""
     names = list(policy.params())
-    policy_theta = {n: theta[n] for n in names}
-    num_tasks, steps, jacobian, metric = _fisher_at_adapted(policy, adapted, valid_episodes, max_samples)
-    base = stack_params(policy_theta, num_tasks)
-    delta = {n: (adapted[n] - base[n]).detach() for n in names}  # theta'_k - theta, (K, ...)
-    log_std_curvature = (0.0 if adapted_std else 2.0) * steps.weights.sum(-1).unsqueeze(-1) / num_tasks
-    zero_shot = zero_shot_fisher(policy, policy_theta, train_episodes, max_samples, zero_shot_weight)
-
-    def product(vector):
-        v = unflatten(vector, theta)
-        u = {n: v[n] + v[STEP_SIZES][i] * delta[n] for i, n in enumerate(names)}  # per task
-        out = jacobian.vjp(metric * jacobian.jvp(u), per_task=True)
-        out["log_std"] = log_std_curvature * u["log_std"]
-        result = {n: out[n].sum(0) for n in names}
-        if zero_shot is not None:  # the unadapted policy moves with v_theta only
-            result = {n: result[n] + extra for n, extra in zero_shot(v).items()}
-        result[STEP_SIZES] = torch.stack([(out[n] * delta[n]).sum() for n in names])
-        return torch.add(flatten([result[n] for n in theta]), vector, alpha=damping)
-
-    return product
+    blocks, curvature, zero_shot_curvature = _fisher_blocks(policy, theta, adapted, valid_episodes, train_episodes,
+                                                            max_samples, adapted_std, zero_shot_weight)
+    delta = {n: (adapted[n] - theta[n].unsqueeze(0)).detach() for n in names}  # theta'_k - theta, (K, ...)
+    return FirstOrderFisher(theta, blocks, curvature, zero_shot_curvature, delta, damping)

@@ -59,6 +59,19 @@ def _gaussian_kl(mean, log_std, old_mean, old_log_std, weights):
     return (weights * kl).sum(-1)
 
 
+def step_kl(policy, episodes: BatchEpisodes, theta: Mapping[str, torch.Tensor],
+            adapted: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """KL_k (K,) of an inner step from per-task ``theta`` to ``adapted`` (``metalearners.inner_bound``):
+    sum_n w_n KL(pi_adapted(.|s_n) || pi_theta(.|s_n)) over the steps that ran, in chunks (no padding),
+    in closed form. The textbook ``inner_bound.step_kl`` computes the same with torch.distributions."""
+    chunked = ChunkedSteps.of(episodes.packed())
+    chunks = chunked.chunks
+    with torch.no_grad():
+        new, old = ({n: chunks.params(p.detach()) for n, p in params.items()} for params in (adapted, theta))
+        new_mean, old_mean = (policy.forward_layers(chunked.observations, p)[-1] for p in (new, old))
+        return chunks.sum_tasks(_gaussian_kl(new_mean, new["log_std"], old_mean, old["log_std"], chunked.weights))
+
+
 def _gaussian_terms(actions, mean, log_std, old_mean, old_log_std, weights, advantages):
     """Per task (G,): -sum_n w A pi/pi_old and sum_n w KL(pi || pi_old); means (G, N, A),
     log-stds (G, A) or broadcastable, weights and advantages (G, N)."""

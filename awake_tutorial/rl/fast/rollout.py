@@ -29,6 +29,15 @@ class RolloutPolicy:
                         params[f"layers.{i}.bias"].detach().unsqueeze(1).numpy()) for i in range(n)]
         self.std = params["log_std"].detach().exp().unsqueeze(1).numpy()  # (K, 1, A)
 
+    def on_tasks(self, index: np.ndarray) -> "RolloutPolicy":
+        """The sampler of tasks ``index`` (k,) alone: each task's arrays as they are, so its
+        actions are bit for bit those of the whole batch (one matrix product per task either way)."""
+        subset = object.__new__(RolloutPolicy)
+        subset.activation = self.activation
+        subset.layers = [(weight_t[index], bias[index]) for weight_t, bias in self.layers]
+        subset.std = self.std[index]
+        return subset
+
     def __call__(self, obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
         """obs (K, B, obs_dim), noise (K, B, A) standard normal -> actions (K, B, A) float32."""
         x = obs

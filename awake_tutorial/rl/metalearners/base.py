@@ -78,6 +78,7 @@ class InnerLoop:
         self.num_steps = int(self.num_steps)
         self.policy, self.engine = policy, engine
         self.gradient = engine.gradient  # the inner loop's first-order gradient: by hand or autograd
+        self.step_kl = engine.step_kl  # the inner trust region's KL: on the chunked steps or torch.distributions
 
     def initial_params(self, num_tasks: int) -> dict[str, torch.Tensor]:
         """theta for each of ``num_tasks`` tasks, (K, ...) each, detached: where adaptation starts."""
@@ -92,7 +93,7 @@ class InnerLoop:
         order and detached: what a task's next episodes are sampled with."""
         adapted = inner_step(self.policy, episodes, params, self.inner_step_sizes(), True, self.inner_weighting,
                              self.gradient)
-        adapted = bound_step(self.policy, episodes, params, adapted, self.inner_max_kl)
+        adapted = bound_step(self.policy, episodes, params, adapted, self.inner_max_kl, self.step_kl)
         return {n: p.detach() for n, p in adapted.items()}
 
     def add_advantages(self, episodes: BatchEpisodes) -> BatchEpisodes:

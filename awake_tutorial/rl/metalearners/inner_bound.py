@@ -28,21 +28,29 @@ from awake_tutorial.rl.episodes import BatchEpisodes
 from awake_tutorial.rl.metalearners.trpo import kl_divergence
 
 
-def step_scale(policy, episodes: BatchEpisodes, theta: Mapping[str, torch.Tensor],
-               adapted: Mapping[str, torch.Tensor], max_kl: float) -> torch.Tensor:
-    """c_k (K,) of the module docstring: 1 where the step's KL is within ``max_kl`` nats."""
+def step_kl(policy, episodes: BatchEpisodes, theta: Mapping[str, torch.Tensor],
+            adapted: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """KL_k (K,) of the module docstring, with ``torch.distributions`` on the packed steps (the
+    textbook; the fast path's ``rl.fast.gradients.step_kl`` gives the same on the steps that ran)."""
     steps = episodes.packed()
     with torch.no_grad():
         pi_new = policy.distribution(steps.observations, {n: p.detach() for n, p in adapted.items()})
         pi_old = policy.distribution(steps.observations, {n: p.detach() for n, p in theta.items()})
-        kl = steps.mean(kl_divergence(pi_new, pi_old))
-        return (max_kl / kl.clamp(min=1e-30)).sqrt().clamp(max=1.0)
+        return steps.mean(kl_divergence(pi_new, pi_old))
+
+
+def step_scale(policy, episodes: BatchEpisodes, theta: Mapping[str, torch.Tensor],
+               adapted: Mapping[str, torch.Tensor], max_kl: float, kl=step_kl) -> torch.Tensor:
+    """c_k (K,) of the module docstring: 1 where the step's KL is within ``max_kl`` nats.
+    ``kl``: how KL_k is computed (:func:`step_kl`, or the engine's fast one)."""
+    with torch.no_grad():
+        return (max_kl / kl(policy, episodes, theta, adapted).clamp(min=1e-30)).sqrt().clamp(max=1.0)
 
 
 def bound_step(policy, episodes: BatchEpisodes, theta: Mapping[str, torch.Tensor],
-               adapted: Mapping[str, torch.Tensor], max_kl: float) -> dict[str, torch.Tensor]:
+               adapted: Mapping[str, torch.Tensor], max_kl: float, kl=step_kl) -> dict[str, torch.Tensor]:
     """theta + c_k (theta'_k - theta) for every task k; ``adapted`` unchanged if max_kl is 0."""
     if not max_kl:
         return dict(adapted)
-    scale = step_scale(policy, episodes, theta, adapted, max_kl)
+    scale = step_scale(policy, episodes, theta, adapted, max_kl, kl)
     return {n: theta[n] + scale.view(-1, *[1] * (theta[n].dim() - 1)) * (adapted[n] - theta[n]) for n in theta}

@@ -167,7 +167,7 @@ class MAMLTRPO(MetaLearner):
         for batch in train_episodes:  # the inner loop, each step inside its trust region
             adapted = inner_step(self.policy, batch, theta, self.step_sizes(params), first_order,
                                  self.inner_weighting, self.gradient)
-            theta = bound_step(self.policy, batch, theta, adapted, self.inner_max_kl)
+            theta = bound_step(self.policy, batch, theta, adapted, self.inner_max_kl, self.step_kl)
         return theta
 
     def surrogate_loss(self, train_episodes, valid_episodes: BatchEpisodes, params=None, old_pi=None,
