@@ -200,6 +200,7 @@ class Config:
     fast_path: bool = True  # the speed-tuned maths of rl/fast (same results to float rounding, ~6x faster)
     # meta-training tasks: each knob scaled by U(low, high); the evaluation and held-out sets stay U(0.75, 1.25)
     train_scale_range: tuple = (0.6, 1.4)
+    train_bpm_noise: float = 0.1  # mm: Gaussian BPM noise in the meta-training episodes (0: none)
     # environment
     max_steps: int = 100
     plane: str = "horizontal"
@@ -226,7 +227,7 @@ class Config:
         "ls_max_steps": Int(1), "ls_backtrack_ratio": Real(0, 1, low_open=True, high_open=True), "fast_path": BOOL,
         "max_steps": Int(1), "plane": Choice(PLANES),
         "wall_penalty": Choice(("strict", "reference")), "seed": Int(0),
-        "num_threads": Int(0), "train_scale_range": ScaleRange(),
+        "num_threads": Int(0), "train_scale_range": ScaleRange(), "train_bpm_noise": Real(0),
     }
 
     def __post_init__(self):

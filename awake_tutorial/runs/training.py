@@ -179,7 +179,7 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
     if state.policy_file is not None and state.start_batch > 0:
         policy.load_state_dict(load_policy(state.policy_file, config=config).state_dict())
     learner = make_learner(policy, config)
-    sampler = new_sampler(config)
+    sampler = new_sampler(config, config.train_bpm_noise)  # the training episodes' BPM noise (mm)
     if task_source is None:  # the training tasks: the config's distribution over train_scale_range
         task_source = TaskDistribution.from_config(config).with_scale_range(*config.train_scale_range).sample
     task_batches = MetaBatchTasks(task_source, config.meta_batch_size, config.seed)
