@@ -36,7 +36,7 @@
 # definitions of the KL divergence and the Fisher matrix; gradients and Hessians.
 #
 # **Time:** about 70 min for a learner (reading 40, two exercises 25, the quiz 5); the
-# code runs in about 2 min, of which meta-training about 66 s on 2 quiet cores (quick
+# code runs in about 2 min, of which meta-training about 50 s on 2 quiet cores (quick
 # mode: < 30 s). Exercises are graded as in notebook 1;
 # worked solutions are in `solutions/04_meta_training.ipynb`.
 #
@@ -320,7 +320,7 @@ for key in ("num_batches", "meta_batch_size", "fast_batch_size", "num_steps", "f
 # * *KL*: every accepted step (o) sits at or below `max_kl`; rejected steps (x) leave
 #   $\theta$ unchanged.
 #
-# Full mode (500 meta-batches) takes about 66 s on 2 quiet cores, longer on a busy or
+# Full mode (500 meta-batches) takes about 50 s on 2 quiet cores, longer on a busy or
 # smaller laptop (README, speed table); quick mode runs only a few meta-batches, too few
 # to learn much (notebook 5 loads a fully trained meta-policy).
 

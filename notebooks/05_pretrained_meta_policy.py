@@ -250,7 +250,7 @@ exercises.quiz(r"4. The previous shipped policy, adapted without safeguards, nee
 #
 # Meta-learning turned "ten batches of 16 episodes per new optics" (notebook 3; 1,374
 # machine steps per evaluation task for 2.30 steps per correction) into "one batch" (37
-# machine steps for 2.15 steps; both `docs/results/comparison_summary.csv`, 4 seeds).
+# machine steps for 2.28 steps; both `docs/results/comparison_summary.csv`, 4 seeds).
 # The cost was paid once, offline, during meta-training (notebook 4), on simulated tasks.
 #
 # **Next:** notebook 6 puts every method of the course side by side on 20 more held-out

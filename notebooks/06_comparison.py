@@ -232,9 +232,9 @@ Markdown("Held-out tasks, mean over seeds (inverse and fewest-steps are *given* 
 #   controller that inverts a matrix, Broyden included, which feed the noise into their
 #   steps. Out of distribution
 #   (`docs/results`, task set `out-of-distribution`; notebook 8) the unadapted
-#   meta-policy and Broyden are about as fast at zero cost (7.9 and 8.2 steps), Broyden
-#   succeeds more often (98 % against 95 %), and adaptation helps unevenly: the adapted
-#   meta-policy still loses the beam at the wall in a few episodes after 20 batches.
+#   meta-policy and Broyden are about as fast at zero cost (7.2 and 8.2 steps), Broyden
+#   succeeds more often (98 % against 95 %), and two adaptation batches bring the
+#   meta-policy to 2.8 steps (99.7 %).
 #
 # The course uses a linear line because it is the cleanest place to *see* meta-learning
 # work; the honest reading of this notebook is that the method is worth its cost when
@@ -265,12 +265,13 @@ Image(filename=str(REPO_DIR / "docs" / "figures" / "noise.png"))
 # measures mostly noise. Broyden, which drops the smallest singular values of its matrix,
 # degrades less than the plain inverses (9.0 steps at 0.3 mm). The fewest-steps planner,
 # *given* the true $R$, barely notices (1.57 steps without noise, 1.65 at 0.5 mm). The
-# adapted meta-policy degrades more than Broyden: `meta-1` goes from 2.18 to 4.72 steps at
-# 0.3 mm (98 % success) and 9.69 at 0.5 mm (94 %), where Broyden needs 9.0 and 10.5 (100 %)
-# and the inverse response goes from 3.42 to 42.6 (the table above,
-# `docs/results/noise.json`). It adapted on noisy episodes, with no $R$ at all, but it was
-# meta-trained without noise. The recurrent policy of notebook 9 degrades least of the
-# learned policies (2.8 steps at 0.3 mm).
+# adapted meta-policy degrades, but gracefully: `meta-1` goes from 2.26 to 3.10 steps at
+# 0.3 mm (99.8 % success) and 5.13 at 0.5 mm (98.5 %), where Broyden needs 9.0 and 10.5
+# (100 %) and the inverse response goes from 3.42 to 42.6 (the table above,
+# `docs/results/noise.json`). It adapted on noisy episodes, with no $R$ at all, and it was
+# meta-trained on readings with 0.1 mm of noise (`train_bpm_noise`). Trained without
+# noise, the same configuration needed 9.7 steps at 0.5 mm (`docs/results/train_noise/`):
+# a policy that only ever saw exact readings learns to trust them.
 
 # %% [markdown]
 # ## Reading the results
@@ -293,7 +294,7 @@ Image(filename=str(REPO_DIR / "docs" / "figures" / "noise.png"))
 #   and is not optimal either: **`fewest-steps`** shows that the action limits, not
 #   the physics, set the pace.
 # * Evaluation and held-out numbers agree within about 0.5 steps for every method (the
-#   table; in full mode `meta-4` needs 2.09 and 2.31, `docs/results/comparison_summary.csv`).
+#   table; in full mode `meta-4` needs 2.22 and 2.36, `docs/results/comparison_summary.csv`).
 #   With the previous shipped policy, which adapted without the safeguards of exercise 2,
 #   they did not: its `meta-4` needed 2.10 steps on the evaluation tasks but 2.90 ± 1.25 on
 #   the held-out ones, where rare limit cycles of the mean action showed up

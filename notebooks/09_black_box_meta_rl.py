@@ -207,41 +207,40 @@ plt.show()
 # `python benchmarks/rl2_quality.py`: 4 seeds, 100 episodes per task and seed. Quick mode
 # only indicates them. The figures are steps per episode (success).
 #
-# | task set | RL², 0 machine steps | meta-0 | meta-1 (~40 machine steps) | meta-4 (~155) | meta-10 (~380) |
+# | task set | RL², 0 machine steps | meta-0 | meta-1 (~40 machine steps) | meta-4 (~160) | meta-10 (~390) |
 # |---|---|---|---|---|---|
-# | held-out | 2.42 (100 %) | 2.48 (100 %) | 2.37 (100 %) | 2.38 (99.9 %) | 2.26 (100 %) |
-# | out of distribution | 14.5 (87.5 %) | 3.84 (98.2 %) | 3.45 (98.5 %) | 4.28 (97.5 %) | 4.66 (97.1 %) |
-# | held-out, 0.3 mm noise | 3.69 (99.0 %) | 5.65 (97.2 %) | 5.69 (97.2 %) | 6.66 (96.2 %) | 7.23 (95.5 %) |
-# | out of distribution, 0.3 mm noise | 21.2 (81 %) | 22.4 (80 %) | 23.7 (78 %) | 24.3 (78 %) | 25.3 (77 %) |
+# | held-out | 2.42 (100 %) | 2.43 (100 %) | 2.40 (100 %) | 2.33 (100 %) | 2.27 (100 %) |
+# | out of distribution | 14.5 (87.5 %) | 3.80 (98.3 %) | 3.35 (98.6 %) | 3.47 (98.4 %) | 3.64 (98.2 %) |
+# | held-out, 0.3 mm noise | 3.69 (99.0 %) | 3.28 (99.6 %) | 3.45 (99.4 %) | 3.45 (99.4 %) | 4.17 (98.7 %) |
+# | out of distribution, 0.3 mm noise | 21.2 (81 %) | 15.3 (87 %) | 16.4 (86 %) | 16.8 (85 %) | 16.1 (86 %) |
 #
 # * **In distribution, without noise,** the recurrent policy at 0 machine steps is level
-#   with the gradient-based meta-policy, unadapted or after one batch (2.42 against 2.48
-#   and 2.37 held-out; `docs/results/rl2_comparison.json`). The gradient-based policy
-#   pulls ahead only after about 10 batches, some 380 machine steps per task. Broyden,
+#   with the gradient-based meta-policy, unadapted or after one batch (2.42 against 2.43
+#   and 2.40 held-out; `docs/results/rl2_comparison.json`). The gradient-based policy
+#   pulls ahead after 4 to 10 batches, some 160 to 390 machine steps per task. Broyden,
 #   the classical in-context adapter, takes 4.10 steps
 #   (`docs/results/comparison_summary.csv`). Black-box adaptation is cheap: no gradient
 #   and no batch, and it starts on step 1.
 # * **Out of distribution** (knobs in U(0.5, 1.5)) the recurrent policy fails about 1
 #   episode in 8. The gradient-based meta-policy, meta-trained on wider optics
-#   (U(0.6, 1.4)), fails fewer than 1 in 50 without adaptation (3.84 steps), and one
-#   gradient step on 16 episodes of the new optics brings it to 3.45. The recurrent
+#   (U(0.6, 1.4)), fails fewer than 1 in 50 without adaptation (3.80 steps), and one
+#   gradient step on 16 episodes of the new optics brings it to 3.35. The recurrent
 #   policy has nothing to turn new data into: its weights are fixed, and its hidden
 #   state was trained on the distribution's optics only. This is the trade-off the
 #   meta-RL literature describes (Beck et al. 2023): black-box adapters are fast in
-#   distribution, and gradient-based adaptation generalises. It is not monotone here:
-#   after 4 and 10 batches the gradient-based policy is worse than after one on those
-#   optics, with a wide spread over seeds.
+#   distribution, and gradient-based adaptation generalises. More batches do not help
+#   further here (3.47 after 4, 3.64 after 10).
 # * **With 0.3 mm of BPM noise** the recurrent policy loses about 1.3 steps held-out,
-#   because the change of readings it reads is noisy. The gradient-based policy loses
-#   about 3 steps (5.65, 97.2 %), and adapting under the same noise makes it worse.
-#   Its REINFORCE gradient and the stability check's response estimate are noisy too.
-#   The meta-policy shipped before issue 24's reship lost less (4.18 steps unadapted at
-#   0.3 mm). It took more steps without noise. Out of distribution with noise,
-#   nothing in this table works well.
+#   because the change of readings it reads is noisy. The gradient-based policy,
+#   meta-trained on readings with 0.1 mm of noise, loses about 0.85 (3.28, 99.6 %), and
+#   adapting under the same noise does not help it. Its REINFORCE gradient and the
+#   stability check's response estimate are noisy too. Trained without noise, the same
+#   configuration lost about 3 steps (`docs/results/train_noise/`). Out of distribution
+#   with noise, nothing in this table works well.
 #
 # The choice on a machine: the recurrent policy when the optics are like those it was
-# trained on, beam time is dear, or the BPMs are noisy; the gradient-based one,
-# unadapted or with one batch, when the machine may be outside that range.
+# trained on and beam time is dear; the gradient-based one, unadapted or with one batch,
+# when the machine may be outside that range or its BPMs are noisy.
 
 # %% [markdown]
 # ## Self-check quiz

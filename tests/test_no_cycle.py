@@ -88,9 +88,12 @@ def test_response_estimated_from_the_batch_itself():
     episodes = _episodes(policy, tasks, config)
     gains, transitions = estimated_gains(episodes)
     assert (transitions >= MIN_TRANSITIONS).all()
-    for k, task in enumerate(tasks):
-        actions = episodes.actions[k][episodes.mask[k] > 0].double().numpy()
-        actions = actions[np.abs(actions).max(-1) <= 1]
+    obs, act, mask = (np.asarray(x, dtype=np.float64) for x in (episodes.observations, episodes.actions, episodes.mask))
+    for k, task in enumerate(tasks):  # the actions of the transitions it used: a step with a next reading
+        used = (mask[k, 1:] > 0) & (np.abs(obs[k, 1:]).max(-1) < 1) & (np.abs(obs[k, :-1]).max(-1) < 1) \
+            & (np.abs(act[k, :-1]).max(-1) <= 1)
+        actions = act[k, :-1][used]
+        assert len(actions) == transitions[k]
         np.testing.assert_allclose(actions @ gains[k].T, actions @ gain(task).T, atol=1e-4)
 
 

@@ -41,12 +41,13 @@ def test_meta_policy_loads_matches_its_sha256_and_metadata():
 
 
 def test_shipped_step_sizes_are_used_by_the_public_adapt():
-    # task 0: the policy solves task 1 in one step at its own std, so adaptation there
-    # measures no response and takes no step (runs/stability.py), with either step size
-    config, tasks = load_config(), [get_evaluation_task(0)]
-    learned = adapt(load_pretrained("meta"), tasks, 1, config, seed=0).policies[0]
-    fixed = adapt(load_pretrained("meta").set_step_sizes(None), tasks, 1, config, seed=0).policies[0]
-    assert not torch.allclose(learned.params()["layers.0.weight"], fixed.params()["layers.0.weight"])
+    # all five evaluation tasks: on a task the policy solves in one step, adaptation measures
+    # no response and takes no step (runs/stability.py), with either step size
+    config, tasks = load_config(), [get_evaluation_task(i) for i in range(5)]
+    learned = adapt(load_pretrained("meta"), tasks, 1, config, seed=0).policies
+    fixed = adapt(load_pretrained("meta").set_step_sizes(None), tasks, 1, config, seed=0).policies
+    assert any(not torch.allclose(a.params()["layers.0.weight"], b.params()["layers.0.weight"])
+               for a, b in zip(learned, fixed))
 
 
 def test_reference_policy_is_the_reference_configs_maml_policy():
