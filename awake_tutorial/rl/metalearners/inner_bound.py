@@ -31,7 +31,7 @@ from awake_tutorial.rl.metalearners.trpo import kl_divergence
 def step_kl(policy, episodes: BatchEpisodes, theta: Mapping[str, torch.Tensor],
             adapted: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """KL_k (K,) of the module docstring, with ``torch.distributions`` on the packed steps (the
-    textbook; the fast path's ``rl.fast.gradients.step_kl`` gives the same on the steps that ran)."""
+    textbook; the fast path's ``rl.fast.outer.step_kl`` gives the same on the steps that ran)."""
     steps = episodes.packed()
     with torch.no_grad():
         pi_new = policy.distribution(steps.observations, {n: p.detach() for n, p in adapted.items()})
