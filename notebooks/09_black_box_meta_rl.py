@@ -205,14 +205,14 @@ plt.show()
 #
 # The full-mode figures below are in `docs/results/rl2_comparison.json`, made by
 # `python benchmarks/rl2_quality.py`: 4 seeds, 100 episodes per task and seed. Quick mode
-# only indicates them. The figures are steps per episode (success).
+# only indicates them. The figures are steps per episode ± their std over seeds (success).
 #
 # | task set | RL², 0 machine steps | meta-0 | meta-1 (~40 machine steps) | meta-4 (~160) | meta-10 (~390) |
 # |---|---|---|---|---|---|
-# | held-out | 2.42 (100 %) | 2.43 (100 %) | 2.40 (100 %) | 2.33 (100 %) | 2.27 (100 %) |
-# | out of distribution | 14.5 (87.5 %) | 3.80 (98.3 %) | 3.35 (98.6 %) | 3.47 (98.4 %) | 3.64 (98.2 %) |
-# | held-out, 0.3 mm noise | 3.69 (99.0 %) | 3.28 (99.6 %) | 3.45 (99.4 %) | 3.45 (99.4 %) | 4.17 (98.7 %) |
-# | out of distribution, 0.3 mm noise | 21.2 (81 %) | 15.3 (87 %) | 16.4 (86 %) | 16.8 (85 %) | 16.1 (86 %) |
+# | held-out | 2.42 ± 0.04 (100 %) | 2.43 ± 0.01 (100 %) | 2.40 ± 0.03 (100 %) | 2.33 ± 0.03 (100 %) | 2.27 ± 0.03 (100 %) |
+# | out of distribution | 14.5 ± 0.5 (87.5 %) | 3.80 ± 0.24 (98.3 %) | 3.35 ± 0.43 (98.6 %) | 3.47 ± 0.93 (98.4 %) | 3.64 ± 0.29 (98.2 %) |
+# | held-out, 0.3 mm noise | 3.69 ± 0.20 (99.0 %) | 3.28 ± 0.06 (99.6 %) | 3.45 ± 0.31 (99.4 %) | 3.45 ± 0.22 (99.4 %) | 4.17 ± 1.37 (98.7 %) |
+# | out of distribution, 0.3 mm noise | 21.2 ± 0.4 (81 %) | 15.3 ± 1.0 (87 %) | 16.4 ± 1.1 (86 %) | 16.8 ± 1.0 (85 %) | 16.1 ± 1.5 (86 %) |
 #
 # * **In distribution, without noise,** the recurrent policy at 0 machine steps is level
 #   with the gradient-based meta-policy, unadapted or after one batch (2.42 against 2.43
