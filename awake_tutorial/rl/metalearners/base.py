@@ -121,13 +121,13 @@ class MetaLearner(InnerLoop):
     def step(self, train_episodes, valid_episodes: BatchEpisodes, adapted=None) -> dict:
         raise NotImplementedError
 
-    def meta_batch(self, streams, num_tasks: int, stopwatch: Stopwatch | None = None) -> MetaBatch:
-        """One meta-batch (notebook 04's algorithm box), every task at once.
+    def sample_and_adapt(self, streams, num_tasks: int, stopwatch: Stopwatch | None = None):
+        """A meta-batch up to its outer step: ``(train_episodes, valid_episodes, adapted params)``.
 
         ``streams``: the ``num_tasks`` tasks' random streams (``MultiTaskSampler.streams``), sampled
         with the policy at per-task parameters. ``num_steps`` times: sample episodes and adapt; then
-        sample validation episodes with the adapted policies and take one outer step. The
-        stopwatch gets the seconds of "sampling", "inner" and "outer".
+        sample validation episodes with the adapted policies. The stopwatch gets the seconds of
+        "sampling" and "inner".
         """
         stopwatch = stopwatch or Stopwatch()
         params, train_episodes = self.initial_params(num_tasks), []  # theta, once per task
@@ -141,6 +141,13 @@ class MetaLearner(InnerLoop):
             valid_episodes = streams.sample(self.policy, self.deployed(params))  # as the outer loss scores them
         with stopwatch("inner"):
             self.add_advantages(valid_episodes)
+        return train_episodes, valid_episodes, params
+
+    def meta_batch(self, streams, num_tasks: int, stopwatch: Stopwatch | None = None) -> MetaBatch:
+        """One meta-batch (notebook 04's algorithm box), every task at once: :meth:`sample_and_adapt`,
+        then one outer step (its seconds: the stopwatch's "outer")."""
+        stopwatch = stopwatch or Stopwatch()
+        train_episodes, valid_episodes, params = self.sample_and_adapt(streams, num_tasks, stopwatch)
         with stopwatch("outer"):
             log = self.step(train_episodes, valid_episodes, adapted=params)  # reused if first-order
         return MetaBatch(train_episodes, valid_episodes, log)

@@ -45,7 +45,6 @@ Nothing here knows about a particular environment, nor imports the fast path.
 from __future__ import annotations
 
 import math
-import time
 from typing import Mapping, Sequence
 
 import torch
@@ -56,12 +55,12 @@ from awake_tutorial.rl.metalearners.base import InnerLoop, MetaLearner
 from awake_tutorial.rl.metalearners.inner_bound import bound_step
 from awake_tutorial.rl.metalearners.reinforce import StepSizes, inner_loop, inner_step, step_size
 from awake_tutorial.rl.metalearners.trpo import (
-    conjugate_gradient,
+    OuterProblem,
     flatten,
     gradient,
     hessian_vector_product,
     kl_divergence,
-    line_search,
+    trpo_update,
     unflatten,
 )
 from awake_tutorial.rl.policies import stack_params
@@ -228,10 +227,25 @@ class MAMLTRPO(MetaLearner):
         ``adapted``: optional per-task adapted params at the current theta (first-order only,
         see :meth:`surrogate_loss`); saves recomputing the inner loop.
         """
+        return self.update(self.outer_problem(train_episodes, valid_episodes, adapted))
+
+    def update(self, problem: OuterProblem) -> dict:
+        """TRPO on ``problem`` (:func:`.trpo.trpo_update`: CG, then the line search), written into the
+        meta-parameters. Returns the log. ``problem`` may cover more tasks than one learner sampled
+        (``trpo.weighted_problem`` of several, ``runs/shards.py``)."""
+        theta = self.meta_parameters()
+        params, log = trpo_update(problem, flatten(theta).detach(), self.max_kl, self.cg_iters, self.cg_residual_tol,
+                                  self.ls_max_steps, self.ls_backtrack_ratio)
+        self.set_meta_parameters(unflatten(params, theta))
+        return log
+
+    def outer_problem(self, train_episodes: Sequence[BatchEpisodes], valid_episodes: BatchEpisodes,
+                      adapted: Mapping[str, torch.Tensor] | None = None) -> OuterProblem:
+        """The meta-objective at the current theta as TRPO needs it (:class:`.trpo.OuterProblem`):
+        the mean over this meta-batch's tasks of the surrogate loss, its gradient, F v and trial steps."""
         theta = self.meta_parameters()
         if not self.first_order:
             adapted = None
-        evaluate_many, per_pass = None, 1
         if self.fisher_product == "analytic" and self.engine.outer is not None:  # first order, by hand
             if adapted is None:
                 adapted = {n: p.detach() for n, p in self.inner_loop(train_episodes, theta).items()}
@@ -239,40 +253,27 @@ class MAMLTRPO(MetaLearner):
                                       fast_lr=self.fast_lr, inner_weighting=self.inner_weighting,
                                       adapted_std=self.adapted_std, zero_shot_weight=self.zero_shot_weight,
                                       inner_max_kl=self.inner_max_kl)
-            loss_before, grad, evaluate_many, per_pass = outer.loss, outer.gradient, outer.evaluate, outer.per_pass
             fvp = self.analytic_fisher(theta, self.deployed(adapted), valid_episodes, train_episodes)
-        else:  # the textbook: autograd through the surrogate loss
-            loss, kl, old_pi, adapted = self.surrogate_loss(train_episodes, valid_episodes, theta, adapted=adapted)
-            loss_before = loss.item()
-            grad = flatten(gradient(loss, theta.values(), retain_graph=True))
-            if self.fisher_product == "double_backward":
-                fvp = hessian_vector_product(kl, theta, self.cg_damping)
-            else:
-                fvp = self.analytic_fisher(theta, adapted, valid_episodes, train_episodes)
-        start = time.perf_counter()
-        step_dir, cg_used, cg_residual = conjugate_gradient(fvp, grad, self.cg_iters, self.cg_residual_tol)
-        shs = 0.5 * torch.dot(step_dir, fvp(step_dir)).item()  # KL of the unscaled step, quadratic model
-        log = {"loss_before": loss_before, "cg_iters_used": cg_used, "cg_residual": cg_residual,
-               "cg_time": time.perf_counter() - start}
-        old_params = flatten(theta).detach()
-        if not (math.isfinite(shs) and shs > 0):
-            return {**log, "loss_after": loss_before, "kl": 0.0, "step_accepted": False, "ls_steps": 0,
-                    "reject_reason": "bad curvature", "ls_rejections": {}, "line_search_time": 0.0}
-        full_step = step_dir * math.sqrt(self.max_kl / shs)
+
+            def evaluate_one(flat_params):
+                losses, kls = outer.evaluate(flat_params.unsqueeze(0))
+                return losses.item(), kls.item()
+
+            return OuterProblem(outer.loss, outer.gradient, fvp, evaluate_one, outer.evaluate, outer.per_pass)
+        # the textbook: autograd through the surrogate loss
+        loss, kl, old_pi, adapted = self.surrogate_loss(train_episodes, valid_episodes, theta, adapted=adapted)
+        grad = flatten(gradient(loss, theta.values(), retain_graph=True))
+        if self.fisher_product == "double_backward":
+            fvp = hessian_vector_product(kl, theta, self.cg_damping)
+        else:
+            fvp = self.analytic_fisher(theta, adapted, valid_episodes, train_episodes)
 
         def evaluate(flat_params):
             with torch.no_grad():
                 new_loss, new_kl = self._evaluate(train_episodes, valid_episodes, unflatten(flat_params, theta), old_pi)
             return new_loss.item(), new_kl.item()
 
-        start = time.perf_counter()
-        result = line_search(evaluate, old_params, full_step, loss_before, self.max_kl, self.ls_max_steps,
-                             self.ls_backtrack_ratio, evaluate_many, per_pass)
-        log["line_search_time"] = time.perf_counter() - start
-        self.set_meta_parameters(unflatten(result.params, theta))
-        return {**log, "loss_after": result.loss, "kl": result.kl, "step_accepted": result.accepted,
-                "ls_steps": result.steps, "reject_reason": result.reject_reason,
-                "ls_rejections": result.rejections}
+        return OuterProblem(loss.item(), grad, fvp, evaluate)
 
     def _evaluate(self, train_episodes, valid_episodes, params, old_pi):
         """Surrogate loss and KL at trial parameters (first-order adaptation, no outer graph)."""

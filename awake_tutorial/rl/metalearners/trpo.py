@@ -16,13 +16,18 @@ Two ways to compute F v:
     with state-independent std, the Fisher of the mean parameters is exactly this, with
     M = diag(1/sigma^2) (the log-std block is diagonal, see ``maml_trpo``).
 All vectors are flat (concatenated parameters, see :func:`flatten`).
+
+A learner states its problem at theta_old as an :class:`OuterProblem` (loss, gradient, F v,
+trial evaluations) and :func:`trpo_update` does steps 2-4 on it. A problem that is a mean
+over tasks is a weighted sum of the problems of parts of the tasks (:func:`weighted_problem`).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import torch
 from torch.distributions import Normal
@@ -154,3 +159,73 @@ def line_search(evaluate: Callable[[torch.Tensor], tuple[float, float]], old_par
                 return LineSearchResult(candidates[i - start], True, i + 1, None, loss, kl, rejections)
             rejections[reason] += 1
     return LineSearchResult(old_params, False, max_steps, reason, old_loss, 0.0, rejections)
+
+
+@dataclass
+class OuterProblem:
+    """What TRPO needs at theta_old (P numbers, flat): the meta-objective there and around it.
+
+    loss: L(theta_old), a float; gradient: grad L, (P,); fisher: v (P,) -> (F + damping I) v (P,);
+    evaluate: flat params (P,) -> (loss, KL) floats, one trial step; evaluate_many: candidates
+    (C, P) -> (losses (C,), KLs (C,)) in one pass, or None; per_pass: C per evaluate_many call.
+    """
+
+    loss: float
+    gradient: torch.Tensor
+    fisher: Callable[[torch.Tensor], torch.Tensor]
+    evaluate: Callable[[torch.Tensor], tuple[float, float]]
+    evaluate_many: Callable | None = None
+    per_pass: int = 1
+
+
+def weighted_problem(problems: Sequence[OuterProblem], weights: Sequence[float]) -> OuterProblem:
+    """sum_s w_s problem_s: e.g. a mean over K tasks from the means over parts of them (w_s = K_s / K).
+
+    Loss, gradient, F v and trial losses and KLs are each summed in the order given (with weights
+    summing to 1, the damping term of F v stays damping * v).
+    """
+    def total(values):
+        result = weights[0] * values[0]
+        for w, value in zip(weights[1:], values[1:]):
+            result = result + w * value
+        return result
+
+    def evaluate(flat):
+        losses, kls = zip(*(p.evaluate(flat) for p in problems))
+        return total(losses), total(kls)
+
+    evaluate_many = None
+    if all(p.evaluate_many is not None for p in problems):
+        def evaluate_many(candidates):
+            losses, kls = zip(*(p.evaluate_many(candidates) for p in problems))
+            return total(losses), total(kls)
+
+    return OuterProblem(total([p.loss for p in problems]), total([p.gradient for p in problems]),
+                        lambda v: total([p.fisher(v) for p in problems]), evaluate, evaluate_many,
+                        problems[0].per_pass)
+
+
+def trpo_update(problem: OuterProblem, old_params: torch.Tensor, max_kl: float, cg_iters: int,
+                cg_residual_tol: float, ls_max_steps: int, ls_backtrack_ratio: float) -> tuple[torch.Tensor, dict]:
+    """Steps 2-4 of the module notes on ``problem`` around ``old_params`` (P,).
+
+    Returns (new flat params, log): the log has loss_before/after, kl, cg_iters_used, cg_residual,
+    step_accepted, ls_steps, reject_reason ("bad curvature" if x^T F x is not > 0), ls_rejections,
+    cg_time and line_search_time (s).
+    """
+    start = time.perf_counter()
+    step_dir, cg_used, cg_residual = conjugate_gradient(problem.fisher, problem.gradient, cg_iters, cg_residual_tol)
+    shs = 0.5 * torch.dot(step_dir, problem.fisher(step_dir)).item()  # KL of the unscaled step, quadratic model
+    log = {"loss_before": problem.loss, "cg_iters_used": cg_used, "cg_residual": cg_residual,
+           "cg_time": time.perf_counter() - start}
+    if not (math.isfinite(shs) and shs > 0):
+        return old_params, {**log, "loss_after": problem.loss, "kl": 0.0, "step_accepted": False, "ls_steps": 0,
+                            "reject_reason": "bad curvature", "ls_rejections": {}, "line_search_time": 0.0}
+    full_step = step_dir * math.sqrt(max_kl / shs)
+    start = time.perf_counter()
+    result = line_search(problem.evaluate, old_params, full_step, problem.loss, max_kl, ls_max_steps,
+                         ls_backtrack_ratio, problem.evaluate_many, problem.per_pass)
+    log["line_search_time"] = time.perf_counter() - start
+    return result.params, {**log, "loss_after": result.loss, "kl": result.kl, "step_accepted": result.accepted,
+                           "ls_steps": result.steps, "reject_reason": result.reject_reason,
+                           "ls_rejections": result.rejections}
