@@ -187,6 +187,8 @@ class Config:
     # outer loop (TRPO)
     num_batches: int = 500
     meta_batch_size: int = 16  # tasks per meta-batch
+    meta_batch_shards: int = 2  # parts of each meta-batch's tasks, each in its own process (runs/shards.py; 1: one
+    # process). The numbers depend on this count (the order of the sums), not on the machine's cores
     max_kl: float = 3e-2
     cg_iters: int = 20
     cg_damping: float = 1e-5
@@ -221,7 +223,7 @@ class Config:
         "inner_weighting": Choice(("mean", "sum")),
         "inner_max_kl": Real(0), "stable_adaptation": BOOL,
         "num_batches": Int(1),
-        "meta_batch_size": Int(1), "max_kl": POSITIVE, "cg_iters": Int(1), "cg_damping": Real(0),
+        "meta_batch_size": Int(1), "meta_batch_shards": Int(1), "max_kl": POSITIVE, "cg_iters": Int(1), "cg_damping": Real(0),
         "cg_residual_tol": Real(0), "fisher_product": Choice(("auto", "analytic", "double_backward")),
         "fisher_max_samples": Int(0), "adapted_std": Real(0), "zero_shot_weight": Real(0),
         "ls_max_steps": Int(1), "ls_backtrack_ratio": Real(0, 1, low_open=True, high_open=True), "fast_path": BOOL,
@@ -246,6 +248,9 @@ class Config:
             if not isinstance(section, TaskDistributionConfig):
                 raise ValueError(f"config key '{key}': got {section!r}, allowed: a mapping of task settings.")
             object.__setattr__(self, key, section)
+        if self.meta_batch_shards > self.meta_batch_size:
+            raise ValueError(f"config key 'meta_batch_shards'={self.meta_batch_shards} > 'meta_batch_size'="
+                             f"{self.meta_batch_size}: every part needs a task; use at most meta_batch_size parts.")
         if self.fisher_product == "analytic" and not self.first_order:
             raise ValueError("config keys 'fisher_product'='analytic' and 'first_order'=False do not go "
                              "together: the analytic Fisher is first-order only; use 'auto'.")

@@ -98,7 +98,7 @@ def test_default_differs_from_the_reference_only_in_the_marked_settings():
     changed = {k for k in default if default[k] != reference[k]}
     assert changed == {"num_steps", "meta_batch_size", "learner", "inner_weighting", "max_kl", "cg_iters",
                        "adapted_std", "zero_shot_weight", "inner_max_kl", "stable_adaptation", "train_scale_range",
-                       "train_bpm_noise"}
+                       "train_bpm_noise", "meta_batch_shards"}
     text = DEFAULT_CONFIG_FILE.read_text()
     assert all("changed" in line for k in changed for line in text.splitlines() if line.startswith(f"{k}:"))
 

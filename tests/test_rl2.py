@@ -118,7 +118,8 @@ def test_shipped_rl2_policy_metadata_and_quality():
 
 
 def test_rl2_is_a_registered_learner_meta_train_runs_and_its_folder_reloads(tmp_path):
-    """learner: rl2-trpo in the config is all it takes: meta_train builds the GRU policy, samples
+    """learner: rl2-trpo in the config is all it takes (with meta_batch_shards: 1, its meta-batch runs in one
+    process; runs/shards.py splits the MAML family's): meta_train builds the GRU policy, samples
     through the course's sampler (the policy hands it its recurrent actor) and saves a policy file
     that load_policy rebuilds as a GaussianGRUPolicy without being told."""
     from awake_tutorial.config import load_config
@@ -129,7 +130,7 @@ def test_rl2_is_a_registered_learner_meta_train_runs_and_its_folder_reloads(tmp_
     tasks = load_evaluation_tasks()
     source = lambda n, seed: [tasks[i % len(tasks)] for i in range(seed % 5, seed % 5 + n)]  # noqa: E731
     config = load_config(learner="rl2-trpo", num_batches=2, meta_batch_size=2, fast_batch_size=4, max_steps=15,
-                         rl2={"hidden_size": 8, "fisher_episodes": 4, "cg_iters": 3})
+                         meta_batch_shards=1, rl2={"hidden_size": 8, "fisher_episodes": 4, "cg_iters": 3})
     result = meta_train(config, run_dir=tmp_path / "run", task_source=source)
     assert isinstance(result.policy, GaussianGRUPolicy) and result.policy.hidden_size == 8
     assert len(result.records) == 2 and all(r["kl"] <= 0.01 * 1.5 + 1e-9 for r in result.records)

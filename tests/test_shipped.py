@@ -30,10 +30,13 @@ def test_meta_policy_loads_matches_its_sha256_and_metadata():
     assert all(isinstance(v, torch.Tensor) for v in state.values())
     policy = load_pretrained("meta")
     assert list(policy.hidden_sizes) == meta["architecture"]["hidden_sizes"]
-    # made by the documented command with the default config (Meta-SGD) ...
-    assert Config.from_dict(meta["config"]) == load_config(seed=0) and meta["kind"] == "meta-policy (Meta-SGD-TRPO)"
-    assert meta["command"] == ("awake-tutorial meta-train --config awake_tutorial/configs/awake.yaml --seed 0 "
-                               "--run-dir runs/pretrained --export data/pretrained_meta_policy.pt")
+    # made by the documented command with the default config (Meta-SGD), in one process (trained before
+    # meta-batches were split over processes: runs/shards.py) ...
+    config = load_config(seed=0, meta_batch_shards=1)
+    assert Config.from_dict(meta["config"]) == config and meta["kind"] == "meta-policy (Meta-SGD-TRPO)"
+    assert meta["command"] == ("awake-tutorial meta-train --config awake_tutorial/configs/awake.yaml --set "
+                               "meta_batch_shards=1 --seed 0 --run-dir runs/pretrained --export data/pretrained_meta_policy.pt")
+    assert pretrained._config_arguments(config) in meta["command"]  # what export_meta_policy writes
     # ... and its learned step sizes are in the file, loaded, and what adapt uses
     assert state["log_step_sizes"].shape == (len(policy.params()),)
     sizes = policy.step_sizes(load_config().fast_lr)

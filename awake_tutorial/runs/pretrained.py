@@ -80,9 +80,7 @@ def export_meta_policy(policy, config, path, num_batches: int, wall_time: float)
     """Write a trained meta-policy and its metadata (architecture, config, learned step
     sizes, how long, the command that makes it)."""
     path = save_policy(policy, path)
-    config_file = next((f for f in (DEFAULT_CONFIG_FILE, REFERENCE_CONFIG_FILE)
-                        if load_config(f, seed=config.seed) == config), None)
-    config_arg = "your_config.yaml" if config_file is None else config_file.relative_to(REPO_DIR).as_posix()
+    config_arg = _config_arguments(config)
     step_sizes = policy.step_sizes(config.fast_lr) if hasattr(policy, "step_sizes") else None  # RL²: none
     write_metadata(path, {
         "kind": f"meta-policy ({learner_class(config.learner).LABEL})",
@@ -95,6 +93,19 @@ def export_meta_policy(policy, config, path, num_batches: int, wall_time: float)
                    f"--run-dir runs/pretrained --export data/{path.name}",
     })
     return path
+
+
+def _config_arguments(config) -> str:
+    """``--config`` (and ``--set`` for top-level keys that differ) that give ``config``: the shipped
+    config file it differs least from, else "your_config.yaml"."""
+    given = config.to_dict()
+    for config_file in (DEFAULT_CONFIG_FILE, REFERENCE_CONFIG_FILE):
+        base = load_config(config_file, seed=config.seed).to_dict()
+        changed = {k: v for k, v in given.items() if v != base[k]}
+        if all(not isinstance(v, (dict, list)) for v in changed.values()) and len(changed) <= 3:
+            sets = "".join(f" --set {k}={v}" for k, v in changed.items())
+            return config_file.relative_to(REPO_DIR).as_posix() + sets
+    return "your_config.yaml"
 
 
 def load_pretrained(name_or_path="meta") -> GaussianMLPPolicy:

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from awake_tutorial.runs import folders
+from awake_tutorial.runs.shards import Parts, episode_summary
 from awake_tutorial.config import Config
 from awake_tutorial.envs import AwakeSteeringVectorEnv
 from awake_tutorial.rl.engine import select
@@ -97,6 +98,12 @@ def new_sampler(config: Config, bpm_noise: float = 0.0) -> MultiTaskSampler:
         config.max_steps, config.plane, config.wall_penalty, bpm_noise), fast_path=config.fast_path)
 
 
+def build_part(config: Config):
+    """(learner, sampler) of one part of a meta-batch in another process (runs/shards.py): a fresh
+    policy (the meta-parameters come with every meta-batch), the config's learner and training sampler."""
+    return make_learner(new_policy(config, config.seed), config), new_sampler(config, config.train_bpm_noise)
+
+
 def make_learner(policy: GaussianMLPPolicy, config: Config) -> MetaLearner:
     """The config's ``learner`` (the registry, ``rl/metalearners/registry.py``) with the configured
     settings. It owns the inner loop (num_steps, step sizes, the gradient) and the meta-batch."""
@@ -120,25 +127,25 @@ class MetaBatchTasks:
 
 
 def meta_batch(learner: MetaLearner, sampler: MultiTaskSampler, tasks: Sequence[Task], config: Config,
-               batch: int) -> dict:
+               batch: int, parts: Parts | None = None) -> dict:
     """Meta-batch ``batch`` on ``tasks`` (``learner.meta_batch``, rl/metalearners/base.py), seeded as
-    the notes above say. Returns its record."""
+    the notes above say; with ``parts`` (``meta_batch_shards`` > 1) split over processes (runs/shards.py).
+    Returns its record."""
     stopwatch = Stopwatch()
-    streams = sampler.streams(tasks, [seed_for(config.seed, ROLLOUT, batch, k) for k in range(len(tasks))])
-    done = learner.meta_batch(streams, len(tasks), stopwatch)
-    return _record(batch, config, done.train_episodes[0], done.valid_episodes, done.log, stopwatch.seconds)
+    seeds = [seed_for(config.seed, ROLLOUT, batch, k) for k in range(len(tasks))]
+    if parts is None:
+        done = learner.meta_batch(sampler.streams(tasks, seeds), len(tasks), stopwatch)
+        summaries = {"before": episode_summary(done.train_episodes[0]), "after": episode_summary(done.valid_episodes)}
+        log = done.log
+    else:
+        summaries, log = parts.meta_batch(tasks, seeds, stopwatch)
+    return _record(batch, config, summaries, log, stopwatch.seconds)
 
 
-def _summary(episodes: BatchEpisodes) -> dict[str, list[float]]:
-    return {key: value.tolist() for key, value in episodes.summary().items()}
-
-
-def _record(batch: int, config: Config, before: BatchEpisodes, after: BatchEpisodes, log: dict,
-            timings: dict) -> dict:
-    """What a meta-batch logs: episode summaries before and after adaptation (mean over tasks,
-    and per task), the TRPO step's log, and the seconds per part."""
-    summaries = {"before": _summary(before), "after": _summary(after)}
-    num_tasks = before.rewards.shape[0]
+def _record(batch: int, config: Config, summaries: dict, log: dict, timings: dict) -> dict:
+    """What a meta-batch logs: episode summaries before and after adaptation (``summaries``: per task,
+    see ``shards.episode_summary``; here also their mean over tasks), the TRPO step's log, the seconds per part."""
+    num_tasks = len(summaries["before"]["return"])
     per_task = [{f"{key}_{when}": values[k] for when, summary in summaries.items() for key, values in summary.items()}
                 for k in range(num_tasks)]
     record = {"batch": batch, "num_batches": config.num_batches}
@@ -172,7 +179,10 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
     if not isinstance(config, Config):
         raise TypeError(f"config must be an awake_tutorial.config.Config, got {type(config).__name__}; "
                         "use load_config().")
-    learner_class(config.learner)  # an unknown learner fails here, before the run folder is touched
+    # an unknown learner, or one that cannot be split over processes, fails here, before the run folder is touched
+    if config.meta_batch_shards > 1 and not hasattr(learner_class(config.learner), "outer_problem"):
+        raise ValueError(f"meta_batch_shards={config.meta_batch_shards}: the learner {config.learner!r} has no outer "
+                         "problem to split over processes (RL² adapts in its hidden state); set meta_batch_shards: 1.")
     state = folders.RunState() if run_dir is None else folders.prepare_run_dir(run_dir, config, "meta_train",
                                                                          resume, overwrite)
     policy = new_policy(config, config.seed)
@@ -185,14 +195,16 @@ def meta_train(config: Config, run_dir=None, callback: Callable[[dict], bool | N
     task_batches = MetaBatchTasks(task_source, config.meta_batch_size, config.seed)
     records = list(state.records)
     elapsed_before = records[-1]["wall_time"] if records else 0.0
-    with torch_threads(config.num_threads):
+    split = config.meta_batch_shards > 1  # the tasks in parts, each in a process (runs/shards.py)
+    with torch_threads(config.num_threads), (Parts(learner, sampler, config, build_part) if split
+                                             else contextlib.nullcontext()) as parts:
         start, saved = time.perf_counter(), state.start_batch  # saved: batches whose policy is in the folder
         try:
             for batch in range(state.start_batch, config.num_batches):
                 task_start = time.perf_counter()
                 tasks = task_batches.tasks(batch)
                 task_time = time.perf_counter() - task_start
-                record = meta_batch(learner, sampler, tasks, config, batch)
+                record = meta_batch(learner, sampler, tasks, config, batch, parts)
                 record["timings"]["tasks"] = task_time
                 record["wall_time"] = elapsed_before + time.perf_counter() - start
                 records.append(record)
@@ -255,7 +267,7 @@ def adapt(policy: GaussianMLPPolicy | None, tasks: Sequence[Task], num_batches: 
             adapted = inner.adapt_step(episodes, params)
             # the safeguard: a step may not create an overshooting mode (runs/stability.py)
             params = stable_step(policy, episodes, params, adapted) if config.stable_adaptation else adapted
-            summary = _summary(episodes)
+            summary = episode_summary(episodes)
             batch_records = [{"kind": "adapt", "batch": batch, "num_batches": int(num_batches), "task_id": task.id,
                               "mean_return": summary["return"][k], "mean_length": summary["length"][k],
                               "success_rate": summary["success"][k], "wall_time": time.perf_counter() - start}

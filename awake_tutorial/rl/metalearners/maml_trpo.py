@@ -232,7 +232,7 @@ class MAMLTRPO(MetaLearner):
     def update(self, problem: OuterProblem) -> dict:
         """TRPO on ``problem`` (:func:`.trpo.trpo_update`: CG, then the line search), written into the
         meta-parameters. Returns the log. ``problem`` may cover more tasks than one learner sampled
-        (``trpo.weighted_problem`` of several, ``runs/shards.py``)."""
+        (the weighted sum of several parts' problems, ``runs/shards.py``)."""
         theta = self.meta_parameters()
         params, log = trpo_update(problem, flatten(theta).detach(), self.max_kl, self.cg_iters, self.cg_residual_tol,
                                   self.ls_max_steps, self.ls_backtrack_ratio)

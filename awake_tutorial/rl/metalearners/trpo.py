@@ -19,7 +19,8 @@ All vectors are flat (concatenated parameters, see :func:`flatten`).
 
 A learner states its problem at theta_old as an :class:`OuterProblem` (loss, gradient, F v,
 trial evaluations) and :func:`trpo_update` does steps 2-4 on it. A problem that is a mean
-over tasks is a weighted sum of the problems of parts of the tasks (:func:`weighted_problem`).
+over tasks is the :func:`weighted_sum` of the problems of parts of the tasks (w_s = K_s / K),
+each part's possibly computed in another process (``runs/shards.py``).
 """
 
 from __future__ import annotations
@@ -178,31 +179,13 @@ class OuterProblem:
     per_pass: int = 1
 
 
-def weighted_problem(problems: Sequence[OuterProblem], weights: Sequence[float]) -> OuterProblem:
-    """sum_s w_s problem_s: e.g. a mean over K tasks from the means over parts of them (w_s = K_s / K).
-
-    Loss, gradient, F v and trial losses and KLs are each summed in the order given (with weights
-    summing to 1, the damping term of F v stays damping * v).
-    """
-    def total(values):
-        result = weights[0] * values[0]
-        for w, value in zip(weights[1:], values[1:]):
-            result = result + w * value
-        return result
-
-    def evaluate(flat):
-        losses, kls = zip(*(p.evaluate(flat) for p in problems))
-        return total(losses), total(kls)
-
-    evaluate_many = None
-    if all(p.evaluate_many is not None for p in problems):
-        def evaluate_many(candidates):
-            losses, kls = zip(*(p.evaluate_many(candidates) for p in problems))
-            return total(losses), total(kls)
-
-    return OuterProblem(total([p.loss for p in problems]), total([p.gradient for p in problems]),
-                        lambda v: total([p.fisher(v) for p in problems]), evaluate, evaluate_many,
-                        problems[0].per_pass)
+def weighted_sum(values: Sequence, weights: Sequence[float]):
+    """sum_s w_s values_s, added in the order given (floats or tensors): e.g. a mean over K tasks
+    from the means over parts of them (w_s = K_s / K; weights summing to 1 keep F v's damping * v)."""
+    result = weights[0] * values[0]
+    for w, value in zip(weights[1:], values[1:]):
+        result = result + w * value
+    return result
 
 
 def trpo_update(problem: OuterProblem, old_params: torch.Tensor, max_kl: float, cg_iters: int,
