@@ -174,3 +174,15 @@ def test_batched_candidates_give_the_same_line_search(trials, max_kl, per_pass):
     assert (many.accepted, many.steps, many.reject_reason, many.rejections) == \
         (one.accepted, one.steps, one.reject_reason, one.rejections)
     assert torch.equal(many.params, one.params)
+
+
+def test_conjugate_gradient_keeps_the_product_of_its_solution():
+    """with_product: A x from CG's own products equals A x asked for afterwards (TRPO's x^T F x)."""
+    torch.manual_seed(0)
+    M = torch.randn(12, 12, dtype=torch.float64)
+    A = M @ M.T + 0.1 * torch.eye(12, dtype=torch.float64)
+    b = torch.randn(12, dtype=torch.float64)
+    calls = []
+    x, used, _, Ax = conjugate_gradient(lambda v: calls.append(1) or A @ v, b, iters=5, with_product=True)
+    assert len(calls) == used == 5
+    assert torch.allclose(Ax, A @ x, rtol=1e-10, atol=1e-12)

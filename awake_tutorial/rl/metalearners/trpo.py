@@ -49,27 +49,35 @@ def kl_divergence(pi: Normal, old_pi: Normal) -> torch.Tensor:
 
 
 def conjugate_gradient(matrix_vector_product: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor,
-                       iters: int = 10, residual_tol: float = 1e-10) -> tuple[torch.Tensor, int, float]:
+                       iters: int = 10, residual_tol: float = 1e-10,
+                       with_product: bool = False) -> tuple[torch.Tensor, int, float]:
     """Solve A x = b for symmetric positive definite A known only through x -> A x.
 
     Stops after ``iters`` iterations or when |r|^2 < residual_tol.
-    Returns (x, iterations used, final |r|^2).
+    Returns (x, iterations used, final |r|^2), and with ``with_product`` also A x, kept up to date
+    from the products CG makes anyway (x = sum_i alpha_i p_i, so A x = sum_i alpha_i A p_i): one
+    product fewer than asking for A x afterwards.
     """
     x = torch.zeros_like(b)
+    Ax = torch.zeros_like(b)
     r = b.clone()  # residual b - A x for x = 0
     p = b.clone()
     rdotr = torch.dot(r, r)
+    used = iters
     for i in range(iters):
         if rdotr.item() < residual_tol:
-            return x, i, rdotr.item()
+            used = i
+            break
         Ap = matrix_vector_product(p)
         alpha = rdotr / torch.dot(p, Ap)
         x += alpha * p
+        if with_product:
+            Ax += alpha * Ap
         r -= alpha * Ap
         new_rdotr = torch.dot(r, r)
         p = r + (new_rdotr / rdotr) * p
         rdotr = new_rdotr
-    return x, iters, rdotr.item()
+    return (x, used, rdotr.item(), Ax) if with_product else (x, used, rdotr.item())
 
 
 def hessian_vector_product(scalar: torch.Tensor, params: Mapping[str, torch.Tensor],
@@ -197,8 +205,9 @@ def trpo_update(problem: OuterProblem, old_params: torch.Tensor, max_kl: float, 
     cg_time and line_search_time (s).
     """
     start = time.perf_counter()
-    step_dir, cg_used, cg_residual = conjugate_gradient(problem.fisher, problem.gradient, cg_iters, cg_residual_tol)
-    shs = 0.5 * torch.dot(step_dir, problem.fisher(step_dir)).item()  # KL of the unscaled step, quadratic model
+    step_dir, cg_used, cg_residual, product = conjugate_gradient(problem.fisher, problem.gradient, cg_iters,
+                                                                 cg_residual_tol, with_product=True)
+    shs = 0.5 * torch.dot(step_dir, product).item()  # KL of the unscaled step, quadratic model (F x from CG)
     log = {"loss_before": problem.loss, "cg_iters_used": cg_used, "cg_residual": cg_residual,
            "cg_time": time.perf_counter() - start}
     if not (math.isfinite(shs) and shs > 0):
