@@ -37,8 +37,11 @@ import numpy as np
 from awake_tutorial.config import load_config
 from awake_tutorial.runs.training import meta_train
 
-PARTS = (("tasks", "task sampling"), ("sampling", "rollouts"), ("inner", "inner loop"), ("outer", "TRPO step"),
-         ("outer_cg", "  of which CG"), ("outer_line_search", "  line search"))
+# with meta_batch_shards > 1 (runs/shards.py) rollouts and inner loop are this process's part's, "waiting" is for
+# the other parts' to end, and the TRPO step's products include theirs (each part computes its share at once)
+PARTS = (("tasks", "task sampling"), ("sampling", "rollouts"), ("inner", "inner loop"),
+         ("waiting", "other parts"), ("outer", "TRPO step"), ("outer_cg", "  of which CG"),
+         ("outer_line_search", "  line search"))
 REFERENCE_SECONDS_PER_BATCH = (6.0, 10.0)
 
 

@@ -204,9 +204,16 @@ print(mode_banner())
 # config's `learner` key picks it) owns the inner loop (`num_steps`, the step sizes,
 # `adapt_step`) and the TRPO step (`step`); the sampler's `streams` carry each task's random
 # numbers from one round to the next. `runs/training.py` only seeds the streams and keeps the record.
+#
+# The meta-objective is a mean over tasks, so the meta-batch can be split: with
+# `meta_batch_shards: 2` (the default) the first half of the tasks runs `sample_and_adapt` here
+# and the second half in a second Python process at the same time; the TRPO step then adds the
+# two halves' losses, gradients and Fisher products, half and half (`awake_tutorial/runs/shards.py`).
+# Same algorithm, both cores busy.
 
 # %%
-Code(inspect.getsource(MetaLearner.meta_batch), language="python")
+Code(inspect.getsource(MetaLearner.sample_and_adapt) + "\n\n" + inspect.getsource(MetaLearner.meta_batch),
+     language="python")
 
 # %% [markdown]
 #
