@@ -24,7 +24,7 @@ def interrupt_at(batch):
 
 
 def test_ctrl_c_leaves_a_loadable_checkpoint_and_resume_matches(tmp_path):
-    config = tiny_config()
+    config = tiny_config(meta_batch_shards=2)  # the course's default: a worker process, ended by the interrupt
     full = meta_train(config, run_dir=tmp_path / "full", task_source=eval_task_source)
     run = tmp_path / "interrupted"
     with pytest.raises(KeyboardInterrupt):

@@ -30,8 +30,10 @@ def eval_task_source(n, seed):
 
 
 def tiny_config(**overrides):
+    # one process (a worker costs ~1.5 s to start); the tests of seeding and resuming, and tests/test_shards.py,
+    # run the course's default, meta-batches split over two processes
     settings = dict(meta_batch_size=2, fast_batch_size=4, num_steps=1, max_steps=20, num_batches=4,
-                    cg_iters=10, ls_max_steps=10)
+                    cg_iters=10, ls_max_steps=10, meta_batch_shards=1)
     return load_config(**{**settings, **overrides})
 
 
@@ -67,7 +69,7 @@ def test_records_and_run_folder(tmp_path):
 
 
 def test_same_seed_same_log_and_weights_other_seed_differs():
-    runs = [meta_train(tiny_config(seed=s), task_source=eval_task_source) for s in (3, 3, 4)]
+    runs = [meta_train(tiny_config(seed=s, meta_batch_shards=2), task_source=eval_task_source) for s in (3, 3, 4)]
     assert without_times(runs[0].records) == without_times(runs[1].records)
     assert same_weights(runs[0].policy, runs[1].policy)
     assert without_times(runs[0].records) != without_times(runs[2].records)
@@ -75,7 +77,7 @@ def test_same_seed_same_log_and_weights_other_seed_differs():
 
 @pytest.mark.parametrize("how", ["callback", "num_batches"])
 def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, how):
-    config = tiny_config()
+    config = tiny_config(meta_batch_shards=2)
     full = meta_train(config, run_dir=tmp_path / "full", task_source=eval_task_source)
     part = tmp_path / "part"
     if how == "callback":  # stopped from the UI after two batches
@@ -83,7 +85,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, how):
                            callback=lambda r: r["batch"] == 1)
         assert json.loads((part / "meta.json").read_text())["status"] == "stopped"
     else:  # a shorter run, extended later
-        first = meta_train(tiny_config(num_batches=2), run_dir=part, task_source=eval_task_source)
+        first = meta_train(tiny_config(num_batches=2, meta_batch_shards=2), run_dir=part, task_source=eval_task_source)
     assert len(first.records) == 2
     resumed = meta_train(config, run_dir=part, resume=True, task_source=eval_task_source)
     if how == "num_batches":  # the first two records say the run was planned with 2 batches
