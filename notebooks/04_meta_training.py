@@ -36,7 +36,7 @@
 # definitions of the KL divergence and the Fisher matrix; gradients and Hessians.
 #
 # **Time:** about 70 min for a learner (reading 40, two exercises 25, the quiz 5); the
-# code runs in about 2 min, of which meta-training about 50 s on 2 quiet cores (quick
+# code runs in about 2 min, of which meta-training about 40 s on 2 quiet cores (quick
 # mode: < 30 s). Exercises are graded as in notebook 1;
 # worked solutions are in `solutions/04_meta_training.ipynb`.
 #
@@ -208,7 +208,8 @@ print(mode_banner())
 # The meta-objective is a mean over tasks, so the meta-batch can be split: with
 # `meta_batch_shards: 2` (the default) the first half of the tasks runs `sample_and_adapt` here
 # and the second half in a second Python process at the same time; the TRPO step then adds the
-# two halves' losses, gradients and Fisher products, half and half (`awake_tutorial/runs/shards.py`).
+# two halves' losses, gradients and Fisher products, half and half (`awake_tutorial/runs/shards.py`;
+# on a one-core machine both halves run here, one after the other, with the same numbers).
 # Same algorithm, both cores busy.
 
 # %%
@@ -327,7 +328,8 @@ for key in ("num_batches", "meta_batch_size", "fast_batch_size", "num_steps", "f
 # * *KL*: every accepted step (o) sits at or below `max_kl`; rejected steps (x) leave
 #   $\theta$ unchanged.
 #
-# Full mode (500 meta-batches) takes about 50 s on 2 quiet cores, longer on a busy or
+# Full mode (500 meta-batches) takes about 40 s on 2 quiet cores (both busy: the meta-batch is
+# split over two processes), longer on a busy or
 # smaller laptop (README, speed table); quick mode runs only a few meta-batches, too few
 # to learn much (notebook 5 loads a fully trained meta-policy).
 

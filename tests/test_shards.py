@@ -108,3 +108,16 @@ def test_the_textbook_path_splits_too():
     here, here_weights = run_batches(config, processes=False)
     assert in_processes == here and torch.equal(weights, here_weights)
     assert np.isfinite(here[0]["loss_after"])
+
+
+def test_on_one_core_the_parts_run_here_with_the_same_numbers(monkeypatch):
+    before = {p.pid for p in children()}
+    config = small_config(meta_batch_shards=2, num_batches=2)
+    in_processes = meta_train(config, task_source=eval_task_source)
+    monkeypatch.setattr(shards, "usable_cores", lambda: 1)
+
+    def no_worker(record):
+        assert {p.pid for p in children()} == before
+
+    here = meta_train(config, task_source=eval_task_source, callback=no_worker)
+    assert without_times(here.records) == without_times(in_processes.records)

@@ -213,10 +213,15 @@ class WorkerPart:
         self.process.stdout.close()
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity where the OS tells, else all)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 class Parts:
     """The parts of every meta-batch of one training: part 0 is the training's own learner, parts
-    1..S-1 run in worker processes (``processes=False``: in this process, one after another; same
-    numbers). Use as a context manager: the workers end with it.
+    1..S-1 run in worker processes (``processes=False``, and by default on one core: in this
+    process, one after another; same numbers). Use as a context manager: the workers end with it.
 
     Args:
         learner, sampler: this process's (part 0; the learner's policy is the one trained). The learner
@@ -225,8 +230,10 @@ class Parts:
         build: config -> (learner, sampler) for the other parts, a module-level function.
     """
 
-    def __init__(self, learner, sampler, config, build: Build, processes: bool = True):
+    def __init__(self, learner, sampler, config, build: Build, processes: bool | None = None):
         self.learner, self.count = learner, config.meta_batch_shards
+        if processes is None:  # one core: the parts one after another here, same numbers (100 meta-batches
+            processes = usable_cores() > 1  # on one core: 14 s, with a worker sharing the core 18 s, unsplit 12 s)
         self.local = Part(learner, sampler)
         self.others = []
         try:
