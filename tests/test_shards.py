@@ -10,7 +10,7 @@ from awake_tutorial.config import load_config
 from awake_tutorial.rl.policies import flatten
 from awake_tutorial.runs import shards
 from awake_tutorial.runs.training import (MetaBatchTasks, build_part, make_learner, meta_batch, meta_train,
-                                          new_policy, new_sampler)
+                                          new_policy, new_sampler, torch_threads)
 from test_training import eval_task_source, without_times
 
 
@@ -24,7 +24,11 @@ def run_batches(config, processes=True):
     policy = new_policy(config, config.seed)
     learner, sampler = make_learner(policy, config), new_sampler(config, config.train_bpm_noise)
     tasks = MetaBatchTasks(eval_task_source, config.meta_batch_size, config.seed)
-    records = []
+    with torch_threads(config.num_threads):  # as meta_train does (the workers take this process's threads)
+        return _run(config, learner, sampler, tasks, processes)
+
+
+def _run(config, learner, sampler, tasks, processes):
     if config.meta_batch_shards == 1:
         records = [meta_batch(learner, sampler, tasks.tasks(b), config, b) for b in range(config.num_batches)]
     else:

@@ -113,7 +113,8 @@ class LocalPart:
 _WORKER = ("import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
            "from multiprocessing.connection import Listener; "
            "listener = Listener(authkey=bytes.fromhex(sys.stdin.readline().strip())); "
-           "print(listener.address, flush=True); connection = listener.accept(); listener.close(); "
+           "print(listener.address, flush=True); sys.stdout = sys.stderr; "  # nobody reads the pipe after the address
+           "connection = listener.accept(); listener.close(); "
            "from awake_tutorial.runs.shards import serve; serve(connection)")
 
 
@@ -145,9 +146,8 @@ def _decode(message: bytes):
 def serve(connection) -> None:
     """A worker process: its (config, build) first, then answer requests until "stop" or until the
     training process's end of the connection closes (e.g. it was killed)."""
-    config, build = _decode(connection.recv_bytes())
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
+    config, (build, threads) = _decode(connection.recv_bytes())
+    torch.set_num_threads(threads)  # the training process's: sums split by thread round alike
     part = Part(*build(config))
     while True:
         try:
@@ -180,7 +180,7 @@ class WorkerPart:
             raise RuntimeError(f"the worker process of meta-batch part {index} did not start (exit code "
                                f"{self.process.returncode}); set meta_batch_shards: 1 to train in one process.")
         self.connection = Client(address, authkey=authkey)
-        self.connection.send_bytes(_encode(config, build))
+        self.connection.send_bytes(_encode(config, (build, torch.get_num_threads())))
 
     def _ended(self) -> RuntimeError:
         return RuntimeError(f"the worker process of meta-batch part {self.index} ended (exit code "
