@@ -154,8 +154,8 @@ def serve(connection) -> None:
             op, arg = _decode(connection.recv_bytes())
         except (EOFError, OSError):  # the training process is gone
             return
-        if op == "stop":
-            return
+        if op == "stop":  # nothing to flush or save: end at once, not after ~0.3 s of interpreter teardown
+            os._exit(0)
         try:
             connection.send_bytes(_encode("ok", part.handle(op, arg)))
         except Exception:
